@@ -1,0 +1,35 @@
+// The benchmark runner: one process, fixed inputs, medians after warm-up. Each area adds its results here.
+import { cpus, totalmem } from 'node:os';
+import { benchIngest } from './ingest.js';
+
+export interface BenchResult {
+  name: string;
+  value: number;
+  unit: string;
+}
+
+export interface BenchReport {
+  machine: { cpu: string; cores: number; memGiB: number; node: string; platform: string };
+  results: BenchResult[];
+}
+
+export interface BenchOptions {
+  quick: boolean;
+  only?: string;
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+export async function runBench(o: BenchOptions): Promise<BenchReport> {
+  const want = (name: string) => !o.only || name.startsWith(o.only);
+  const results: BenchResult[] = [];
+  if (want('ingest')) results.push(...(await benchIngest(o)));
+  return {
+    machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform}-${process.arch}` },
+    results: results.filter((r) => want(r.name)),
+  };
+}

@@ -1,0 +1,20 @@
+// `tds bench` (npm run bench): the project's benchmark. Prints {machine, results:[{name,value,unit}]} with --json.
+import type { Command } from 'commander';
+import { runBench } from '../bench/run.js';
+
+export function registerBench(program: Command): void {
+  program
+    .command('bench')
+    .description('measure the project\'s benchmark figures on this machine')
+    .option('--quick', 'fewer repetitions (under 2 minutes)')
+    .option('--only <prefix>', 'only results whose name starts with this')
+    .option('--json', 'print one JSON object')
+    .action(async (o: { quick?: boolean; only?: string; json?: boolean }) => {
+      const r = await runBench({ quick: !!o.quick, only: o.only });
+      if (o.json) console.log(JSON.stringify(r));
+      else {
+        console.log(`${r.machine.cpu} x${r.machine.cores}, node ${r.machine.node}`);
+        for (const x of r.results) console.log(`${x.name.padEnd(40)} ${String(x.value).padStart(10)} ${x.unit}`);
+      }
+    });
+}

@@ -1,0 +1,37 @@
+#!/usr/bin/env node
+// The `tds` command line: thin commander shells over library functions.
+import { Command, CommanderError } from 'commander';
+import { isTdsError } from '../errors.js';
+import { setVerbose } from './log.js';
+import { registerProbe } from './probe.js';
+import { registerExtract } from './extract.js';
+import { registerPrepare } from './prepare.js';
+import { registerSynth } from './synth.js';
+import { registerDemo } from './demo.js';
+import { registerBench } from './bench.js';
+
+const program = new Command();
+program
+  .name('tds')
+  .description('task-decomposed surgical video segmentation (TDSNet): ingest, segment, stream')
+  .option('--verbose', 'debug logs and stack traces')
+  .exitOverride()
+  .hook('preAction', (cmd) => setVerbose(!!cmd.opts().verbose));
+
+registerProbe(program);
+registerExtract(program);
+registerPrepare(program);
+registerSynth(program);
+registerDemo(program);
+registerBench(program);
+
+const verbose = process.argv.includes('--verbose');
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  if (e instanceof CommanderError) process.exit(e.exitCode);
+  if (isTdsError(e)) console.error(`tds: ${e.message}`);
+  else console.error(`tds: unexpected error: ${(e as Error).message ?? e}`);
+  if (verbose && e instanceof Error) console.error(e.stack);
+  process.exit(1);
+}

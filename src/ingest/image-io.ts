@@ -1,0 +1,57 @@
+// PNG/JPEG reading and atomic PNG writing through sharp.
+import { rename, unlink, mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import sharp from 'sharp';
+import { TdsError } from '../errors.js';
+import type { Image } from '../types.js';
+
+/** Reads an image as 8-bit RGB (alpha dropped, grey expanded). */
+export async function readRgb(path: string): Promise<Image> {
+  try {
+    const { data, info } = await sharp(path).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+    if (info.channels === 3) return { data, width: info.width, height: info.height, channels: 3 };
+    // Grey input: sharp may keep 1 channel despite toColourspace; expand.
+    const out = Buffer.alloc(info.width * info.height * 3);
+    for (let i = 0; i < info.width * info.height; i++) out[i * 3] = out[i * 3 + 1] = out[i * 3 + 2] = data[i * info.channels];
+    return { data: out, width: info.width, height: info.height, channels: 3 };
+  } catch (e) {
+    throw readError(path, e);
+  }
+}
+
+/** Reads an image keeping its stored channels (1 for grey/index PNGs, 3 for RGB), alpha dropped. */
+export async function readRaw(path: string): Promise<Image> {
+  try {
+    const { data, info } = await sharp(path).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    return { data, width: info.width, height: info.height, channels: info.channels };
+  } catch (e) {
+    throw readError(path, e);
+  }
+}
+
+function readError(path: string, e: unknown): TdsError {
+  const msg = (e as Error).message ?? String(e);
+  if (/missing|no such file/i.test(msg)) return new TdsError('ENOENT_INPUT', `image not found: ${path}`, 'check the path');
+  return new TdsError('BAD_IMAGE', `cannot read image ${path}: ${msg}`, 'give a PNG or JPEG file');
+}
+
+let tmpCounter = 0;
+/** Temp name beside the target, so the final rename is atomic on the same filesystem. */
+export function tempName(path: string): string {
+  return `${path}.${process.pid}.${++tmpCounter}.tmp`;
+}
+
+/** Writes an Image as PNG atomically (temp file, then rename). 1 channel = grey/index PNG. */
+export async function writePng(path: string, img: Image): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = tempName(path);
+  try {
+    await sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels as 1 | 3 | 4 } })
+      .png({ compressionLevel: 6 })
+      .toFile(tmp);
+    await rename(tmp, path);
+  } catch (e) {
+    await unlink(tmp).catch(() => {});
+    throw new TdsError('BAD_OUTPUT', `cannot write ${path}: ${(e as Error).message}`, 'check that the folder is writable and the disk has space');
+  }
+}
