@@ -182,13 +182,18 @@ export function openDecoder(input: string, opts: DecodeOptions = {}): Decoder {
       if (closed) return;
       const last = stderrTail.slice(-1)[0] ?? '';
       if (code !== 0) {
-        if (index === 0) {
-          const notVideo = /Invalid data found|could not find codec|does not contain any stream|Output file #0 does not contain/i.test(stderrTail.join('\n'));
-          if (notVideo || /moov atom not found/i.test(stderrTail.join('\n'))) {
-            throw new TdsError(/moov/i.test(stderrTail.join('\n')) ? 'CORRUPT_VIDEO' : 'NOT_VIDEO', `cannot decode ${input}: ${last}`, 'give a complete video file ffmpeg can decode');
+        if (index === 0 && input !== '-') {
+          const all = stderrTail.join('\n');
+          if (/detected only with low score|could not find codec|does not contain any stream|Invalid data found/i.test(all) && !/moov atom not found/i.test(all.replace(/.*low score.*\n?/g, '')) || /low score/i.test(all)) {
+            throw new TdsError('NOT_VIDEO', `cannot decode ${input}: ${last}`, 'give a video file ffmpeg can decode (mp4, mkv, avi, ts, ...)');
+          }
+          if (/moov atom not found/i.test(all)) {
+            throw new TdsError('CORRUPT_VIDEO', `${input} is truncated or incomplete (no index found): ${last}`, 'the recording was cut off; re-export or re-copy the complete file');
           }
         }
-        throw new TdsError('CORRUPT_VIDEO', `ffmpeg failed on ${input} after ${index} frame(s) (exit ${code ?? signal}): ${last}`, 'check that the input is complete and readable');
+        const why = stderrTail.find((l) => /error|invalid|not found|failed/i.test(l) && !/Conversion failed/.test(l)) ?? last;
+        const fix = input === '-' ? 'stdin cannot seek: pipe a streamable container (mpegts, mkv, or mp4 written with -movflags +faststart)' : 'check that the input is complete and readable';
+        throw new TdsError('CORRUPT_VIDEO', `ffmpeg failed on ${input} after ${index} frame(s) (exit ${code ?? signal}): ${why}`, fix);
       }
       if (buf.length) {
         throw new TdsError('CORRUPT_VIDEO', `${input} ended inside frame ${index} (${buf.length} of ${frameBytes} bytes)`, 'the file is truncated; re-export or re-copy it');

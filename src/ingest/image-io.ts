@@ -22,7 +22,11 @@ export async function readRgb(path: string): Promise<Image> {
 /** Reads an image keeping its stored channels (1 for grey/index PNGs, 3 for RGB), alpha dropped. */
 export async function readRaw(path: string): Promise<Image> {
   try {
-    const { data, info } = await sharp(path).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    const meta = await sharp(path).metadata();
+    // removeAlpha() on a 1-channel image would expand it to sRGB; only strip alpha where there is one.
+    let img = meta.hasAlpha ? sharp(path).removeAlpha() : sharp(path);
+    if ((meta.channels ?? 3) - (meta.hasAlpha ? 1 : 0) === 1) img = img.toColourspace('b-w');
+    const { data, info } = await img.raw().toBuffer({ resolveWithObject: true });
     return { data, width: info.width, height: info.height, channels: info.channels };
   } catch (e) {
     throw readError(path, e);
@@ -46,7 +50,9 @@ export async function writePng(path: string, img: Image): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const tmp = tempName(path);
   try {
-    await sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels as 1 | 3 | 4 } })
+    const src = sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels as 1 | 3 | 4 } });
+    // Index masks must stay 1-channel PNGs; sharp would otherwise write them as sRGB.
+    await (img.channels === 1 ? src.toColourspace('b-w') : src)
       .png({ compressionLevel: 6 })
       .toFile(tmp);
     await rename(tmp, path);

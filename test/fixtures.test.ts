@@ -1,0 +1,81 @@
+// Fixture tier: real endoscope data from shared/fixtures (TDS_FIXTURES). Without it, this tier says it did not run.
+import { describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { lastValueFrom, toArray } from 'rxjs';
+import { decodeVideo } from '../src/ingest/decode.js';
+import { probeVideo } from '../src/ingest/probe.js';
+import { readRgb, readRaw } from '../src/ingest/image-io.js';
+import { loadPalette } from '../src/ingest/palette.js';
+import { readLabel } from '../src/ingest/label-file.js';
+import { scanFolder } from '../src/ingest/folders.js';
+import { prepareDataset } from '../src/ingest/prepare.js';
+import { readIndexMask } from '../src/ingest/label-file.js';
+import { ffmpeg, fixturesDir, root, tmp } from './helpers.js';
+
+const FIX = fixturesDir();
+if (!FIX) console.warn('FIXTURE TIER NOT RUN: no shared/fixtures folder (set TDS_FIXTURES to run it)');
+
+describe.skipIf(!FIX)('fixture tier (real data)', () => {
+  const fx = (...p: string[]) => join(FIX!, ...p);
+
+  it('endo.mp4 decodes at 1hz to 10 frames of 1280x720, audio ignored', async () => {
+    const p = await probeVideo(fx('endo-video', 'endo.mp4'));
+    expect(p).toMatchObject({ width: 1280, height: 720, fps: 25, durationMs: 10000, codec: 'h264' });
+    const f = await lastValueFrom(decodeVideo(fx('endo-video', 'endo.mp4'), { rate: '1hz' }).pipe(toArray()));
+    expect(f).toHaveLength(10);
+    expect(f.map((x) => x.ptsMs)).toEqual([0, 1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000]);
+    for (const x of f) expect(x.left.data.length).toBe(1280 * 720 * 3);
+  });
+
+  it('SERV-CT stereo pairs packed into sbs and tb clips split back exactly', async () => {
+    const d = tmp();
+    const exp = fx('stereo-servct', 'Experiment_1');
+    const find = (name: string) => execFileSync('find', [exp, '-name', name]).toString().trim().split('\n').sort()[0];
+    const l = find('Left_rectified.png');
+    const r = find('Right_rectified.png');
+    const L = await readRgb(l);
+    const R = await readRgb(r);
+    expect(L).toMatchObject({ width: 720, height: 576 });
+    const lossless = ['-c:v', 'ffv1', '-pix_fmt', 'bgr0'];
+    ffmpeg(['-loop', '1', '-i', l, '-loop', '1', '-i', r, '-filter_complex', 'hstack', '-frames:v', '2', ...lossless, join(d, 'sbs.mkv')]);
+    ffmpeg(['-loop', '1', '-i', l, '-loop', '1', '-i', r, '-filter_complex', 'vstack', '-frames:v', '2', ...lossless, join(d, 'tb.mkv')]);
+    for (const [file, stereo] of [['sbs.mkv', 'sbs'], ['tb.mkv', 'tb']] as const) {
+      const f = await lastValueFrom(decodeVideo(join(d, file), { stereo }).pipe(toArray()));
+      expect(f).toHaveLength(2);
+      expect(f[1].left.data.equals(L.data)).toBe(true);
+      expect(f[1].right!.data.equals(R.data)).toBe(true);
+    }
+  });
+
+  it('EndoVis17 ground-truth grey values are read exactly and prepared with the official crop', async () => {
+    const parts = loadPalette(join(root, 'configs', 'endovis17-parts.yaml'));
+    const ds = scanFolder(fx('endovis17-parts'));
+    expect(ds.layout).toBe('endovis17-parts');
+    expect(ds.sequences[0].frames).toHaveLength(3);
+    const gt = ds.sequences[0].frames[0].label!;
+    const raw = await readRaw(gt);
+    const vals = new Set<number>();
+    for (let i = 0; i < raw.width * raw.height; i++) vals.add(raw.data[i * raw.channels]);
+    expect([...vals].sort((a, b) => a - b).every((v) => [0, 10, 20, 30].includes(v))).toBe(true);
+    const lab = await readLabel(gt, parts);
+    expect(lab.unknownPixels).toBe(0);
+    let counted = 0;
+    for (let i = 0; i < lab.labels.length; i++) if (lab.labels[i] * 10 !== raw.data[i * raw.channels]) counted++;
+    expect(counted).toBe(0);
+    const out = tmp();
+    const s = await prepareDataset(fx('endovis17-parts'), out, parts, { crop: { x: 320, y: 28, w: 1280, h: 1024 } });
+    expect(s).toMatchObject({ frames: 3, unknownPixels: 0 });
+    const mask = await readIndexMask(join(out, 'seq_1', 'masks', `${ds.sequences[0].frames[0].name}.png`), 4);
+    expect(mask.length).toBe(1280 * 1024);
+    expect(mask[0]).toBe(lab.labels[28 * 1920 + 320]);
+    expect(s.classPixels[1] + s.classPixels[2] + s.classPixels[3]).toBeGreaterThan(1000);
+  });
+
+  it('the official ROBOT18 labels.json agrees with configs/robot18.yaml', async () => {
+    const { readFileSync } = await import('node:fs');
+    const official = JSON.parse(readFileSync(fx('endovis18', 'labels.json'), 'utf8')) as Array<{ name: string; color: number[]; classid: number }>;
+    const robot = loadPalette(join(root, 'configs', 'robot18.yaml'));
+    expect(robot.classes.map((c) => [c.id, c.name, c.color])).toEqual(official.map((o) => [o.classid, o.name, o.color]));
+  });
+});

@@ -1,0 +1,65 @@
+// Shared test helpers: temp folders, generated clips through the real ffmpeg, fixture lookup, child listing.
+import { mkdtempSync, readdirSync, readFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { ffmpegPath } from '../src/ingest/binaries.js';
+
+export const root = resolve(import.meta.dirname, '..');
+
+export function tmp(prefix = 'tds-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** Runs ffmpeg with args; throws with stderr on failure. */
+export function ffmpeg(args: string[]): void {
+  execFileSync(ffmpegPath(), ['-hide_banner', '-loglevel', 'error', '-y', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+/** A testsrc2 clip; lossless FFV1/MKV when `lossless`, else H.264 mp4. */
+export function makeClip(path: string, o: { w: number; h: number; fps: number; seconds: number; lossless?: boolean; audio?: boolean }): string {
+  const args = ['-f', 'lavfi', '-i', `testsrc2=size=${o.w}x${o.h}:rate=${o.fps}:duration=${o.seconds}`];
+  if (o.audio) args.push('-f', 'lavfi', '-i', `sine=frequency=440:duration=${o.seconds}`);
+  if (o.lossless) args.push('-c:v', 'ffv1', '-pix_fmt', 'bgr0');
+  else args.push('-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p');
+  if (o.audio) args.push('-c:a', 'aac', '-shortest');
+  ffmpeg([...args, path]);
+  return path;
+}
+
+/** The shared fixtures folder, or undefined when this machine has none (the fixture tier then says it did not run). */
+export function fixturesDir(): string | undefined {
+  const d = process.env.TDS_FIXTURES ? resolve(root, process.env.TDS_FIXTURES) : resolve(root, '..', 'shared', 'fixtures');
+  return existsSync(join(d, 'README.md')) ? d : undefined;
+}
+
+/** Pids of ffmpeg processes whose parent is this process. */
+export function ffmpegChildren(): number[] {
+  const out: number[] = [];
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const m = /^\d+ \((.*)\) \S+ (\d+)/.exec(stat);
+      if (m && m[1].startsWith('ffmpeg') && Number(m[2]) === process.pid) out.push(Number(p));
+    } catch {
+      // process ended while listing
+    }
+  }
+  return out;
+}
+
+export async function waitUntil(cond: () => boolean, ms = 3000): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (cond()) return true;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return cond();
+}
+
+/** Runs the built CLI (dist/) and returns its exit code and output. */
+export function cli(args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv } = {}): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [join(root, 'dist', 'cli', 'index.js'), ...args], { encoding: 'utf8', input: opts.input, env: { ...process.env, ...opts.env }, maxBuffer: 64 << 20 });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
