@@ -9,6 +9,7 @@ import { registerPrepare } from './prepare.js';
 import { registerSynth } from './synth.js';
 import { registerDemo } from './demo.js';
 import { registerBench } from './bench.js';
+import { registerModel } from './model.js';
 
 const program = new Command();
 program
@@ -24,6 +25,7 @@ registerPrepare(program);
 registerSynth(program);
 registerDemo(program);
 registerBench(program);
+registerModel(program);
 
 const verbose = process.argv.includes('--verbose');
 try {

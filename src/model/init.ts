@@ -1,0 +1,54 @@
+// Creates a new model folder for a profile and palette (random He-normal weights, or a VGG16 encoder file).
+import { tf } from './tf.js';
+import { buildTdsNet, type ProfileName } from './profiles.js';
+import { countGflops } from './flops.js';
+import { saveModelDir, packageVersions, type TdsJson } from './model-dir.js';
+import { loadEncoderWeights } from './encoder-weights.js';
+import { IMAGENET, type Normalization } from './preprocess.js';
+import { TdsError } from '../errors.js';
+import type { Palette } from '../ingest/palette.js';
+
+export interface InitOptions {
+  profile: ProfileName;
+  palette: Palette;
+  height: number;
+  width: number;
+  encoderWeights?: string;
+  seed?: number;
+  normalization?: Normalization;
+  /** Recorded in tds.json (e.g. the config path and command). */
+  producedBy?: Record<string, unknown>;
+}
+
+export function describeModel(model: tf.LayersModel, o: Omit<InitOptions, 'encoderWeights' | 'seed'>): TdsJson {
+  return {
+    format: 'tds-model',
+    version: 1,
+    profile: o.profile,
+    classes: o.palette.classes.map((c) => ({ id: c.id, name: c.name, color: c.color })),
+    scenes: o.palette.scenes.map((s) => ({ id: s.id, name: s.name })),
+    inputSize: { height: o.height, width: o.width },
+    normalization: o.normalization ?? IMAGENET,
+    outputs: { seg: { name: 'seg', activation: 'softmax' }, class: { name: 'class', activation: 'logits' }, scene: { name: 'scene', activation: 'logits' } },
+    files: { tfjs: 'model.json' },
+    params: model.countParams(),
+    gflops: Math.round(countGflops(model, o.height, o.width) * 1000) / 1000,
+    producedBy: { ...packageVersions(), ...o.producedBy },
+    createdAt: new Date().toISOString(),
+  };
+}
+
+export async function initModel(dir: string, o: InitOptions): Promise<TdsJson> {
+  const model = buildTdsNet({ profile: o.profile, numClasses: o.palette.classes.length, numScenes: o.palette.scenes.length, height: o.height, width: o.width, seed: o.seed });
+  try {
+    if (o.encoderWeights) {
+      if (o.profile !== 'paper') throw new TdsError('BAD_OPTION', `--encoder-weights loads VGG16 weights, which only the paper profile has (got ${o.profile})`, 'use --profile paper, or drop --encoder-weights');
+      loadEncoderWeights(model, o.encoderWeights);
+    }
+    const meta = describeModel(model, { ...o, producedBy: { ...o.producedBy, encoderWeights: o.encoderWeights ?? 'he-normal', seed: o.seed ?? 1 } });
+    await saveModelDir(dir, model, meta);
+    return meta;
+  } finally {
+    model.dispose();
+  }
+}
