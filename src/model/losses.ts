@@ -53,12 +53,17 @@ export type SyncMode = 'hard' | 'soft';
  */
 export function maskPresence(probs: tf.Tensor4D, mode: SyncMode): tf.Tensor2D {
   return tf.tidy(() => {
-    const peak = tf.max(probs, [1, 2]) as tf.Tensor2D;
-    if (mode === 'soft') return peak;
-    // greater() has no gradient: the hard target is a constant, exactly as the official .detach()-ed vector.
-    return tf.cast(tf.greater(peak, 0.5), 'float32') as tf.Tensor2D;
+    if (mode === 'soft') return tf.max(probs, [1, 2]) as tf.Tensor2D;
+    return hardPresence(probs) as tf.Tensor2D;
   });
 }
+
+// The hard target is a constant, like the official non-differentiable vector: a custom op whose gradient is zero
+// (greater() has no gradient in tfjs, so it must stay off the tape).
+const hardPresence = tf.customGrad(((probs: tf.Tensor) => ({
+  value: tf.cast(tf.greater(tf.max(probs, [1, 2]), 0.5), 'float32'),
+  gradFunc: () => tf.zerosLike(probs),
+})) as unknown as Parameters<typeof tf.customGrad>[0]);
 
 /** Sync-regularization: BCE(sigmoid(class logits), presence predicted by the mask). */
 export function syncLoss(classLogits: tf.Tensor2D, probs: tf.Tensor4D, mode: SyncMode = 'hard'): tf.Scalar {

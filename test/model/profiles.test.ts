@@ -1,0 +1,76 @@
+import { describe, expect, it, beforeAll } from 'vitest';
+import { tf } from '../../src/model/tf.js';
+import { buildTdsNet, encoderLayerNames } from '../../src/model/profiles.js';
+import { countGflops } from '../../src/model/flops.js';
+import { ResizeBilinear, resizeHalfPixel } from '../../src/model/resize-layer.js';
+import { useBackend } from '../../src/model/backend.js';
+
+beforeAll(async () => {
+  await useBackend('cpu');
+});
+
+describe('TDSNet profiles', () => {
+  it('paper: exactly 22,122,331 parameters, 14,714,688 in the VGG16 encoder, ~106 GFLOP at 256x320', () => {
+    const m = buildTdsNet({ profile: 'paper', numClasses: 12, numScenes: 3, height: 256, width: 320 });
+    try {
+      expect(m.countParams()).toBe(22_122_331);
+      const names = encoderLayerNames(m);
+      expect(names).toHaveLength(13);
+      expect(names[0]).toBe('block1_conv1');
+      expect(names[12]).toBe('block5_conv3');
+      expect(names.reduce((n, x) => n + m.getLayer(x).countParams(), 0)).toBe(14_714_688);
+      expect(m.getLayer('ce_dilate16').getConfig().dilationRate).toEqual([16, 16]);
+      expect(m.outputs.map((o) => o.shape)).toEqual([[null, 256, 320, 12], [null, 12], [null, 3]]);
+      const g = countGflops(m, 256, 320);
+      expect(g).toBeGreaterThan(105);
+      expect(g).toBeLessThan(108);
+      expect(countGflops(m, 512, 640)).toBeCloseTo(g * 4, 0);
+    } finally {
+      m.dispose();
+    }
+  });
+
+  it('fast: same decomposition and outputs at <= 3 GFLOP per 256x320 frame', () => {
+    const m = buildTdsNet({ profile: 'fast', numClasses: 12, numScenes: 3, height: 256, width: 320 });
+    try {
+      for (const name of ['ce_deconv', 'ce_dilate1', 'ce_dilate16', 'ce_latent', 't01', 't02', 't12', 'seg', 'class', 'scene']) expect(m.getLayer(name)).toBeDefined();
+      expect(m.outputs.map((o) => o.shape)).toEqual([[null, 256, 320, 12], [null, 12], [null, 3]]);
+      expect(countGflops(m, 256, 320)).toBeLessThanOrEqual(3);
+      const out = m.predict(tf.randomNormal([1, 256, 320, 3], 0, 1, 'float32', 3)) as tf.Tensor[];
+      const sums = tf.sum(out[0], -1);
+      expect(tf.max(tf.abs(tf.sub(sums, 1))).dataSync()[0]).toBeLessThan(1e-5);
+      tf.dispose([...out, sums]);
+    } finally {
+      m.dispose();
+    }
+  });
+
+  it.each([
+    [250, 320],
+    [256, 300],
+    [0, 320],
+  ])('input %ix%i (not multiples of 32) is refused with a clear error', (h, w) => {
+    expect(() => buildTdsNet({ profile: 'fast', numClasses: 12, numScenes: 3, height: h, width: w })).toThrow(/multiples of 32.*got/);
+  });
+
+  it('an unknown profile is refused', () => {
+    expect(() => buildTdsNet({ profile: 'huge' as 'fast', numClasses: 12, numScenes: 3, height: 256, width: 320 })).toThrow(/unknown profile "huge".*paper, fast/);
+  });
+
+  it('bilinear upsampling matches PyTorch align_corners=False (half-pixel centres)', () => {
+    // torch.nn.functional.interpolate(torch.tensor([[[[1.,2.],[3.,4.]]]]), scale_factor=2, mode='bilinear', align_corners=False)
+    const want = [
+      [1.0, 1.25, 1.75, 2.0],
+      [1.5, 1.75, 2.25, 2.5],
+      [2.5, 2.75, 3.25, 3.5],
+      [3.0, 3.25, 3.75, 4.0],
+    ];
+    const x = tf.tensor4d([1, 2, 3, 4], [1, 2, 2, 1]);
+    const y = resizeHalfPixel(x, 4, 4);
+    expect(Array.from(y.dataSync())).toEqual(want.flat());
+    const layer = new ResizeBilinear({ factor: 2 });
+    const z = layer.apply(x) as tf.Tensor;
+    expect(Array.from(z.dataSync())).toEqual(want.flat());
+    tf.dispose([x, y, z]);
+  });
+});
