@@ -2,7 +2,7 @@
 // The `tds` command line: thin commander shells over library functions.
 import { Command, CommanderError } from 'commander';
 import { isTdsError } from '../errors.js';
-import { setVerbose } from './log.js';
+import { setVerbose } from '../log.js';
 import { registerProbe } from './probe.js';
 import { registerExtract } from './extract.js';
 import { registerPrepare } from './prepare.js';
@@ -10,6 +10,7 @@ import { registerSynth } from './synth.js';
 import { registerDemo } from './demo.js';
 import { registerBench } from './bench.js';
 import { registerModel } from './model.js';
+import { registerExport } from './export.js';
 
 const program = new Command();
 program
@@ -26,6 +27,7 @@ registerSynth(program);
 registerDemo(program);
 registerBench(program);
 registerModel(program);
+registerExport(program);
 
 const verbose = process.argv.includes('--verbose');
 try {

@@ -2,7 +2,7 @@
 import { tf } from './tf.js';
 import { buildTdsNet, type ProfileName } from './profiles.js';
 import { countGflops } from './flops.js';
-import { saveModelDir, packageVersions, type TdsJson } from './model-dir.js';
+import { readTdsJson, saveModelDir, packageVersions, type TdsJson, type TdsJsonInput } from './model-dir.js';
 import { loadEncoderWeights } from './encoder-weights.js';
 import { IMAGENET, type Normalization } from './preprocess.js';
 import { TdsError } from '../errors.js';
@@ -20,7 +20,7 @@ export interface InitOptions {
   producedBy?: Record<string, unknown>;
 }
 
-export function describeModel(model: tf.LayersModel, o: Omit<InitOptions, 'encoderWeights' | 'seed'>): TdsJson {
+export function describeModel(model: tf.LayersModel, o: Omit<InitOptions, 'encoderWeights' | 'seed'>): TdsJsonInput {
   return {
     format: 'tds-model',
     version: 1,
@@ -47,7 +47,7 @@ export async function initModel(dir: string, o: InitOptions): Promise<TdsJson> {
     }
     const meta = describeModel(model, { ...o, producedBy: { ...o.producedBy, encoderWeights: o.encoderWeights ?? 'he-normal', seed: o.seed ?? 1 } });
     await saveModelDir(dir, model, meta);
-    return meta;
+    return readTdsJson(dir);
   } finally {
     model.dispose();
   }

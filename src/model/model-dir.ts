@@ -24,11 +24,22 @@ export const tdsJsonSchema = z.object({
   normalization: z.object({ mean: z.tuple([z.number(), z.number(), z.number()]), std: z.tuple([z.number(), z.number(), z.number()]) }),
   /** How to read each output: probabilities, log-probabilities or logits. */
   outputs: z.object({
-    seg: z.object({ name: z.string(), activation: z.enum(['softmax', 'log-softmax', 'logits']) }),
+    seg: z.object({ name: z.string(), activation: z.enum(['softmax', 'log-softmax', 'logits']), layout: z.enum(['nhwc', 'nchw']).default('nhwc') }),
     class: z.object({ name: z.string(), activation: z.enum(['logits', 'sigmoid']) }),
     scene: z.object({ name: z.string(), activation: z.enum(['logits', 'softmax']) }),
   }),
-  files: z.object({ tfjs: z.string().optional(), onnx: z.string().optional() }).passthrough(),
+  files: z.object({ tfjs: z.string().optional() }).passthrough(),
+  /** The ONNX graph that the ORT engine runs: file, input name/layout and output names. */
+  onnx: z
+    .object({
+      file: z.string(),
+      input: z.string(),
+      inputLayout: z.enum(['nchw', 'nhwc']),
+      outputs: z.object({ seg: z.string(), class: z.string().optional(), scene: z.string().optional() }),
+      opset: z.number().int().optional(),
+      source: z.enum(['export', 'import']),
+    })
+    .optional(),
   params: z.number().int().optional(),
   gflops: z.number().optional(),
   producedBy: z.record(z.string(), z.unknown()).default({}),
@@ -36,6 +47,14 @@ export const tdsJsonSchema = z.object({
 });
 
 export type TdsJson = z.infer<typeof tdsJsonSchema>;
+export type TdsJsonInput = z.input<typeof tdsJsonSchema>;
+
+/** Rewrites tds.json (validated, atomically). */
+export async function writeTdsJson(dir: string, meta: TdsJsonInput): Promise<TdsJson> {
+  const full = tdsJsonSchema.parse(meta);
+  await writeAtomic(join(dir, 'tds.json'), JSON.stringify(full, null, 2) + '\n');
+  return full;
+}
 
 /** Versions recorded in tds.json so a model says what produced it. */
 export function packageVersions(): Record<string, string> {
@@ -63,7 +82,7 @@ function concatWeights(data: ArrayBuffer | ArrayBuffer[]): Uint8Array {
 }
 
 /** Saves `model` and its description to `dir` (weights first, tds.json last, each atomically). */
-export async function saveModelDir(dir: string, model: tf.LayersModel, meta: TdsJson): Promise<void> {
+export async function saveModelDir(dir: string, model: tf.LayersModel, meta: TdsJsonInput): Promise<void> {
   if (existsSync(dir) && !statSync(dir).isDirectory()) throw new TdsError('BAD_OUTPUT', `model output ${dir} is a file`, 'give a folder path');
   await mkdir(dir, { recursive: true });
   let artifacts: tf.io.ModelArtifacts | undefined;
@@ -77,8 +96,7 @@ export async function saveModelDir(dir: string, model: tf.LayersModel, meta: Tds
   await writeAtomic(join(dir, 'weights.bin'), concatWeights(a.weightData as ArrayBuffer | ArrayBuffer[]));
   const modelJson = { format: 'layers-model', generatedBy: `TensorFlow.js tfjs-layers v${tf.version.tfjs}`, convertedBy: null, modelTopology: a.modelTopology, weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }] };
   await writeAtomic(join(dir, 'model.json'), JSON.stringify(modelJson));
-  const full = tdsJsonSchema.parse({ ...meta, files: { ...meta.files, tfjs: 'model.json' } });
-  await writeAtomic(join(dir, 'tds.json'), JSON.stringify(full, null, 2) + '\n');
+  await writeTdsJson(dir, { ...meta, files: { ...meta.files, tfjs: 'model.json' }, onnx: undefined });
 }
 
 /** Reads and validates tds.json alone (no weights). */
@@ -109,7 +127,8 @@ export interface LoadedModel {
 /** Loads and validates a model folder: tds.json, model.json, weights of the declared size and shapes. */
 export async function loadModelDir(dir: string): Promise<LoadedModel> {
   const meta = readTdsJson(dir);
-  const mj = join(dir, meta.files.tfjs ?? 'model.json');
+  if (!meta.files.tfjs) throw new TdsError('BAD_MODEL', `${dir} holds an imported ONNX model without tfjs weights`, 'run it with the ort engine (--engine ort)');
+  const mj = join(dir, meta.files.tfjs);
   if (!existsSync(mj)) throw new TdsError('BAD_MODEL', `${dir}: missing ${meta.files.tfjs ?? 'model.json'} (tfjs weights)`, 'the folder is incomplete; re-create it or copy the missing file');
   const json = JSON.parse(readFileSync(mj, 'utf8')) as { modelTopology: object; weightsManifest: Array<{ paths: string[]; weights: tf.io.WeightsManifestEntry[] }> };
   const specs = json.weightsManifest.flatMap((g) => g.weights);

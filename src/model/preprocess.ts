@@ -1,7 +1,7 @@
 // The one preprocessing module for training and inference: resize to the model's input size (half-pixel
-// bilinear) and normalise with the model's mean/std (ImageNet by default, as the official code does).
+// bilinear, as cv2.INTER_LINEAR / PyTorch align_corners=False) and normalise with the model's mean/std
+// (ImageNet by default, as the official code does). Output is a float array in NCHW or NHWC.
 import { tf } from './tf.js';
-import { resizeHalfPixel } from './resize-layer.js';
 import { TdsError } from '../errors.js';
 import type { Image } from '../types.js';
 
@@ -14,20 +14,84 @@ export interface Normalization {
 /** torchvision ImageNet statistics, used by the official TDSNet data pipeline. */
 export const IMAGENET: Normalization = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
 
+export type Layout = 'nchw' | 'nhwc';
+
 export function assertRgb(img: Image, source = 'image'): void {
   if (img.channels !== 3) throw new TdsError('BAD_IMAGE', `${source} has ${img.channels} channel(s); the model needs RGB (3)`, 'convert the image to RGB');
   if (img.data.length !== img.width * img.height * 3) throw new TdsError('BAD_IMAGE', `${source}: ${img.data.length} bytes do not make a ${img.width}x${img.height} RGB image`, 'pass {data, width, height, channels: 3} with width*height*3 bytes');
 }
 
-/** Images -> normalised NHWC float tensor at height x width. The caller owns (disposes) the result. */
-export function toInput(images: Image[], height: number, width: number, norm: Normalization = IMAGENET): tf.Tensor4D {
-  return tf.tidy(() => {
-    const batch = images.map((img, i) => {
-      assertRgb(img, `image ${i}`);
-      let x = tf.tensor3d(new Uint8Array(img.data.buffer, img.data.byteOffset, img.data.length), [img.height, img.width, 3], 'int32').toFloat().div(255) as tf.Tensor3D;
-      if (img.height !== height || img.width !== width) x = resizeHalfPixel(x.expandDims(0) as tf.Tensor4D, height, width).squeeze([0]) as tf.Tensor3D;
-      return x.sub(tf.tensor1d(norm.mean)).div(tf.tensor1d(norm.std));
-    });
-    return tf.stack(batch) as tf.Tensor4D;
+/** Source coordinate taps for half-pixel bilinear resampling of one axis. */
+function taps(src: number, dst: number): { i0: Int32Array; i1: Int32Array; w: Float32Array } {
+  const i0 = new Int32Array(dst);
+  const i1 = new Int32Array(dst);
+  const w = new Float32Array(dst);
+  const scale = src / dst;
+  for (let d = 0; d < dst; d++) {
+    const s = Math.max(0, (d + 0.5) * scale - 0.5);
+    const a = Math.min(Math.floor(s), src - 1);
+    i0[d] = a;
+    i1[d] = Math.min(a + 1, src - 1);
+    w[d] = s - a;
+  }
+  return { i0, i1, w };
+}
+
+/**
+ * Writes one image, resized and normalised, into `out` at batch position `b` (out holds N x 3 x H x W floats).
+ * Returns `out`. The image is only read.
+ */
+export function preprocessInto(img: Image, height: number, width: number, norm: Normalization, layout: Layout, out: Float32Array, b = 0): Float32Array {
+  assertRgb(img);
+  const plane = height * width;
+  const base = b * plane * 3;
+  const scale = [1 / (255 * norm.std[0]), 1 / (255 * norm.std[1]), 1 / (255 * norm.std[2])];
+  const shift = [norm.mean[0] / norm.std[0], norm.mean[1] / norm.std[1], norm.mean[2] / norm.std[2]];
+  const src = img.data;
+  const W = img.width;
+  const same = img.width === width && img.height === height;
+  const ty = same ? undefined : taps(img.height, height);
+  const tx = same ? undefined : taps(img.width, width);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const p = y * width + x;
+      for (let c = 0; c < 3; c++) {
+        let v: number;
+        if (!ty || !tx) v = src[p * 3 + c];
+        else {
+          const r0 = ty.i0[y] * W;
+          const r1 = ty.i1[y] * W;
+          const a = src[(r0 + tx.i0[x]) * 3 + c];
+          const bb = src[(r0 + tx.i1[x]) * 3 + c];
+          const cc = src[(r1 + tx.i0[x]) * 3 + c];
+          const d = src[(r1 + tx.i1[x]) * 3 + c];
+          const top = a + (bb - a) * tx.w[x];
+          const bot = cc + (d - cc) * tx.w[x];
+          v = top + (bot - top) * ty.w[y];
+        }
+        const o = layout === 'nchw' ? base + c * plane + p : base + p * 3 + c;
+        out[o] = v * scale[c] - shift[c];
+      }
+    }
+  }
+  return out;
+}
+
+/** Images -> normalised float array [N,3,H,W] or [N,H,W,3]. */
+export function preprocess(images: Image[], height: number, width: number, norm: Normalization = IMAGENET, layout: Layout = 'nhwc'): Float32Array {
+  const out = new Float32Array(images.length * 3 * height * width);
+  images.forEach((img, b) => {
+    try {
+      preprocessInto(img, height, width, norm, layout, out, b);
+    } catch (e) {
+      if (e instanceof TdsError) throw new TdsError(e.code, `image ${b}: ${e.message.replace(/ \(fix:.*$/, '')}`, e.fix);
+      throw e;
+    }
   });
+  return out;
+}
+
+/** Images -> normalised NHWC tensor (tfjs engine and training). The caller disposes it. */
+export function toInput(images: Image[], height: number, width: number, norm: Normalization = IMAGENET): tf.Tensor4D {
+  return tf.tensor4d(preprocess(images, height, width, norm, 'nhwc'), [images.length, height, width, 3]);
 }

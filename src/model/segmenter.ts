@@ -1,32 +1,36 @@
 // The Segmenter: one interface over inference engines, created by a factory (tfjs-models style).
 // Results are plain copied arrays (no tensors escape), so callers never dispose per-frame data.
-import { tf } from './tf.js';
 import { TdsError } from '../errors.js';
 import type { Frame, Image } from '../types.js';
-import { loadModelDir, type TdsJson } from './model-dir.js';
-import { useBackend, type BackendName } from './backend.js';
-import { toInput } from './preprocess.js';
-import { assertInputSize } from './profiles.js';
+import type { BackendName } from './backend.js';
+import type { TdsJson } from './model-dir.js';
 
-export type EngineName = 'tfjs';
+export type EngineName = 'ort' | 'tfjs';
+export const ENGINES: readonly EngineName[] = ['ort', 'tfjs'];
+export type ExecutionProvider = 'cpu' | 'cuda' | 'tensorrt';
 
 export interface SegmenterOptions {
+  /** Inference engine; default `ort` (onnxruntime-node), `tfjs` for the tfjs backends. */
   engine?: EngineName;
-  /** tfjs backend; default wasm. */
+  /** tfjs backend (engine tfjs); default wasm. */
   backend?: BackendName;
+  /** ORT execution providers in order of preference (engine ort); default ['cpu']. CPU is always the fallback. */
+  executionProviders?: ExecutionProvider[];
+  /** ORT intra-op threads; default the number of cores. */
+  threads?: number;
   /** Run at this input size instead of the model's (multiples of 32; for multi-size ensembles). */
   size?: { height: number; width: number };
 }
 
 export interface Segmentation {
-  /** Class probabilities, HWC row-major, at the model input size (height x width x numClasses). */
+  /** Class probabilities, HWC row-major, at the model input size (height x width x numClasses). Owned by the caller. */
   probs: Float32Array;
   width: number;
   height: number;
   numClasses: number;
-  /** sigmoid(class logits): per-class presence probability. */
+  /** Per-class presence probability from the class head (sigmoid of its logits); empty when the model has no class head. */
   presence: Float32Array;
-  /** softmax(scene logits). */
+  /** Scene probabilities (softmax); empty when the model has no scene head. */
   scene: Float32Array;
   /** Inference time in ms (preprocess + forward + read back). */
   ms: number;
@@ -34,7 +38,7 @@ export interface Segmentation {
 
 export interface SegmenterInfo {
   engine: EngineName;
-  /** The backend that actually runs (never a silent substitute). */
+  /** What actually runs: the tfjs backend, or the ORT execution provider (never a silent substitute). */
   backend: string;
   profile: string;
   inputSize: { height: number; width: number };
@@ -50,54 +54,21 @@ export interface Segmenter {
   dispose(): void;
 }
 
-class TfjsSegmenter implements Segmenter {
-  private lastPts = -Infinity;
-  private disposed = false;
-  constructor(
-    readonly info: SegmenterInfo,
-    private readonly model: tf.LayersModel,
-  ) {}
-
-  async segmentImage(image: Image): Promise<Segmentation> {
-    if (this.disposed) throw new TdsError('BAD_OPTION', 'segmenter was disposed', 'create a new one with createSegmenter');
-    const t0 = performance.now();
-    const { height, width } = this.info.inputSize;
-    const norm = this.info.meta.normalization;
-    const [seg, cls, scene] = tf.tidy(() => {
-      const x = toInput([image], height, width, norm);
-      const [s, c, sc] = this.model.predict(x) as tf.Tensor[];
-      return [s, tf.sigmoid(c), tf.softmax(sc)];
-    });
-    try {
-      const [probs, presence, sceneP] = await Promise.all([seg.data(), cls.data(), scene.data()]);
-      return { probs: probs as Float32Array, width, height, numClasses: this.info.meta.classes.length, presence: presence as Float32Array, scene: sceneP as Float32Array, ms: performance.now() - t0 };
-    } finally {
-      tf.dispose([seg, cls, scene]);
+/** Shared timestamp rule of segmentFrame. */
+export class FrameClock {
+  private last = -Infinity;
+  check(frame: Frame, ptsMs: number): void {
+    if (!(ptsMs > this.last)) {
+      throw new TdsError('BAD_OPTION', `frame ${frame.index}: timestamp ${ptsMs} ms does not increase (last ${this.last} ms)`, 'pass frames of one stream in order, or use segmentImage for unrelated images');
     }
-  }
-
-  async segmentFrame(frame: Frame, ptsMs = frame.ptsMs): Promise<Segmentation> {
-    if (!(ptsMs > this.lastPts)) {
-      throw new TdsError('BAD_OPTION', `frame ${frame.index}: timestamp ${ptsMs} ms does not increase (last ${this.lastPts} ms)`, 'pass frames of one stream in order, or use segmentImage for unrelated images');
-    }
-    this.lastPts = ptsMs;
-    return this.segmentImage(frame.left);
-  }
-
-  dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
-    this.model.dispose();
+    this.last = ptsMs;
   }
 }
 
-/** Loads `modelDir` and returns a Segmenter on the chosen engine/backend. */
+/** Loads `modelDir` and returns a Segmenter on the chosen engine. */
 export async function createSegmenter(modelDir: string, opts: SegmenterOptions = {}): Promise<Segmenter> {
-  const engine = opts.engine ?? 'tfjs';
-  if (engine !== 'tfjs') throw new TdsError('BAD_OPTION', `unknown engine ${JSON.stringify(engine)}`, 'use tfjs');
-  const backend = await useBackend(opts.backend ?? 'wasm');
-  const { meta, model } = await loadModelDir(modelDir);
-  const size = opts.size ?? meta.inputSize;
-  assertInputSize(size.height, size.width);
-  return new TfjsSegmenter({ engine, backend, profile: meta.profile, inputSize: size, meta }, model);
+  const engine = opts.engine ?? 'ort';
+  if (engine === 'ort') return (await import('./ort-engine.js')).createOrtSegmenter(modelDir, opts);
+  if (engine === 'tfjs') return (await import('./tfjs-engine.js')).createTfjsSegmenter(modelDir, opts);
+  throw new TdsError('BAD_OPTION', `unknown engine ${JSON.stringify(engine)}`, `use one of ${ENGINES.join(', ')}`);
 }

@@ -21,7 +21,7 @@ describe('createSegmenter (tfjs engine)', () => {
   const frame = synthSequence({ seed: 1, seq: 1, width: 320, height: 256 }).render(0);
 
   it.each(['wasm', 'cpu'] as const)('segments a synthetic frame on %s and says which backend ran', async (backend) => {
-    const seg = await createSegmenter(dir, { backend });
+    const seg = await createSegmenter(dir, { engine: 'tfjs', backend });
     try {
       expect(seg.info).toMatchObject({ engine: 'tfjs', backend, profile: 'fast', inputSize: { height: 128, width: 160 } });
       const r = await seg.segmentImage(frame.left);
@@ -39,10 +39,10 @@ describe('createSegmenter (tfjs engine)', () => {
   });
 
   it('wasm and cpu agree on the same weights and input', async () => {
-    const a = await createSegmenter(dir, { backend: 'wasm' });
+    const a = await createSegmenter(dir, { engine: 'tfjs', backend: 'wasm' });
     const ra = await a.segmentImage(frame.left);
     a.dispose();
-    const b = await createSegmenter(dir, { backend: 'cpu' });
+    const b = await createSegmenter(dir, { engine: 'tfjs', backend: 'cpu' });
     const rb = await b.segmentImage(frame.left);
     b.dispose();
     let max = 0;
@@ -51,7 +51,7 @@ describe('createSegmenter (tfjs engine)', () => {
   });
 
   it('tensor count is the same after 100 frames as after 1', async () => {
-    const seg = await createSegmenter(dir, { backend: 'wasm' });
+    const seg = await createSegmenter(dir, { engine: 'tfjs', backend: 'wasm' });
     try {
       const f = { index: 0, ptsMs: 0, left: frame.left };
       await seg.segmentFrame(f, 0);
@@ -64,7 +64,7 @@ describe('createSegmenter (tfjs engine)', () => {
   });
 
   it('rejects non-increasing timestamps, wrong channel counts, and an absent tensorflow backend', async () => {
-    const seg = await createSegmenter(dir, { backend: 'cpu' });
+    const seg = await createSegmenter(dir, { engine: 'tfjs', backend: 'cpu' });
     try {
       await seg.segmentFrame({ index: 0, ptsMs: 40, left: frame.left });
       await expect(seg.segmentFrame({ index: 1, ptsMs: 40, left: frame.left })).rejects.toThrow(/frame 1: timestamp 40 ms does not increase/);
@@ -73,7 +73,7 @@ describe('createSegmenter (tfjs engine)', () => {
     } finally {
       seg.dispose();
     }
-    await expect(createSegmenter(dir, { backend: 'tensorflow' })).rejects.toThrow(/backend tensorflow needs @tensorflow\/tfjs-node-gpu or @tensorflow\/tfjs-node/);
-    await expect(createSegmenter(dir, { size: { height: 100, width: 160 } })).rejects.toThrow(/multiples of 32/);
+    await expect(createSegmenter(dir, { engine: 'tfjs', backend: 'tensorflow' })).rejects.toThrow(/backend tensorflow needs @tensorflow\/tfjs-node-gpu or @tensorflow\/tfjs-node/);
+    await expect(createSegmenter(dir, { engine: 'tfjs', size: { height: 100, width: 160 } })).rejects.toThrow(/multiples of 32/);
   });
 });

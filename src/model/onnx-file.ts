@@ -1,0 +1,43 @@
+// Writes model.onnx into a model folder from its tfjs weights, and keeps it fresh: a missing or stale
+// (older than weights.bin) export is redone before the ORT engine loads it.
+import { existsSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { loadModelDir, readTdsJson, writeAtomic, writeTdsJson, type TdsJson } from './model-dir.js';
+import { exportOnnx } from './onnx-export.js';
+import { OPSET } from './onnx-graph.js';
+import { useBackend } from './backend.js';
+import { tf } from './tf.js';
+
+/** Exports `dir`'s tfjs model to `out` (default DIR/model.onnx) and records it in tds.json. */
+export async function exportModelDir(dir: string, out?: string): Promise<{ file: string; meta: TdsJson; nodes: number }> {
+  if (tf.getBackend() !== 'cpu' && tf.getBackend() !== 'wasm') await useBackend('cpu');
+  const { meta, model } = await loadModelDir(dir);
+  try {
+    const e = exportOnnx(model);
+    const file = out ?? join(dir, 'model.onnx');
+    await writeAtomic(file, e.bytes);
+    // Only the folder's own model.onnx is recorded; an export elsewhere is a copy for other tools.
+    if (resolve(file) !== resolve(join(dir, 'model.onnx'))) return { file, meta, nodes: e.nodes };
+    const next = await writeTdsJson(dir, { ...meta, onnx: { file: 'model.onnx', input: e.input, inputLayout: 'nchw', outputs: e.outputs, opset: OPSET, source: 'export' } });
+    return { file, meta: next, nodes: e.nodes };
+  } finally {
+    model.dispose();
+  }
+}
+
+/** True when the folder's ONNX export is missing or older than its tfjs weights. */
+export function onnxIsStale(dir: string, meta: TdsJson): boolean {
+  if (!meta.files.tfjs) return false; // imported: the ONNX file is the model
+  if (!meta.onnx || meta.onnx.source !== 'export') return true;
+  const onnx = join(dir, meta.onnx.file);
+  if (!existsSync(onnx)) return true;
+  const weights = join(dir, 'weights.bin');
+  return existsSync(weights) && statSync(weights).mtimeMs > statSync(onnx).mtimeMs;
+}
+
+/** Ensures a fresh model.onnx; returns the (possibly updated) description. */
+export async function ensureOnnx(dir: string): Promise<TdsJson> {
+  const meta = readTdsJson(dir);
+  if (!onnxIsStale(dir, meta)) return meta;
+  return (await exportModelDir(dir)).meta;
+}

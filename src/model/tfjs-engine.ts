@@ -1,0 +1,54 @@
+// The tfjs engine: the layers model on the wasm, cpu or tensorflow backend (training's own runtime).
+import { tf } from './tf.js';
+import { TdsError } from '../errors.js';
+import type { Frame, Image } from '../types.js';
+import { loadModelDir } from './model-dir.js';
+import { useBackend } from './backend.js';
+import { toInput } from './preprocess.js';
+import { assertInputSize } from './profiles.js';
+import { FrameClock, type Segmentation, type Segmenter, type SegmenterInfo, type SegmenterOptions } from './segmenter.js';
+
+class TfjsSegmenter implements Segmenter {
+  private clock = new FrameClock();
+  private disposed = false;
+  constructor(
+    readonly info: SegmenterInfo,
+    private readonly model: tf.LayersModel,
+  ) {}
+
+  async segmentImage(image: Image): Promise<Segmentation> {
+    if (this.disposed) throw new TdsError('BAD_OPTION', 'segmenter was disposed', 'create a new one with createSegmenter');
+    const t0 = performance.now();
+    const { height, width } = this.info.inputSize;
+    const [seg, cls, scene] = tf.tidy(() => {
+      const x = toInput([image], height, width, this.info.meta.normalization);
+      const [s, c, sc] = this.model.predict(x) as tf.Tensor[];
+      return [s, tf.sigmoid(c), tf.softmax(sc)];
+    });
+    try {
+      const [probs, presence, sceneP] = await Promise.all([seg.data(), cls.data(), scene.data()]);
+      return { probs: probs as Float32Array, width, height, numClasses: this.info.meta.classes.length, presence: presence as Float32Array, scene: sceneP as Float32Array, ms: performance.now() - t0 };
+    } finally {
+      tf.dispose([seg, cls, scene]);
+    }
+  }
+
+  async segmentFrame(frame: Frame, ptsMs = frame.ptsMs): Promise<Segmentation> {
+    this.clock.check(frame, ptsMs);
+    return this.segmentImage(frame.left);
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.model.dispose();
+  }
+}
+
+export async function createTfjsSegmenter(modelDir: string, opts: SegmenterOptions): Promise<Segmenter> {
+  const backend = await useBackend(opts.backend ?? 'wasm');
+  const { meta, model } = await loadModelDir(modelDir);
+  const size = opts.size ?? meta.inputSize;
+  assertInputSize(size.height, size.width);
+  return new TfjsSegmenter({ engine: 'tfjs', backend, profile: meta.profile, inputSize: size, meta }, model);
+}
