@@ -10,6 +10,11 @@ import { loadPalette } from '../ingest/palette.js';
 import { synthSequence } from '../ingest/synth.js';
 import { configPath } from '../cli/paths.js';
 import { median, type BenchOptions, type BenchResult } from './run.js';
+import { cpus } from 'node:os';
+import * as ort from 'onnxruntime-node';
+import { OnnxGraph } from '../model/onnx-graph.js';
+import { countGflops } from '../model/flops.js';
+import { buildTdsNet } from '../model/profiles.js';
 
 export async function timeSegmenter(dir: string, opts: Parameters<typeof createSegmenter>[1], runs: number, warmup = 1): Promise<number> {
   const seg = await createSegmenter(dir, opts);
@@ -36,14 +41,57 @@ export async function benchModels(): Promise<{ dir: string; model: (p: ProfileNa
   return { dir, model: (p) => join(dir, p), cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
 
-export async function benchTfjs(o: BenchOptions): Promise<BenchResult[]> {
+/**
+ * The practical conv throughput of ORT on this machine: big 3x3 convolutions (the shapes that dominate
+ * encoder-decoders) through the same session settings as the engine; the best of the shapes tried.
+ */
+export async function peakGflops(runs: number): Promise<number> {
+  let best = 0;
+  for (const [c, h, w] of [
+    [256, 64, 80],
+    [128, 128, 160],
+  ]) {
+    const g = new OnnxGraph();
+    g.input('x', [1, c, h, w]);
+    const wt = Float32Array.from({ length: c * c * 9 }, (_, i) => ((i % 17) - 8) / 100);
+    g.node('Conv', ['x', g.constant('w', wt, [c, c, 3, 3]), g.constant('b', new Float32Array(c), [c])], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }, 'y');
+    g.output('y', [1, c, h, w]);
+    const s = await ort.InferenceSession.create(g.encode('peak'), { intraOpNumThreads: cpus().length, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+    const x = new ort.Tensor('float32', new Float32Array(c * h * w).fill(0.5), [1, c, h, w]);
+    const times: number[] = [];
+    for (let i = 0; i < runs + 2; i++) {
+      const t0 = performance.now();
+      await s.run({ x });
+      if (i >= 2) times.push(performance.now() - t0);
+    }
+    await s.release();
+    const flops = 2 * h * w * 9 * c * c;
+    best = Math.max(best, flops / (median(times) / 1000) / 1e9);
+  }
+  return best;
+}
+
+export async function benchEngines(o: BenchOptions): Promise<BenchResult[]> {
   const m = await benchModels();
   try {
-    const fast = await timeSegmenter(m.model('fast'), { engine: 'tfjs', backend: 'wasm' }, o.quick ? 5 : 20, 2);
-    const paper = await timeSegmenter(m.model('paper'), { engine: 'tfjs', backend: 'wasm' }, o.quick ? 1 : 3, 1);
+    const wasmFast = await timeSegmenter(m.model('fast'), { engine: 'tfjs', backend: 'wasm' }, o.quick ? 5 : 20, 2);
+    const wasmPaper = await timeSegmenter(m.model('paper'), { engine: 'tfjs', backend: 'wasm' }, o.quick ? 1 : 3, 1);
+    const ortFast = await timeSegmenter(m.model('fast'), { engine: 'ort' }, o.quick ? 40 : 150, 15);
+    const ortPaper = await timeSegmenter(m.model('paper'), { engine: 'ort' }, o.quick ? 3 : 10, 1);
+    const fastModel = buildTdsNet({ profile: 'fast', numClasses: 12, numScenes: 3, height: 256, width: 320 });
+    const fastGflop = countGflops(fastModel, 256, 320);
+    fastModel.dispose();
+    const peak = await peakGflops(o.quick ? 5 : 15);
+    const r1 = (x: number) => Math.round(x * 10) / 10;
     return [
-      { name: 'engine.tfjs-wasm.fast.256x320.ms', value: Math.round(fast * 10) / 10, unit: 'ms' },
-      { name: 'engine.tfjs-wasm.paper.256x320.ms', value: Math.round(paper), unit: 'ms' },
+      { name: 'engine.ort.fast.256x320.ms', value: r1(ortFast), unit: 'ms' },
+      { name: 'engine.tfjs-wasm.fast.256x320.ms', value: r1(wasmFast), unit: 'ms' },
+      { name: 'engine.ort.paper.256x320.ms', value: Math.round(ortPaper), unit: 'ms' },
+      { name: 'engine.tfjs-wasm.paper.256x320.ms', value: Math.round(wasmPaper), unit: 'ms' },
+      { name: 'engine.ort.fast.256x320.gflops', value: r1(fastGflop / (ortFast / 1000)), unit: 'GFLOP/s' },
+      { name: 'engine.peak.gflops', value: r1(peak), unit: 'GFLOP/s' },
+      { name: 'engine.ratio.ort-vs-wasm.fast', value: Math.round((wasmFast / ortFast) * 100) / 100, unit: 'x' },
+      { name: 'engine.ratio.achieved-vs-peak.fast', value: Math.round((fastGflop / (ortFast / 1000) / peak) * 100) / 100, unit: 'fraction' },
     ];
   } finally {
     await m.cleanup();

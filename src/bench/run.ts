@@ -1,7 +1,7 @@
 // The benchmark runner: one process, fixed inputs, medians after warm-up. Each area adds its results here.
 import { cpus, totalmem } from 'node:os';
 import { benchIngest } from './ingest.js';
-import { benchTfjs } from './engines.js';
+import { benchEngines } from './engines.js';
 
 export interface BenchResult {
   name: string;
@@ -29,7 +29,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   const want = (name: string) => !o.only || name.startsWith(o.only);
   const results: BenchResult[] = [];
   if (want('ingest')) results.push(...(await benchIngest(o)));
-  if (want('engine')) results.push(...(await benchTfjs(o)));
+  if (want('engine')) results.push(...(await benchEngines(o)));
   return {
     machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform}-${process.arch}` },
     results: results.filter((r) => want(r.name)),
