@@ -2,6 +2,7 @@
 import { cpus, totalmem } from 'node:os';
 import { benchIngest } from './ingest.js';
 import { benchEngines } from './engines.js';
+import { benchTrain } from './train.js';
 
 export interface BenchResult {
   name: string;
@@ -30,6 +31,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   const results: BenchResult[] = [];
   if (want('ingest')) results.push(...(await benchIngest(o)));
   if (want('engine')) results.push(...(await benchEngines(o)));
+  if (want('train')) results.push(...(await benchTrain(o)));
   return {
     machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform}-${process.arch}` },
     results: results.filter((r) => want(r.name)),
