@@ -35,7 +35,7 @@ async function timeSteps(backend: string, runs: number): Promise<StepTimes> {
       Object.values(grads).forEach((g) => g.dataSync());
       const fb = performance.now() - t0;
       t0 = performance.now();
-      opt.applyGradients(grads as tf.NamedTensorMap);
+      opt.applyGradients(grads as unknown as Parameters<tf.Optimizer['applyGradients']>[0]);
       tf.dispose(Object.values(grads));
       model.trainableWeights.forEach((v) => v.read().dataSync());
       const optimizer = performance.now() - t0;
@@ -54,7 +54,7 @@ export async function benchTrain(o: BenchOptions): Promise<BenchResult[]> {
   const prev = tf.getBackend();
   const wasm = await timeSteps('wasm', o.quick ? 3 : 10);
   const cpu = await timeSteps('cpu', o.quick ? 1 : 2);
-  await tf.setBackend(prev);
+  if (prev) await tf.setBackend(prev);
   const r = (x: number) => Math.round(x);
   return [
     { name: 'train.wasm.fast.256x320.step.ms', value: r(wasm.step), unit: 'ms' },
