@@ -23,7 +23,7 @@ async function timeSteps(backend: string, runs: number): Promise<StepTimes> {
     oneHot: tf.oneHot(tf.randomUniform([1, H, W], 0, 12, 'int32', 2) as tf.Tensor3D, 12).toFloat() as tf.Tensor4D,
     sceneIds: tf.tensor1d([1]),
   }));
-  const opt = tf.train.adam(1e-4);
+  const opt: tf.Optimizer = tf.train.adam(1e-4);
   const t: StepTimes[] = [];
   try {
     for (let i = 0; i < runs + 1; i++) {
@@ -35,7 +35,7 @@ async function timeSteps(backend: string, runs: number): Promise<StepTimes> {
       Object.values(grads).forEach((g) => g.dataSync());
       const fb = performance.now() - t0;
       t0 = performance.now();
-      opt.applyGradients(grads as unknown as Parameters<tf.Optimizer['applyGradients']>[0]);
+      opt.applyGradients(grads as tf.NamedTensorMap);
       tf.dispose(Object.values(grads));
       model.trainableWeights.forEach((v) => v.read().dataSync());
       const optimizer = performance.now() - t0;

@@ -53,7 +53,7 @@ export function lossGrads(model: tf.LayersModel, batch: Batch, w: LossWeights, s
 /** One Adam step; returns the loss terms before the update. */
 export function trainStep(model: tf.LayersModel, opt: tf.Optimizer, batch: Batch, w: LossWeights, syncMode: SyncMode = 'hard'): StepLosses {
   const { losses, grads } = lossGrads(model, batch, w, syncMode);
-  opt.applyGradients(grads as unknown as Parameters<tf.Optimizer['applyGradients']>[0]);
+  opt.applyGradients(grads as tf.NamedTensorMap);
   tf.dispose(Object.values(grads));
   return losses;
 }
