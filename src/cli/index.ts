@@ -11,6 +11,7 @@ import { registerDemo } from './demo.js';
 import { registerBench } from './bench.js';
 import { registerModel } from './model.js';
 import { registerExport } from './export.js';
+import { registerTrain } from './train.js';
 
 const program = new Command();
 program
@@ -28,6 +29,7 @@ registerDemo(program);
 registerBench(program);
 registerModel(program);
 registerExport(program);
+registerTrain(program);
 
 const verbose = process.argv.includes('--verbose');
 try {

@@ -37,11 +37,14 @@ export function classLoss(classLogits: tf.Tensor2D, presence: tf.Tensor2D): tf.S
   return bceWithLogits(classLogits, presence);
 }
 
-/** Scene loss: softmax cross-entropy against scene ids. */
+/** Scene loss: softmax cross-entropy against scene ids; samples with id -1 (scene unknown) are left out. */
 export function sceneLoss(sceneLogits: tf.Tensor2D, sceneIds: tf.Tensor1D): tf.Scalar {
   return tf.tidy(() => {
-    const oneHot = tf.oneHot(tf.cast(sceneIds, 'int32'), sceneLogits.shape[1]);
-    return tf.neg(tf.mean(tf.sum(tf.mul(oneHot, tf.logSoftmax(sceneLogits)), -1))) as tf.Scalar;
+    const ids = tf.cast(sceneIds, 'int32');
+    // oneHot of -1 is all zeros, so unknown scenes add nothing; divide by the known ones only.
+    const oneHot = tf.oneHot(ids, sceneLogits.shape[1]);
+    const known = tf.maximum(tf.sum(tf.cast(tf.greaterEqual(ids, 0), 'float32')), 1);
+    return tf.div(tf.neg(tf.sum(tf.mul(oneHot, tf.logSoftmax(sceneLogits)))), known) as tf.Scalar;
   });
 }
 

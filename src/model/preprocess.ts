@@ -37,12 +37,31 @@ function taps(src: number, dst: number): { i0: Int32Array; i1: Int32Array; w: Fl
   return { i0, i1, w };
 }
 
+/** A source window (pixels) to resample instead of the whole image: training's random zoom. */
+export interface Crop {
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+}
+
+/** Source coordinate taps for half-pixel bilinear resampling of a window [off, off+src) onto dst samples. */
+function windowTaps(off: number, src: number, dst: number, limit: number): { i0: Int32Array; i1: Int32Array; w: Float32Array } {
+  const t = taps(src, dst);
+  for (let d = 0; d < dst; d++) {
+    t.i0[d] = Math.min(t.i0[d] + off, limit - 1);
+    t.i1[d] = Math.min(t.i1[d] + off, limit - 1);
+  }
+  return t;
+}
+
 /**
  * Writes one image, resized and normalised, into `out` at batch position `b` (out holds N x 3 x H x W floats).
- * Returns `out`. The image is only read.
+ * Returns `out`. The image is only read. `crop` resamples a window of the image instead of all of it.
  */
-export function preprocessInto(img: Image, height: number, width: number, norm: Normalization, layout: Layout, out: Float32Array, b = 0): Float32Array {
+export function preprocessInto(img: Image, height: number, width: number, norm: Normalization, layout: Layout, out: Float32Array, b = 0, crop?: Crop): Float32Array {
   assertRgb(img);
+  if (crop) return preprocessWindow(img, height, width, norm, layout, out, b, crop);
   const plane = height * width;
   const base = b * plane * 3;
   const scale = [1 / (255 * norm.std[0]), 1 / (255 * norm.std[1]), 1 / (255 * norm.std[2])];
@@ -73,6 +92,46 @@ export function preprocessInto(img: Image, height: number, width: number, norm: 
         out[o] = v * scale[c] - shift[c];
       }
     }
+  }
+  return out;
+}
+
+function preprocessWindow(img: Image, height: number, width: number, norm: Normalization, layout: Layout, out: Float32Array, b: number, crop: Crop): Float32Array {
+  const plane = height * width;
+  const base = b * plane * 3;
+  const ty = windowTaps(crop.y, crop.h, height, img.height);
+  const tx = windowTaps(crop.x, crop.w, width, img.width);
+  const src = img.data;
+  const W = img.width;
+  for (let y = 0; y < height; y++) {
+    const r0 = ty.i0[y] * W;
+    const r1 = ty.i1[y] * W;
+    for (let x = 0; x < width; x++) {
+      const p = y * width + x;
+      for (let c = 0; c < 3; c++) {
+        const a = src[(r0 + tx.i0[x]) * 3 + c];
+        const bb = src[(r0 + tx.i1[x]) * 3 + c];
+        const cc = src[(r1 + tx.i0[x]) * 3 + c];
+        const d = src[(r1 + tx.i1[x]) * 3 + c];
+        const top = a + (bb - a) * tx.w[x];
+        const v = top + (cc + (d - cc) * tx.w[x] - top) * ty.w[y];
+        out[layout === 'nchw' ? base + c * plane + p : base + p * 3 + c] = (v / 255 - norm.mean[c]) / norm.std[c];
+      }
+    }
+  }
+  return out;
+}
+
+/** Nearest-neighbour resampling of a label map (half-pixel centres), optionally of a window, into HxW. */
+export function resizeLabels(labels: Uint8Array, srcW: number, srcH: number, height: number, width: number, crop?: Crop): Uint8Array {
+  const c = crop ?? { x: 0, y: 0, w: srcW, h: srcH };
+  if (!crop && srcW === width && srcH === height) return labels.slice();
+  const out = new Uint8Array(height * width);
+  const xs = new Int32Array(width);
+  for (let x = 0; x < width; x++) xs[x] = Math.min(c.x + Math.floor(((x + 0.5) * c.w) / width), srcW - 1);
+  for (let y = 0; y < height; y++) {
+    const sy = Math.min(c.y + Math.floor(((y + 0.5) * c.h) / height), srcH - 1);
+    for (let x = 0; x < width; x++) out[y * width + x] = labels[sy * srcW + xs[x]];
   }
   return out;
 }

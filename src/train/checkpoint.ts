@@ -1,0 +1,112 @@
+// Checkpoints and run state. A checkpoint is a model folder (+ optimizer state) written under a temp name
+// and renamed into place; state.json, written last and atomically, is the only thing that says which
+// checkpoints count. A kill -9 at any moment leaves the previous state and its checkpoints intact.
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { tf } from '../model/tf.js';
+import { TdsError } from '../errors.js';
+import { loadModelDir, saveModelDir, writeAtomic, type TdsJsonInput } from '../model/model-dir.js';
+
+export interface EpochRecord {
+  epoch: number;
+  stage: string;
+  lr: number;
+  loss: { total: number; seg: number; cls: number; sync: number; scene: number };
+  val: { challengeIoU: number; generalJaccard: number; presenceAcc: number; sceneAcc: number; frames: number };
+  seconds: number;
+  steps: number;
+}
+
+export interface RunState {
+  version: 1;
+  fingerprint: Record<string, unknown>;
+  /** Epochs completed (cumulative over stages). */
+  epochsDone: number;
+  /** Checkpoint of the last completed epoch (or of an interrupted step), relative to RUN_DIR. */
+  current?: string;
+  /** Set when SIGINT stopped an epoch part-way: resume continues at this step. */
+  partial?: { epoch: number; step: number; sums: EpochRecord['loss']; count: number };
+  best: Record<string, { dir: string; epoch: number; challengeIoU: number }>;
+  history: EpochRecord[];
+  done?: boolean;
+}
+
+function writeError(path: string, e: unknown): TdsError {
+  return new TdsError('BAD_OUTPUT', `cannot write ${path}: ${(e as Error).message}`, 'free disk space or make the run folder writable; earlier checkpoints are intact, resume with --resume');
+}
+
+/** Writes model (+ optimizer) to RUN_DIR/rel atomically (temp folder, then rename). */
+export async function saveCheckpoint(runDir: string, rel: string, model: tf.LayersModel, meta: TdsJsonInput, opt?: tf.Optimizer): Promise<void> {
+  const final = join(runDir, rel);
+  const tmp = `${final}.tmp-${process.pid}`;
+  try {
+    await rm(tmp, { recursive: true, force: true });
+    await mkdir(tmp, { recursive: true });
+    await saveModelDir(tmp, model, meta);
+    if (opt) {
+      const weights = await opt.getWeights();
+      const { data, specs } = await tf.io.encodeWeights(weights);
+      await writeAtomic(join(tmp, 'optimizer.bin'), new Uint8Array(data as ArrayBuffer));
+      await writeAtomic(join(tmp, 'optimizer.json'), JSON.stringify(specs));
+    }
+    await rm(final, { recursive: true, force: true });
+    await rename(tmp, final);
+  } catch (e) {
+    await rm(tmp, { recursive: true, force: true }).catch(() => {});
+    if (e instanceof TdsError) throw e;
+    throw writeError(final, e);
+  }
+}
+
+/** Copies a checkpoint's weights into `model` (same topology). */
+export async function loadCheckpointWeights(runDir: string, rel: string, model: tf.LayersModel): Promise<void> {
+  const { model: saved } = await loadModelDir(join(runDir, rel));
+  try {
+    model.setWeights(saved.getWeights());
+  } finally {
+    saved.dispose();
+  }
+}
+
+export async function loadOptimizerState(runDir: string, rel: string, opt: tf.Optimizer): Promise<boolean> {
+  const dir = join(runDir, rel);
+  if (!existsSync(join(dir, 'optimizer.json'))) return false;
+  const specs = JSON.parse(readFileSync(join(dir, 'optimizer.json'), 'utf8')) as tf.io.WeightsManifestEntry[];
+  const data = await readFile(join(dir, 'optimizer.bin'));
+  const map = tf.io.decodeWeights(data.buffer.slice(data.byteOffset, data.byteOffset + data.length), specs);
+  await opt.setWeights(specs.map((s) => ({ name: s.name, tensor: map[s.name] })));
+  return true;
+}
+
+export function readState(runDir: string): RunState | undefined {
+  const p = join(runDir, 'state.json');
+  if (!existsSync(p)) return undefined;
+  return JSON.parse(readFileSync(p, 'utf8')) as RunState;
+}
+
+export async function writeState(runDir: string, s: RunState): Promise<void> {
+  try {
+    await writeAtomic(join(runDir, 'state.json'), JSON.stringify(s, null, 1));
+  } catch (e) {
+    throw writeError(join(runDir, 'state.json'), e);
+  }
+}
+
+/** Removes checkpoint folders that state.json no longer references (and temp leftovers of a crash). */
+export async function pruneCheckpoints(runDir: string, s: RunState): Promise<void> {
+  const dir = join(runDir, 'checkpoints');
+  if (!existsSync(dir)) return;
+  const keep = new Set([s.current, ...Object.values(s.best).map((b) => b.dir)].filter(Boolean).map((r) => r!.replace(/^checkpoints\//, '')));
+  for (const name of readdirSync(dir)) if (!keep.has(name)) await rm(join(dir, name), { recursive: true, force: true });
+}
+
+/** Paths where two fingerprints differ ("train.stages.1.lr: 0.0001 -> 0.0002"). */
+export function diffFingerprints(a: unknown, b: unknown, path = ''): string[] {
+  if (JSON.stringify(a) === JSON.stringify(b)) return [];
+  if (a && b && typeof a === 'object' && typeof b === 'object') {
+    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])];
+    return keys.flatMap((k) => diffFingerprints((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], path ? `${path}.${k}` : k));
+  }
+  return [`${path}: ${JSON.stringify(a)} -> ${JSON.stringify(b)}`];
+}

@@ -1,0 +1,118 @@
+// The training section of a config YAML: the staged schedule (official defaults, shared/DESIGN.md §3),
+// validation split by sequence, augmentation, batch size, sync mode. Validated at start-up.
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { z } from 'zod';
+import { TdsError } from '../errors.js';
+import { parsePalette, type Palette } from '../ingest/palette.js';
+
+const stageSchema = z.object({
+  name: z.string().min(1),
+  /** alpha: class loss weight. */
+  a: z.number().min(0),
+  /** beta: sync loss weight. */
+  b: z.number().min(0),
+  /** gamma: scene loss weight. */
+  g: z.number().min(0),
+  lr: z.number().positive(),
+  /** Cumulative: the stage runs until this epoch (official: 10, 30, 50, 70). */
+  untilEpoch: z.number().int().positive(),
+});
+
+/** Official schedule (xuhuaren/TDSNet train.sh): seg; +class; +sync; +scene. */
+export const OFFICIAL_STAGES: z.infer<typeof stageSchema>[] = [
+  { name: 'seg', a: 0, b: 0, g: 0, lr: 1e-4, untilEpoch: 10 },
+  { name: 'class', a: 0.2, b: 0, g: 0, lr: 1e-4, untilEpoch: 30 },
+  { name: 'sync', a: 0.2, b: 0.6, g: 0, lr: 5e-5, untilEpoch: 50 },
+  { name: 'scene', a: 0.2, b: 0.6, g: 0.2, lr: 5e-5, untilEpoch: 70 },
+];
+
+export const trainSchema = z
+  .object({
+    profile: z.enum(['fast', 'paper']).default('fast'),
+    /** Input height and width (multiples of 32). */
+    size: z.tuple([z.number().int(), z.number().int()]).default([256, 320]),
+    /** Official code: 1. */
+    batchSize: z.number().int().positive().default(1),
+    syncMode: z.enum(['hard', 'soft']).default('hard'),
+    seed: z.number().int().min(0).default(1),
+    /** Validation sequences by number (ROBOT18 fold 0 = 1..4). Never a split by frame. */
+    validation: z.object({ sequences: z.array(z.number().int()).min(1) }).default({ sequences: [1, 2, 3, 4] }),
+    augment: z
+      .object({
+        hflip: z.number().min(0).max(1).default(0.5),
+        vflip: z.number().min(0).max(1).default(0.5),
+        /** Random zoom: crop a window 1/s of the frame (s in [min,max], s >= 1) and resize it to the training size. */
+        scaleCrop: z.object({ min: z.number().min(1), max: z.number().min(1) }).nullable().default(null),
+      })
+      .default({ hflip: 0.5, vflip: 0.5, scaleCrop: null }),
+    stages: z.array(stageSchema).min(1).default(OFFICIAL_STAGES),
+    /** Preprocessed training samples kept in memory across epochs, in MiB. */
+    cacheMB: z.number().int().min(0).default(2048),
+  })
+  .superRefine((t, ctx) => {
+    t.stages.forEach((s, i) => {
+      const prev = t.stages[i - 1];
+      if (prev && s.untilEpoch <= prev.untilEpoch) {
+        ctx.addIssue({ code: 'custom', path: ['stages', i, 'untilEpoch'], message: `stage ${s.name} ends at epoch ${s.untilEpoch}, not after stage ${prev.name} (${prev.untilEpoch}); epochs are cumulative and must increase` });
+      }
+    });
+    if (t.size.some((v) => v % 32 || v < 32)) ctx.addIssue({ code: 'custom', path: ['size'], message: `size must be multiples of 32, got ${t.size.join('x')}` });
+    if (t.augment.scaleCrop && t.augment.scaleCrop.max < t.augment.scaleCrop.min) ctx.addIssue({ code: 'custom', path: ['augment', 'scaleCrop'], message: 'max must be >= min' });
+  });
+
+export type TrainConfig = z.infer<typeof trainSchema>;
+export type Stage = TrainConfig['stages'][number];
+
+export interface RunConfig {
+  palette: Palette;
+  train: TrainConfig;
+  /** The file it came from. */
+  source: string;
+}
+
+/** Loads palette + train section from one YAML file. */
+export function loadRunConfig(path: string): RunConfig {
+  let obj: Record<string, unknown>;
+  try {
+    obj = parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+  } catch (e) {
+    const missing = (e as NodeJS.ErrnoException).code === 'ENOENT';
+    throw new TdsError(missing ? 'ENOENT_INPUT' : 'BAD_PALETTE', missing ? `config not found: ${path}` : `${path} is not valid YAML: ${(e as Error).message.split('\n')[0]}`, missing ? 'give a config such as configs/robot18.yaml' : 'fix the YAML syntax at that line');
+  }
+  const palette = parsePalette(obj, path);
+  const r = trainSchema.safeParse(obj.train ?? {});
+  if (!r.success) {
+    const i = r.error.issues[0];
+    throw new TdsError('BAD_OPTION', `${path}: train.${i.path.join('.')}: ${i.message}`, 'see configs/robot18.yaml for the train section and its defaults');
+  }
+  return { palette, train: r.data, source: path };
+}
+
+export interface TrainOverrides {
+  profile?: 'fast' | 'paper';
+  size?: [number, number];
+  epochsScale?: number;
+  batchSize?: number;
+}
+
+/** Applies CLI overrides; --epochs-scale scales every stage end (rounded, kept strictly increasing, >= 1). */
+export function applyOverrides(t: TrainConfig, o: TrainOverrides): TrainConfig {
+  const out: TrainConfig = structuredClone(t);
+  if (o.profile) out.profile = o.profile;
+  if (o.size) {
+    if (o.size.some((v) => v % 32 || v < 32)) throw new TdsError('BAD_OPTION', `--size must be HxW with multiples of 32, got ${o.size.join('x')}`, 'e.g. --size 256x320');
+    out.size = o.size;
+  }
+  if (o.batchSize) out.batchSize = o.batchSize;
+  if (o.epochsScale !== undefined) {
+    if (!(o.epochsScale > 0)) throw new TdsError('BAD_OPTION', `--epochs-scale must be a positive number, got ${o.epochsScale}`, 'e.g. --epochs-scale 0.1 for a quick run');
+    let last = 0;
+    out.stages = out.stages.map((s) => {
+      const until = Math.max(last + 1, Math.round(s.untilEpoch * o.epochsScale!));
+      last = until;
+      return { ...s, untilEpoch: until };
+    });
+  }
+  return out;
+}

@@ -1,0 +1,187 @@
+// `tds train` as a library function: the staged TDS schedule over frame sequences with validation after every
+// epoch, best checkpoint per stage (the next stage starts from it with a fresh Adam, as the official code does),
+// resumable at the last completed epoch or interrupted step, and a final model folder with model.onnx.
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { resolve, join } from 'node:path';
+import { tf } from '../model/tf.js';
+import { TdsError } from '../errors.js';
+import { useBackend, type BackendName } from '../model/backend.js';
+import { buildTdsNet } from '../model/profiles.js';
+import { describeModel } from '../model/init.js';
+import { saveModelDir, writeAtomic, type TdsJsonInput } from '../model/model-dir.js';
+import { exportModelDir } from '../model/onnx-file.js';
+import { IMAGENET } from '../model/preprocess.js';
+import { trainStep, type StepLosses } from './step.js';
+import { listSamples, SampleCache } from './dataset.js';
+import { epochSeed, makeBatch, shuffled, stepSeed } from './batches.js';
+import { validate } from './validate.js';
+import { curvesSvg } from './curves.js';
+import { diffFingerprints, loadCheckpointWeights, loadOptimizerState, pruneCheckpoints, readState, saveCheckpoint, writeState, type EpochRecord, type RunState } from './checkpoint.js';
+import type { RunConfig } from './config.js';
+
+export interface TrainProgress {
+  stage: string;
+  stageIndex: number;
+  epoch: number;
+  totalEpochs: number;
+  step: number;
+  steps: number;
+  losses: StepLosses;
+  lastValIoU?: number;
+  /** Estimated time left for the whole run, from the mean step time so far. */
+  etaSeconds: number;
+}
+
+export interface TrainOptions {
+  config: RunConfig;
+  data: string;
+  out: string;
+  backend?: BackendName;
+  resume?: boolean;
+  /** Aborting finishes the current step, saves, and returns with `interrupted: true`. */
+  signal?: AbortSignal;
+  onProgress?: (p: TrainProgress) => void;
+  onEpoch?: (r: EpochRecord) => void;
+  /** Recorded in the final model's tds.json. */
+  command?: string;
+}
+
+export interface TrainResult {
+  interrupted: boolean;
+  epochsDone: number;
+  history: EpochRecord[];
+  best: RunState['best'];
+  modelDir?: string;
+  backend: string;
+  trainFrames: number;
+  valFrames: number;
+}
+
+const zeroLoss = (): EpochRecord['loss'] => ({ total: 0, seg: 0, cls: 0, sync: 0, scene: 0 });
+const ckptName = (epoch: number, step?: number) => `checkpoints/e${String(epoch).padStart(4, '0')}${step !== undefined ? `-s${String(step).padStart(6, '0')}` : ''}`;
+
+export async function train(o: TrainOptions): Promise<TrainResult> {
+  const { palette, train: cfg } = o.config;
+  if (existsSync(o.out) && !statSync(o.out).isDirectory()) throw new TdsError('BAD_OUTPUT', `run folder ${o.out} is a file`, 'give a folder path with --out');
+  const fingerprint = {
+    train: cfg,
+    classes: palette.classes.map((c) => c.name),
+    scenes: palette.scenes.map((s) => ({ name: s.name, sequences: s.sequences })),
+    data: resolve(o.data),
+  };
+  let state: RunState | undefined = readState(o.out);
+  if (state && !o.resume) throw new TdsError('BAD_OUTPUT', `${o.out} already holds a training run (${state.epochsDone} epoch(s) done)`, 'pass --resume to continue it, or choose another --out');
+  if (!state && o.resume) throw new TdsError('BAD_OPTION', `--resume: ${o.out} holds no training run to resume`, 'drop --resume to start a new run there');
+  if (state) {
+    const diff = diffFingerprints(state.fingerprint, fingerprint);
+    if (diff.length) throw new TdsError('BAD_OPTION', `cannot resume ${o.out} with a different setup: ${diff.slice(0, 5).join('; ')}`, 'resume with the config, data and options of the original run, or start a new run');
+  }
+  try {
+    mkdirSync(join(o.out, 'checkpoints'), { recursive: true });
+  } catch (e) {
+    throw new TdsError('BAD_OUTPUT', `cannot create ${join(o.out, 'checkpoints')}: ${(e as Error).message}`, 'make the run folder writable');
+  }
+  const backend = await useBackend(o.backend ?? 'wasm');
+  const split = listSamples(o.data, palette, cfg.validation.sequences);
+  const cache = new SampleCache(palette, split.layout, cfg.cacheMB * 2 ** 20);
+  const [H, W] = cfg.size;
+  const C = palette.classes.length;
+  const classNames = palette.classes.map((c) => c.name);
+  const norm = IMAGENET;
+  const model = buildTdsNet({ profile: cfg.profile, numClasses: C, numScenes: palette.scenes.length, height: H, width: W, seed: cfg.seed });
+  const meta = (extra: Record<string, unknown> = {}): TdsJsonInput =>
+    describeModel(model, { profile: cfg.profile, palette, height: H, width: W, normalization: norm, producedBy: { command: o.command ?? 'train', config: o.config.source, data: resolve(o.data), train: cfg, ...extra } });
+  state ??= { version: 1, fingerprint, epochsDone: 0, best: {}, history: [] };
+  const totalEpochs = cfg.stages[cfg.stages.length - 1].untilEpoch;
+  const steps = Math.ceil(split.train.length / cfg.batchSize);
+  const t0 = performance.now();
+  let stepsRun = 0;
+  const result = (interrupted: boolean, modelDir?: string): TrainResult => ({ interrupted, epochsDone: state!.epochsDone, history: state!.history, best: state!.best, modelDir, backend, trainFrames: split.train.length, valFrames: split.val.length });
+
+  try {
+    for (const [si, stage] of cfg.stages.entries()) {
+      const prevUntil = si ? cfg.stages[si - 1].untilEpoch : 0;
+      if (state.epochsDone >= stage.untilEpoch) continue;
+      const opt: tf.Optimizer = tf.train.adam(stage.lr);
+      try {
+        const resuming = state.epochsDone > prevUntil || (state.partial && state.partial.epoch > prevUntil);
+        if (resuming && state.current) {
+          await loadCheckpointWeights(o.out, state.current, model);
+          await loadOptimizerState(o.out, state.current, opt);
+        } else if (si > 0) {
+          // Official schedule: each stage starts from the previous stage's best checkpoint, with a fresh optimizer.
+          const prev = state.best[cfg.stages[si - 1].name];
+          if (prev) await loadCheckpointWeights(o.out, prev.dir, model);
+        }
+        for (let epoch: number = Math.max(state.epochsDone, prevUntil) + 1; epoch <= stage.untilEpoch; epoch++) {
+          const e0 = performance.now();
+          const order = shuffled(split.train, epochSeed(cfg.seed, epoch));
+          const partial = state.partial?.epoch === epoch ? state.partial : undefined;
+          const sums = partial ? { ...partial.sums } : zeroLoss();
+          let count = partial?.count ?? 0;
+          for (let step = partial?.step ?? 0; step < steps; step++) {
+            if (o.signal?.aborted) {
+              const rel = ckptName(epoch, step);
+              await saveCheckpoint(o.out, rel, model, meta({ interruptedAt: { epoch, step } }), opt);
+              state = { ...state, current: rel, partial: { epoch, step, sums, count } };
+              await writeState(o.out, state);
+              await pruneCheckpoints(o.out, state);
+              return result(true);
+            }
+            const batch = await makeBatch(cache, order.slice(step * cfg.batchSize, (step + 1) * cfg.batchSize), cfg, norm, C, stepSeed(cfg.seed, epoch, step));
+            let l: StepLosses;
+            try {
+              l = trainStep(model, opt, batch, stage, cfg.syncMode);
+            } finally {
+              tf.dispose([batch.images, batch.oneHot, batch.sceneIds]);
+            }
+            if (!Number.isFinite(l.total)) throw new TdsError('BAD_OPTION', `training diverged at epoch ${epoch}, step ${step} (loss ${l.total})`, `lower the learning rate of stage ${stage.name}`);
+            for (const k of Object.keys(sums) as Array<keyof StepLosses>) sums[k] += l[k];
+            count++;
+            stepsRun++;
+            const perStep = (performance.now() - t0) / 1000 / stepsRun;
+            const left = (totalEpochs - epoch) * steps + (steps - step - 1);
+            o.onProgress?.({ stage: stage.name, stageIndex: si, epoch, totalEpochs, step: step + 1, steps, losses: l, lastValIoU: state.history.at(-1)?.val.challengeIoU, etaSeconds: left * perStep });
+          }
+          const val = await validate(model, split.val, cache, cfg.size, norm, classNames);
+          const loss = Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / Math.max(count, 1)])) as EpochRecord['loss'];
+          const record: EpochRecord = { epoch, stage: stage.name, lr: stage.lr, loss, val, seconds: (performance.now() - e0) / 1000, steps: count };
+          const rel = ckptName(epoch);
+          await saveCheckpoint(o.out, rel, model, meta({ epoch, val }), opt);
+          const best: RunState["best"] = { ...state.best };
+          const prevBest = best[stage.name];
+          if (!prevBest || val.challengeIoU > prevBest.challengeIoU || Number.isNaN(prevBest.challengeIoU)) {
+            const bestRel = `checkpoints/best-${stage.name}-e${String(epoch).padStart(4, '0')}`;
+            await saveCheckpoint(o.out, bestRel, model, meta({ epoch, val, best: stage.name }));
+            best[stage.name] = { dir: bestRel, epoch, challengeIoU: val.challengeIoU };
+          }
+          state = { ...state, epochsDone: epoch, current: rel, partial: undefined, best, history: [...state.history, record] };
+          await writeState(o.out, state);
+          await writeRunFiles(o.out, state);
+          await pruneCheckpoints(o.out, state);
+          o.onEpoch?.(record);
+        }
+      } finally {
+        opt.dispose();
+      }
+    }
+    // The final model: the last stage's best checkpoint, exported to ONNX for the default engine.
+    const last = state.best[cfg.stages[cfg.stages.length - 1].name];
+    if (last) await loadCheckpointWeights(o.out, last.dir, model);
+    const modelDir = join(o.out, 'model');
+    const lastVal = state.history.find((h) => h.epoch === last?.epoch)?.val;
+    await saveModelDir(modelDir, model, meta({ epochs: state.epochsDone, val: lastVal, bestEpoch: last?.epoch }));
+    await exportModelDir(modelDir);
+    state = { ...state, done: true };
+    await writeState(o.out, state);
+    return result(false, modelDir);
+  } finally {
+    model.dispose();
+  }
+}
+
+/** metrics.jsonl (one line per epoch) and curves.svg, rewritten from the state so they never disagree with it. */
+async function writeRunFiles(out: string, s: RunState): Promise<void> {
+  await writeAtomic(join(out, 'metrics.jsonl'), s.history.map((h) => JSON.stringify(h)).join('\n') + '\n');
+  await writeAtomic(join(out, 'curves.svg'), curvesSvg(s.history.map((h) => ({ epoch: h.epoch, stage: h.stage, loss: h.loss.total, valIoU: h.val.challengeIoU }))));
+}
