@@ -12,6 +12,7 @@ import { registerBench } from './bench.js';
 import { registerModel } from './model.js';
 import { registerExport } from './export.js';
 import { registerTrain } from './train.js';
+import { registerEval } from './eval.js';
 
 const program = new Command();
 program
@@ -30,6 +31,7 @@ registerBench(program);
 registerModel(program);
 registerExport(program);
 registerTrain(program);
+registerEval(program);
 
 const verbose = process.argv.includes('--verbose');
 try {

@@ -1,0 +1,81 @@
+// `tds eval` as a library function: score a folder of predicted masks against ground truth with the challenge
+// metric (src/eval/metrics). Files are matched by sequence and name; missing predictions are an error unless
+// scored as failures (--missing zero, the official rule). Writes eval.csv and eval.svg next to the predictions.
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join, relative, sep } from 'node:path';
+import { TdsError } from '../errors.js';
+import type { Palette } from '../ingest/palette.js';
+import { naturalCompare, scanFolder, stem } from '../ingest/folders.js';
+import { writeAtomic } from '../model/model-dir.js';
+import { SegmentationMetrics, type EvalResult } from './metrics.js';
+import { readAnyLabel } from './label-png.js';
+import { barChartSvg } from './chart.js';
+
+export interface EvalOptions {
+  ignore?: number[];
+  missing?: 'error' | 'zero';
+  /** Write eval.csv / eval.svg into the prediction folder (default true). */
+  write?: boolean;
+}
+
+/** Key of a label file: `seq_N/stem` when a path component names a sequence, else the stem. */
+function keyOf(root: string, file: string): string {
+  const parts = relative(root, file).split(sep);
+  const seq = parts.find((p) => /^seq_\d+$/.test(p));
+  return seq ? `${seq}/${stem(file)}` : stem(file);
+}
+
+function pngsUnder(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const n of readdirSync(d).sort(naturalCompare)) {
+      const p = join(d, n);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (n.toLowerCase().endsWith('.png')) out.push(p);
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+function groundTruthFiles(dir: string): string[] {
+  const ds = scanFolder(dir);
+  if (ds.layout === 'images') return pngsUnder(dir);
+  return ds.sequences.flatMap((s) => s.frames.map((f) => f.label).filter((l): l is string => !!l));
+}
+
+export async function evaluateFolders(predDir: string, gtDir: string, palette: Palette, o: EvalOptions = {}): Promise<EvalResult> {
+  for (const [what, d] of [['predictions', predDir], ['ground truth', gtDir]] as const) {
+    if (!existsSync(d) || !statSync(d).isDirectory()) throw new TdsError('ENOENT_INPUT', `${what} folder not found: ${d}`, 'check the path');
+  }
+  const predRoot = existsSync(join(predDir, 'masks')) ? join(predDir, 'masks') : predDir;
+  const preds = new Map(pngsUnder(predRoot).map((f) => [keyOf(predRoot, f), f]));
+  const gts = groundTruthFiles(gtDir).map((f) => ({ key: keyOf(gtDir, f), file: f }));
+  if (!gts.length) throw new TdsError('BAD_DATASET', `no ground-truth PNGs in ${gtDir}`, 'give a folder of label PNGs (ROBOT18 labels/, prepared masks/, EndoVis17 ground_truth/ or plain)');
+  if (!preds.size) throw new TdsError('BAD_DATASET', `no prediction PNGs in ${predRoot}`, 'give the output folder of tds process (its masks/) or a folder of mask PNGs');
+  const names = palette.classes.map((c) => c.name);
+  const metrics = new SegmentationMetrics(names, o.ignore ?? []);
+  for (const g of gts) {
+    const gt = await readAnyLabel(g.file, palette);
+    const video = g.key.includes('/') ? g.key.split('/')[0] : undefined;
+    const pf = preds.get(g.key) ?? preds.get(stem(g.file));
+    if (!pf) {
+      if (o.missing !== 'zero') throw new TdsError('BAD_DATASET', `no prediction for ground-truth frame ${g.key} (${g.file})`, 'predict every frame, or pass --missing zero to score missing frames as failures (the official rule)');
+      // A missing frame is a failure: a prediction that matches no class.
+      metrics.update(new Uint8Array(gt.labels.length).fill(255), gt.labels, video);
+      continue;
+    }
+    const pr = await readAnyLabel(pf, palette);
+    if (pr.width !== gt.width || pr.height !== gt.height) {
+      throw new TdsError('BAD_LABEL', `prediction ${pf} is ${pr.width}x${pr.height} but ground truth ${g.file} is ${gt.width}x${gt.height}`, 'predict at the ground truth\'s resolution (tds process writes masks at the source size)');
+    }
+    metrics.update(pr.labels, gt.labels, video);
+  }
+  const r = metrics.result();
+  if (o.write !== false) {
+    const rows = [['class', 'iou', 'dice', 'frames'], ...Object.entries(r.perClass).map(([n, v]) => [n, v.iou, v.dice, v.frames]), ...Object.entries(r.metrics).map(([k, v]) => [k, v, '', r.frames])];
+    await writeAtomic(join(predDir, 'eval.csv'), rows.map((row) => row.map((c) => (typeof c === 'number' ? (Number.isNaN(c) ? '' : Number.isInteger(c) && c > 1 ? String(c) : c.toFixed(6)) : c)).join(',')).join('\n') + '\n');
+    await writeAtomic(join(predDir, 'eval.svg'), barChartSvg(Object.entries(r.perClass).map(([n, v]) => ({ label: n, value: v.iou, color: palette.classes.find((c) => c.name === n)!.color })), `per-class IoU (challenge IoU ${r.metrics.challengeIoU.toFixed(3)}, ${r.frames} frames)`));
+  }
+  return r;
+}
