@@ -73,8 +73,13 @@ export async function evaluateFolders(predDir: string, gtDir: string, palette: P
   }
   const r = metrics.result();
   if (o.write !== false) {
-    const rows = [['class', 'iou', 'dice', 'frames'], ...Object.entries(r.perClass).map(([n, v]) => [n, v.iou, v.dice, v.frames]), ...Object.entries(r.metrics).map(([k, v]) => [k, v, '', r.frames])];
-    await writeAtomic(join(predDir, 'eval.csv'), rows.map((row) => row.map((c) => (typeof c === 'number' ? (Number.isNaN(c) ? '' : Number.isInteger(c) && c > 1 ? String(c) : c.toFixed(6)) : c)).join(',')).join('\n') + '\n');
+    const f = (v: number) => (Number.isNaN(v) ? '' : v.toFixed(6));
+    const rows = [
+      'class,iou,dice,frames',
+      ...Object.entries(r.perClass).map(([n, v]) => `${n},${f(v.iou)},${f(v.dice)},${v.frames}`),
+      ...Object.entries(r.metrics).map(([k, v]) => `${k},${f(v)},,${r.frames}`),
+    ];
+    await writeAtomic(join(predDir, 'eval.csv'), rows.join('\n') + '\n');
     await writeAtomic(join(predDir, 'eval.svg'), barChartSvg(Object.entries(r.perClass).map(([n, v]) => ({ label: n, value: v.iou, color: palette.classes.find((c) => c.name === n)!.color })), `per-class IoU (challenge IoU ${r.metrics.challengeIoU.toFixed(3)}, ${r.frames} frames)`));
   }
   return r;
