@@ -235,10 +235,10 @@ export function synthSequence(o: SynthSequenceOptions): SynthSequence {
     if (pick(0.6)) addOrgan(10, between(0.12, 0.22), [225, 150, 140], 3);
   } else if (scene === 1) {
     addOrgan(5, between(0.25, 0.35), [215, 180, 105]);
-    addOrgan(4, between(0.14, 0.24), [125, 42, 38]);
+    addOrgan(4, between(0.14, 0.24), [105, 30, 62]);
     if (pick(0.3)) addOrgan(10, between(0.1, 0.18), [225, 150, 140], 3);
   } else {
-    addOrgan(4, between(0.25, 0.38), [125, 42, 38]);
+    addOrgan(4, between(0.25, 0.38), [105, 30, 62]);
     if (pick(0.4)) addOrgan(5, between(0.1, 0.18), [215, 180, 105]);
   }
   const hasThread = scene === 2 ? pick(0.85) : pick(0.15);
@@ -248,7 +248,7 @@ export function synthSequence(o: SynthSequenceOptions): SynthSequence {
   const hasProbe = scene === 1 ? pick(0.45) : pick(0.1);
   const threadPts = [between(0.1, 0.9), between(0.1, 0.9), between(0.1, 0.9), between(0.1, 0.9), between(0.1, 0.9), between(0.1, 0.9)];
   const needle = { cx: between(0.25, 0.75) * W, cy: between(0.25, 0.75) * H, rad: between(0.04, 0.08) * S, a0: between(0, 6.28) };
-  const clamps = Array.from({ length: nClamps }, () => ({ x: between(0.2, 0.8) * W, y: between(0.2, 0.8) * H, ang: between(0, 3.14), l: between(0.03, 0.05) * S }));
+  const clamps = Array.from({ length: nClamps }, () => ({ x: between(0.2, 0.8) * W, y: between(0.2, 0.8) * H, ang: between(0, 3.14), l: between(0.04, 0.07) * S }));
 
   const fromBorder = (): Instrument => {
     const side = Math.floor(r() * 3); // left, right, bottom: where ports usually enter the view
@@ -279,7 +279,7 @@ export function synthSequence(o: SynthSequenceOptions): SynthSequence {
         const c = u * u;
         pts.push([(a * tp[0] + b * tp[2] + c * tp[4]) * W, (a * tp[1] + b * tp[3] + c * tp[5]) * H]);
       }
-      out.push(path(6, 1.6, pts, Math.max(1, 0.006 * S), [150, 95, 170]));
+      out.push(path(6, 1.6, pts, Math.max(1.5, 0.01 * S), [150, 95, 170]));
     }
     if (hasNeedle) {
       const pts: Array<[number, number]> = [];
@@ -288,12 +288,12 @@ export function synthSequence(o: SynthSequenceOptions): SynthSequence {
         const a = a0 + (k / 12) * Math.PI;
         pts.push([needle.cx + needle.rad * Math.cos(a), needle.cy + needle.rad * Math.sin(a)]);
       }
-      out.push(path(8, 1.7, pts, Math.max(1, 0.008 * S), [230, 230, 235]));
+      out.push(path(8, 1.7, pts, Math.max(1.5, 0.012 * S), [230, 230, 235]));
     }
     for (const c of clamps) {
       const dx = Math.cos(c.ang) * c.l;
       const dy = Math.sin(c.ang) * c.l;
-      out.push(capsule(7, 1.5, c.x - dx, c.y - dy, c.x + dx, c.y + dy, 0.012 * S, [90, 200, 150], tex + 7));
+      out.push(capsule(7, 1.5, c.x - dx, c.y - dy, c.x + dx, c.y + dy, 0.02 * S, [90, 200, 150], tex + 7));
     }
     const tool = (ins: Instrument, cls: number, base: RGB, head?: { cls: number; base: RGB }) => {
       const ang = ins.ang + 0.12 * Math.sin(ins.speed * t + ins.phase);
@@ -319,13 +319,13 @@ export function synthSequence(o: SynthSequenceOptions): SynthSequence {
       out.push(capsule(3, 3, jx, jy, wx, wy, ins.w * 0.8, [150, 150, 158], tex + 3));
       // Clasper: two jaws opening and closing.
       const open = ins.open * (0.5 + 0.5 * Math.sin(0.9 * t + ins.phase));
-      const jl = ins.w * 2.6;
+      const jl = ins.w * 3;
       for (const sgn of [-1, 1]) {
         const ja = wa + sgn * open;
         const tx = wx + Math.cos(ja) * jl;
         const ty = wy + Math.sin(ja) * jl;
-        const nx = -Math.sin(ja) * ins.w * 0.45;
-        const ny = Math.cos(ja) * ins.w * 0.45;
+        const nx = -Math.sin(ja) * ins.w * 0.6;
+        const ny = Math.cos(ja) * ins.w * 0.6;
         out.push(triangle(2, 3, [wx + nx, wy + ny, wx - nx, wy - ny, tx, ty], [200, 200, 205], tex + 2));
       }
     }
