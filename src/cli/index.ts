@@ -13,6 +13,7 @@ import { registerModel } from './model.js';
 import { registerExport } from './export.js';
 import { registerTrain } from './train.js';
 import { registerEval } from './eval.js';
+import { registerProcess } from './process.js';
 
 const program = new Command();
 program
@@ -32,6 +33,7 @@ registerModel(program);
 registerExport(program);
 registerTrain(program);
 registerEval(program);
+registerProcess(program);
 
 const verbose = process.argv.includes('--verbose');
 try {

@@ -1,0 +1,66 @@
+// `tds process INPUT --model DIR --out DIR`: batch processing of a recorded procedure.
+import type { Command } from 'commander';
+import { processInput } from '../stream/process.js';
+import { parseSizes } from '../stream/ensemble.js';
+import { parseRate, parseStereo } from '../ingest/options.js';
+import { ENGINES, type EngineName, type ExecutionProvider } from '../model/segmenter.js';
+import { TdsError } from '../errors.js';
+import { progress } from './progress.js';
+
+export function registerProcess(program: Command): void {
+  program
+    .command('process')
+    .description('segment a video, frame folder or image: masks, colour PNGs, labels.ndjson, run.json (+ overlay.mp4)')
+    .argument('<input>', 'video file, frame folder (ROBOT18 seq_N or plain) or image')
+    .requiredOption('--model <dir>', 'model folder (e.g. models/demo)')
+    .requiredOption('--out <dir>', 'output folder')
+    .option('--rate <rate>', '1hz | native | FPS', 'native')
+    .option('--stereo <packing>', 'none | sbs | tb (the left view is segmented)', 'none')
+    .option('--right <file>', 'second file holding the right view')
+    .option('--sizes <list>', 'ensemble input sizes HxW,HxW (multiples of 32)')
+    .option('--weights <list>', 'fusion weight per size')
+    .option('--flip', 'horizontal-flip test-time augmentation')
+    .option('--min-area <n>', 'remove foreground regions smaller than N pixels', '0')
+    .option('--engine <name>', 'ort | tfjs', 'ort')
+    .option('--providers <list>', 'ORT execution providers in order (cuda,tensorrt); CPU is the fallback')
+    .option('--overlay', 'also write overlay.mp4 (H.264 at the input rate)')
+    .option('--resume', 'continue an interrupted run in --out')
+    .option('--json', 'print the summary as JSON')
+    .action(async (input: string, o: { model: string; out: string; rate: string; stereo: string; right?: string; sizes?: string; weights?: string; flip?: boolean; minArea: string; engine: string; providers?: string; overlay?: boolean; resume?: boolean; json?: boolean }) => {
+      if (!ENGINES.includes(o.engine as EngineName)) throw new TdsError('BAD_OPTION', `unknown --engine ${JSON.stringify(o.engine)}`, `use one of ${ENGINES.join(', ')}`);
+      const minArea = Number(o.minArea);
+      if (!Number.isInteger(minArea) || minArea < 0) throw new TdsError('BAD_OPTION', `--min-area must be a non-negative integer, got ${o.minArea}`, 'e.g. --min-area 50');
+      const weights = o.weights?.split(',').map(Number);
+      if (weights?.some((w) => !(w >= 0))) throw new TdsError('BAD_OPTION', `--weights must be non-negative numbers, got ${o.weights}`, 'e.g. --weights 1,2');
+      const providers = o.providers?.split(',').map((p) => p.trim()) as ExecutionProvider[] | undefined;
+      if (providers?.some((p) => !['cpu', 'cuda', 'tensorrt'].includes(p))) throw new TdsError('BAD_OPTION', `--providers takes cpu, cuda, tensorrt; got ${o.providers}`, 'e.g. --providers cuda');
+      let bar: ReturnType<typeof progress> | undefined;
+      const t0 = performance.now();
+      try {
+        const s = await processInput(input, {
+          model: o.model,
+          out: o.out,
+          rate: parseRate(o.rate),
+          stereo: parseStereo(o.stereo),
+          right: o.right,
+          sizes: o.sizes ? parseSizes(o.sizes) : undefined,
+          weights,
+          flip: o.flip,
+          minArea,
+          engine: o.engine as EngineName,
+          executionProviders: providers,
+          overlay: o.overlay,
+          resume: o.resume,
+          onFrame: (done, total) => {
+            bar ??= progress('process', total ?? 0, ' | {fps} fps');
+            bar.update(done, total, { fps: (done / ((performance.now() - t0) / 1000)).toFixed(1) });
+          },
+        });
+        bar?.stop();
+        if (o.json) console.log(JSON.stringify(s));
+        else console.log(`processed ${s.frames} frame(s)${s.resumedFrames ? ` (${s.resumedFrames} from the earlier run)` : ''} at ${s.fps.toFixed(1)} fps into ${o.out}`);
+      } finally {
+        bar?.stop();
+      }
+    });
+}

@@ -1,0 +1,56 @@
+// From fused probabilities to a FrameResult: labels at the source resolution (argmax of the bilinearly
+// upsampled probabilities), small-region removal, presence from mask and class head, sync consistency, scene.
+import type { Frame } from '../types.js';
+import { resizeArgmax } from '../postprocess/resize.js';
+import { removeSmallRegions } from '../postprocess/small-regions.js';
+import { headPresent, maskPresent, sceneLabel, syncConsistency } from '../postprocess/presence.js';
+import type { EnsembleResult } from './ensemble.js';
+
+export interface PostOptions {
+  minArea: number;
+  connectivity?: 4 | 8;
+  perClass?: Record<number, number>;
+}
+
+export interface FrameResult {
+  frame: Frame;
+  /** Class index per pixel at the source (left view) resolution. */
+  labels: Uint8Array;
+  width: number;
+  height: number;
+  /** Class-head presence probability per class name. */
+  presence: Record<string, number>;
+  /** Classes the class head says are present (prob > 0.5). */
+  present: string[];
+  /** Classes present in the mask. */
+  maskPresent: string[];
+  scene: { label: string; probs: Record<string, number> };
+  /** Agreement of mask and class head over all classes, in [0,1]. */
+  sync: number;
+  sizes: string[];
+  ms: { decode: number; infer: number; post: number };
+}
+
+export function analyze(frame: Frame, e: EnsembleResult, classNames: string[], sceneNames: string[], o: PostOptions, decodeMs = 0): FrameResult {
+  const t0 = performance.now();
+  const { width, height } = frame.left;
+  let labels = resizeArgmax(e.fused, width, height);
+  if (o.minArea > 0 || o.perClass) labels = removeSmallRegions(labels, width, height, { minArea: o.minArea, connectivity: o.connectivity ?? 8, perClass: o.perClass });
+  const C = classNames.length;
+  const inMask = maskPresent(labels, C);
+  const inHead = e.presence.length ? headPresent(e.presence) : inMask;
+  const scene = e.scene.length ? sceneLabel(e.scene, sceneNames) : { label: 'unknown', id: -1, probs: {} };
+  return {
+    frame,
+    labels,
+    width,
+    height,
+    presence: Object.fromEntries(classNames.map((n, k) => [n, Math.round((e.presence[k] ?? NaN) * 1e4) / 1e4])),
+    present: inHead.map((k) => classNames[k]),
+    maskPresent: inMask.map((k) => classNames[k]),
+    scene: { label: scene.label, probs: scene.probs },
+    sync: syncConsistency(inMask, inHead, C),
+    sizes: e.sizes,
+    ms: { decode: decodeMs, infer: e.inferMs, post: performance.now() - t0 },
+  };
+}

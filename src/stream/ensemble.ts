@@ -1,0 +1,111 @@
+// Multi-size ensemble on top of the segmenter: the model runs at several input sizes (and, with flip TTA, on
+// the mirrored frame too); class probabilities are fused at the largest size, presence and scene averaged.
+import { createSegmenter, type Segmenter, type SegmenterOptions } from '../model/segmenter.js';
+import { TdsError } from '../errors.js';
+import type { Image } from '../types.js';
+import { fuseProbabilities } from '../postprocess/fuse.js';
+import { flipProbsHorizontal, type ProbMap } from '../postprocess/resize.js';
+
+export interface Size {
+  height: number;
+  width: number;
+}
+
+export interface EnsembleOptions extends Omit<SegmenterOptions, 'size'> {
+  /** Input sizes (HxW, multiples of 32); default the model's own size. */
+  sizes?: Size[];
+  /** Fusion weights, one per size; default equal. */
+  weights?: number[];
+  /** Horizontal-flip test-time augmentation (doubles the work). */
+  flip?: boolean;
+}
+
+export interface EnsembleResult {
+  fused: ProbMap;
+  presence: Float32Array;
+  scene: Float32Array;
+  /** Sizes that ran, as "HxW". */
+  sizes: string[];
+  inferMs: number;
+}
+
+export interface Ensemble {
+  readonly members: Segmenter[];
+  readonly sizes: Size[];
+  /** Runs all members, or the first `limit` sizes (the adaptive live ensemble drops the largest last). */
+  segment(image: Image, limit?: number): Promise<EnsembleResult>;
+  dispose(): void;
+}
+
+export function parseSizes(s: string): Size[] {
+  const sizes = s.split(',').map((x) => x.trim()).filter(Boolean).map((x) => {
+    const m = /^(\d+)x(\d+)$/.exec(x);
+    if (!m) throw new TdsError('BAD_OPTION', `--sizes entries must be HxW, got ${JSON.stringify(x)}`, 'e.g. --sizes 256x320,320x416');
+    const size = { height: Number(m[1]), width: Number(m[2]) };
+    if (size.height % 32 || size.width % 32 || !size.height || !size.width) throw new TdsError('BAD_OPTION', `--sizes ${x} is not a multiple of 32 in both dimensions`, 'e.g. --sizes 256x320,320x416');
+    return size;
+  });
+  if (!sizes.length) throw new TdsError('BAD_OPTION', '--sizes is empty', 'e.g. --sizes 256x320');
+  return sizes;
+}
+
+function flipImage(img: Image): Image {
+  const out = Buffer.alloc(img.data.length);
+  const row = img.width * 3;
+  for (let y = 0; y < img.height; y++) {
+    for (let x = 0; x < img.width; x++) {
+      const s = y * row + x * 3;
+      const d = y * row + (img.width - 1 - x) * 3;
+      out[d] = img.data[s];
+      out[d + 1] = img.data[s + 1];
+      out[d + 2] = img.data[s + 2];
+    }
+  }
+  return { ...img, data: out };
+}
+
+export async function createEnsemble(modelDir: string, o: EnsembleOptions = {}): Promise<Ensemble> {
+  const first = await createSegmenter(modelDir, { ...o, size: o.sizes?.[0] });
+  const sizes = o.sizes ?? [first.info.inputSize];
+  if (o.weights && o.weights.length !== sizes.length) throw new TdsError('BAD_OPTION', `${o.weights.length} fusion weights for ${sizes.length} sizes`, 'give one weight per size');
+  const members = [first];
+  try {
+    for (const s of sizes.slice(1)) members.push(await createSegmenter(modelDir, { ...o, size: s }));
+  } catch (e) {
+    members.forEach((m) => m.dispose());
+    throw e;
+  }
+  // Largest first is not required: fusion resizes to the largest map.
+  return {
+    members,
+    sizes,
+    async segment(image, limit = members.length) {
+      const t0 = performance.now();
+      const use = members.slice(0, Math.max(1, limit));
+      const maps: ProbMap[] = [];
+      const weights: number[] = [];
+      const presence = new Float32Array(members[0].info.meta.classes.length);
+      const scene = new Float32Array(members[0].info.meta.scenes.length);
+      let runs = 0;
+      const flipped = o.flip ? flipImage(image) : undefined;
+      for (const [i, m] of use.entries()) {
+        for (const img of flipped ? [image, flipped] : [image]) {
+          const r = await m.segmentImage(img);
+          const map = { probs: r.probs, width: r.width, height: r.height, numClasses: r.numClasses };
+          maps.push(img === flipped ? flipProbsHorizontal(map) : map);
+          weights.push(o.weights?.[i] ?? 1);
+          r.presence.forEach((v, k) => (presence[k] += v));
+          r.scene.forEach((v, k) => (scene[k] += v));
+          runs++;
+        }
+      }
+      for (let k = 0; k < presence.length; k++) presence[k] /= runs;
+      for (let k = 0; k < scene.length; k++) scene[k] /= runs;
+      const fused = maps.length === 1 ? maps[0] : fuseProbabilities(maps, { weights });
+      return { fused, presence, scene, sizes: use.map((m) => `${m.info.inputSize.height}x${m.info.inputSize.width}`), inferMs: performance.now() - t0 };
+    },
+    dispose() {
+      members.forEach((m) => m.dispose());
+    },
+  };
+}

@@ -1,0 +1,195 @@
+// `tds process` as a library function: a video, frame folder or image through the ensemble, post-processing and
+// writers. Batch policy (lossless, ordered). Every output file is written atomically; labels.ndjson grows one
+// line per finished frame, so --resume knows what is complete and gives identical results.
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { appendFile, mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { TdsError } from '../errors.js';
+import type { Frame, Image } from '../types.js';
+import { writePng, readRaw } from '../ingest/image-io.js';
+import { encodeVideo } from '../ingest/encode.js';
+import { packageVersions, readTdsJson, writeAtomic } from '../model/model-dir.js';
+import type { EngineName, ExecutionProvider } from '../model/segmenter.js';
+import type { BackendName } from '../model/backend.js';
+import { colorize, renderOverlay, type Rgb } from '../postprocess/render.js';
+import { createEnsemble, type Size } from './ensemble.js';
+import { analyze, type FrameResult } from './analyze.js';
+import { openSource, type SourceOptions } from './source.js';
+import { segmentInOrder } from './batch.js';
+
+export interface ProcessOptions extends SourceOptions {
+  model: string;
+  out: string;
+  engine?: EngineName;
+  backend?: BackendName;
+  executionProviders?: ExecutionProvider[];
+  sizes?: Size[];
+  weights?: number[];
+  flip?: boolean;
+  minArea?: number;
+  overlay?: boolean;
+  resume?: boolean;
+  onFrame?: (done: number, total: number | undefined, r: FrameLine) => void;
+}
+
+export interface FrameLine {
+  frame: number;
+  name: string;
+  ptsMs: number;
+  presence: Record<string, number>;
+  present: string[];
+  maskPresent: string[];
+  scene: { label: string; probs: Record<string, number> };
+  sync: number;
+  sizes: string[];
+  ms: { decode: number; infer: number; post: number; write: number; total: number };
+}
+
+export interface ProcessSummary {
+  input: string;
+  out: string;
+  frames: number;
+  resumedFrames: number;
+  fps: number;
+  wallMs: number;
+  error?: string;
+}
+
+/** Output name of a frame: its source stem (with its sequence folder for ROBOT18 input) or frame000000. */
+export function frameName(f: Frame): string {
+  if (f.name) return f.sequence ? `${f.sequence}/${f.name}` : f.name;
+  return `frame${String(f.index).padStart(6, '0')}`;
+}
+
+/** The settings that must match for --resume to reuse earlier frames. */
+function settingsOf(input: string, o: ProcessOptions, sizes: string[]) {
+  return { input: resolve(input), model: resolve(o.model), sizes, weights: o.weights ?? null, flip: !!o.flip, minArea: o.minArea ?? 0, rate: o.rate ?? 'native', stereo: o.stereo ?? 'none', right: o.right ? resolve(o.right) : null };
+}
+
+function readDoneLines(out: string): Map<string, FrameLine> {
+  const p = join(out, 'labels.ndjson');
+  const done = new Map<string, FrameLine>();
+  if (!existsSync(p)) return done;
+  for (const line of readFileSync(p, 'utf8').split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      const l = JSON.parse(line) as FrameLine;
+      if (existsSync(join(out, 'masks', `${l.name}.png`)) && existsSync(join(out, 'color', `${l.name}.png`))) done.set(l.name, l);
+    } catch {
+      // a line cut short by an interruption: that frame is redone
+    }
+  }
+  return done;
+}
+
+export async function processInput(input: string, o: ProcessOptions): Promise<ProcessSummary> {
+  const t0 = performance.now();
+  if (o.minArea !== undefined && (!Number.isInteger(o.minArea) || o.minArea < 0)) throw new TdsError('BAD_OPTION', `--min-area must be a non-negative integer, got ${o.minArea}`, 'e.g. --min-area 50');
+  if (existsSync(o.out) && !statSync(o.out).isDirectory()) throw new TdsError('BAD_OUTPUT', `output ${o.out} is a file, not a folder`, 'give a folder path with --out');
+  const meta = readTdsJson(o.model);
+  const sizes = (o.sizes ?? [meta.inputSize]).map((s) => `${s.height}x${s.width}`);
+  const settings = settingsOf(input, o, sizes);
+  const runJson = join(o.out, 'run.json');
+  let done = new Map<string, FrameLine>();
+  if (existsSync(runJson) || existsSync(join(o.out, 'labels.ndjson'))) {
+    if (!o.resume) throw new TdsError('BAD_OUTPUT', `${o.out} holds the outputs of another run`, 'pass --resume to continue it, or choose another --out (results are never overwritten silently)');
+    const prev = existsSync(runJson) ? (JSON.parse(readFileSync(runJson, 'utf8')) as { settings?: unknown }).settings : undefined;
+    if (prev && JSON.stringify(prev) !== JSON.stringify(settings)) {
+      const diff = Object.keys(settings).filter((k) => JSON.stringify((prev as Record<string, unknown>)[k]) !== JSON.stringify((settings as Record<string, unknown>)[k]));
+      throw new TdsError('BAD_OPTION', `cannot resume ${o.out}: it was made with different ${diff.join(', ')}`, 'resume with the same input, model and options, or choose another --out');
+    }
+    done = readDoneLines(o.out);
+  }
+  await mkdir(o.out, { recursive: true });
+  const source = await openSource(input, o);
+  const ens = await createEnsemble(o.model, { engine: o.engine, backend: o.backend, executionProviders: o.executionProviders, sizes: o.sizes, weights: o.weights, flip: o.flip });
+  const classNames = meta.classes.map((c) => c.name);
+  const sceneNames = meta.scenes.map((s) => s.name);
+  const colors = meta.classes.map((c) => c.color as Rgb);
+  const lines = new Map<string, FrameLine>(done);
+  const overlays: Image[] = [];
+  let processed = 0;
+  let resumed = 0;
+  let error: TdsError | undefined;
+  const writeRun = async (finished: boolean) => {
+    const m = ens.members[0].info;
+    await writeAtomic(
+      runJson,
+      JSON.stringify(
+        {
+          input: resolve(input),
+          model: { dir: resolve(o.model), profile: meta.profile, classes: classNames, scenes: sceneNames },
+          engine: m.engine,
+          backend: m.backend,
+          sizes,
+          flip: !!o.flip,
+          minArea: o.minArea ?? 0,
+          settings,
+          versions: packageVersions(),
+          counts: { frames: lines.size, processed, resumed },
+          timings: { wallMs: Math.round(performance.now() - t0), fps: Math.round((processed / ((performance.now() - t0) / 1000)) * 100) / 100 },
+          finished,
+          error: error?.message,
+        },
+        null,
+        2,
+      ) + '\n',
+    );
+  };
+  try {
+    await writeRun(false);
+    const skip = (f: Frame) => done.has(frameName(f));
+    for await (const s of segmentInOrder(source.frames, ens, skip)) {
+      const name = frameName(s.frame);
+      if ('skipped' in s) {
+        resumed++;
+        if (o.overlay) {
+          const mask = await readRaw(join(o.out, 'masks', `${name}.png`));
+          overlays.push(await renderOverlay(s.frame.left, mask.data, colors, classNames, done.get(name)!.maskPresent.map((n) => classNames.indexOf(n))));
+        }
+        continue;
+      }
+      const r: FrameResult = analyze(s.frame, s.result, classNames, sceneNames, { minArea: o.minArea ?? 0 }, s.decodeMs);
+      const w0 = performance.now();
+      await Promise.all([
+        writePng(join(o.out, 'masks', `${name}.png`), { data: Buffer.from(r.labels.buffer, r.labels.byteOffset, r.labels.length), width: r.width, height: r.height, channels: 1 }),
+        writePng(join(o.out, 'color', `${name}.png`), colorize(r.labels, r.width, r.height, colors)),
+      ]);
+      if (o.overlay) overlays.push(await renderOverlay(s.frame.left, r.labels, colors, classNames, r.maskPresent.map((n) => classNames.indexOf(n))));
+      const write = performance.now() - w0;
+      const line: FrameLine = { frame: s.frame.index, name, ptsMs: s.frame.ptsMs, presence: r.presence, present: r.present, maskPresent: r.maskPresent, scene: r.scene, sync: r.sync, sizes: r.sizes, ms: { decode: round(r.ms.decode), infer: round(r.ms.infer), post: round(r.ms.post), write: round(write), total: round(r.ms.decode + r.ms.infer + r.ms.post + write) } };
+      // The line is the frame's completion record: written after its PNGs.
+      await appendFile(join(o.out, 'labels.ndjson'), JSON.stringify(line) + '\n');
+      lines.set(name, line);
+      processed++;
+      o.onFrame?.(processed + resumed, source.total, line);
+    }
+  } catch (e) {
+    error = e instanceof TdsError ? e : new TdsError('CORRUPT_VIDEO', `processing stopped: ${(e as Error).message}`, 'check the input');
+  } finally {
+    source.close();
+    ens.dispose();
+  }
+  // Final ordered rewrite of labels.ndjson, the overlay video, run.json (also after an error: keep what was made).
+  const ordered = [...lines.values()].sort((a, b) => a.frame - b.frame || a.name.localeCompare(b.name));
+  await writeAtomic(join(o.out, 'labels.ndjson'), ordered.map((l) => JSON.stringify(l)).join('\n') + (ordered.length ? '\n' : ''));
+  if (o.overlay && overlays.length && !error) {
+    const even = overlays.map((img) => (img.width % 2 || img.height % 2 ? cropEven(img) : img));
+    await encodeVideo(join(o.out, 'overlay.mp4'), even, { fps: source.fps ?? 25 });
+  }
+  await writeRun(!error);
+  if (error) throw new TdsError(error.code, `${error.message.replace(/ \(fix:.*$/, '')}; ${lines.size} frame(s) were written to ${o.out}`, error.fix);
+  const wallMs = performance.now() - t0;
+  return { input, out: o.out, frames: lines.size, resumedFrames: resumed, fps: processed / (wallMs / 1000), wallMs };
+}
+
+const round = (x: number) => Math.round(x * 100) / 100;
+
+/** H.264 yuv420p needs even sizes: drop a last odd row/column. */
+function cropEven(img: Image): Image {
+  const w = img.width & ~1;
+  const h = img.height & ~1;
+  const out = Buffer.alloc(w * h * 3);
+  for (let y = 0; y < h; y++) img.data.copy(out, y * w * 3, y * img.width * 3, y * img.width * 3 + w * 3);
+  return { data: out, width: w, height: h, channels: 3 };
+}

@@ -1,0 +1,46 @@
+// `synth` as a live source: a generated surgical scene (src/ingest/synth) paced at a frame rate like a camera,
+// with its exact labels attached for demos and latency/accuracy checks.
+import type { Frame } from '../types.js';
+import { synthSequence } from '../ingest/synth.js';
+
+export interface SynthLiveOptions {
+  fps: number;
+  /** Pace frames in real time (default); false emits as fast as they render. */
+  realtime: boolean;
+  width: number;
+  height: number;
+  seed: number;
+  /** Stop after this many frames (default: endless). */
+  frames?: number;
+}
+
+export interface SynthFrame extends Frame {
+  /** Ground-truth class indices of the left view. */
+  truth: Uint8Array;
+}
+
+export function synthLive(o: Partial<SynthLiveOptions> = {}): { frames: AsyncIterable<SynthFrame>; fps: number; close(): void } {
+  const opts: SynthLiveOptions = { fps: 25, realtime: true, width: 320, height: 256, seed: 2026, ...o };
+  let closed = false;
+  const seq = synthSequence({ seed: opts.seed, seq: 1, width: opts.width, height: opts.height });
+  return {
+    fps: opts.fps,
+    close: () => (closed = true),
+    frames: {
+      async *[Symbol.asyncIterator]() {
+        const start = performance.now();
+        for (let i = 0; !closed && (opts.frames === undefined || i < opts.frames); i++) {
+          const ptsMs = (i * 1000) / opts.fps;
+          if (opts.realtime) {
+            const wait = start + ptsMs - performance.now();
+            if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+          }
+          if (closed) return;
+          // Slow scene time: 0.2 synth steps per frame at 25 fps gives smooth motion.
+          const f = seq.render(i * 0.2);
+          yield { index: i, ptsMs, left: f.left, right: f.right, truth: f.labels };
+        }
+      },
+    },
+  };
+}
