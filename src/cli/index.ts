@@ -14,6 +14,7 @@ import { registerExport } from './export.js';
 import { registerTrain } from './train.js';
 import { registerEval } from './eval.js';
 import { registerProcess } from './process.js';
+import { registerServe } from './serve.js';
 
 const program = new Command();
 program
@@ -34,6 +35,7 @@ registerExport(program);
 registerTrain(program);
 registerEval(program);
 registerProcess(program);
+registerServe(program);
 
 const verbose = process.argv.includes('--verbose');
 try {

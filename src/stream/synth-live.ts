@@ -31,10 +31,10 @@ export function synthLive(o: Partial<SynthLiveOptions> = {}): { frames: AsyncIte
         const start = performance.now();
         for (let i = 0; !closed && (opts.frames === undefined || i < opts.frames); i++) {
           const ptsMs = (i * 1000) / opts.fps;
-          if (opts.realtime) {
-            const wait = start + ptsMs - performance.now();
-            if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-          }
+          // Always yield to the event loop (a timer, not a microtask): when rendering runs behind the frame
+          // rate, a loop of ready promises would starve I/O, ORT's completion callbacks and the HTTP server.
+          const wait = opts.realtime ? start + ptsMs - performance.now() : 0;
+          await new Promise((r) => setTimeout(r, Math.max(0, wait)));
           if (closed) return;
           // Slow scene time: 0.2 synth steps per frame at 25 fps gives smooth motion.
           const f = seq.render(i * 0.2);

@@ -1,0 +1,65 @@
+// `tds serve SOURCE --model DIR`: live segmentation published over WebSocket, with the overlay page.
+import type { Command } from 'commander';
+import { serve } from '../stream/serve.js';
+import { parseSizes } from '../stream/ensemble.js';
+import { parseRate, parseStereo } from '../ingest/options.js';
+import { TdsError } from '../errors.js';
+import { log } from '../log.js';
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('segment a live or recorded stream and publish masks/labels over WebSocket with an overlay page')
+    .argument('<source>', 'video file, URL (rtsp://, udp://), device (/dev/video0), - (stdin), frame folder, or synth')
+    .requiredOption('--model <dir>', 'model folder (e.g. models/demo)')
+    .option('--host <host>', 'address to listen on (loopback by default)', '127.0.0.1')
+    .option('--port <n>', 'port (0 = any free port)', '8080')
+    .option('--token <token>', 'require this token on WebSocket connections and /metrics (or env TDS_TOKEN)')
+    .option('--allow-origin <origin...>', 'browser origins allowed to connect besides this server')
+    .option('--rate <rate>', '1hz | native | FPS', 'native')
+    .option('--stereo <packing>', 'none | sbs | tb', 'none')
+    .option('--right <file>', 'second file holding the right view')
+    .option('--realtime', 'replay a file at its own pace, like a live feed')
+    .option('--loop', 'restart a file source when it ends')
+    .option('--sizes <list>', 'ensemble input sizes HxW,HxW')
+    .option('--flip', 'horizontal-flip test-time augmentation')
+    .option('--min-area <n>', 'remove foreground regions smaller than N pixels', '0')
+    .option('--deadline-ms <n>', 'drop ensemble sizes when a frame takes longer than this (0 = off)', '0')
+    .action(async (source: string, o: { model: string; host: string; port: string; token?: string; allowOrigin?: string[]; rate: string; stereo: string; right?: string; realtime?: boolean; loop?: boolean; sizes?: string; flip?: boolean; minArea: string; deadlineMs: string }) => {
+      const port = Number(o.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new TdsError('BAD_OPTION', `--port must be 0..65535, got ${o.port}`, 'e.g. --port 8080, or 0 for any free port');
+      const minArea = Number(o.minArea);
+      if (!Number.isInteger(minArea) || minArea < 0) throw new TdsError('BAD_OPTION', `--min-area must be a non-negative integer, got ${o.minArea}`, 'e.g. --min-area 50');
+      const deadlineMs = Number(o.deadlineMs);
+      if (!(deadlineMs >= 0)) throw new TdsError('BAD_OPTION', `--deadline-ms must be a non-negative number, got ${o.deadlineMs}`, 'e.g. --deadline-ms 80');
+      const h = await serve(source, {
+        model: o.model,
+        host: o.host,
+        port,
+        token: o.token ?? process.env.TDS_TOKEN,
+        allowOrigins: o.allowOrigin,
+        rate: parseRate(o.rate),
+        stereo: parseStereo(o.stereo),
+        right: o.right,
+        realtime: o.realtime,
+        loop: o.loop,
+        sizes: o.sizes ? parseSizes(o.sizes) : undefined,
+        flip: o.flip,
+        minArea,
+        deadlineMs,
+      });
+      console.log(`tds serve: overlay at ${h.url}/  websocket ${h.url.replace('http', 'ws')}/ws  health ${h.url}/healthz  metrics ${h.url}/metrics`);
+      const stop = async () => {
+        log.info('shutting down');
+        // Never hang on shutdown: a stuck peer or source must not keep the process (and ffmpeg) alive.
+        setTimeout(() => process.exit(0), 3000).unref();
+        await h.close();
+        process.exit(0);
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      await h.done;
+      log.info({ frames: h.counters.processed, dropped: h.counters.dropped }, 'source ended');
+      await h.close();
+    });
+}
