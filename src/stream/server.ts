@@ -52,6 +52,8 @@ export interface Publisher {
   /** Per-client stats messages (they carry the client's own skip count). */
   sendStats(make: (skipped: number) => ServerMessage): void;
   clientCount(): number;
+  /** Mask/frame messages skipped per connected client (slow clients). */
+  clientSkips(): number[];
   close(): Promise<void>;
 }
 
@@ -88,7 +90,8 @@ export async function startServer(o: ServerOptions): Promise<Publisher> {
       return;
     }
     if (url.pathname === '/healthz') {
-      res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ status: 'ok', clients: clients.size, ...o.health() }));
+      const skipped = [...clients].reduce((n, c) => n + c.skipped, 0);
+      res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ status: 'ok', clients: clients.size, skippedForSlowClients: skipped, ...o.health() }));
       return;
     }
     if (url.pathname === '/metrics') {
@@ -231,6 +234,7 @@ export async function startServer(o: ServerOptions): Promise<Publisher> {
       for (const c of clients) if (c.topics.has('stats')) sendTo(c, JSON.stringify(make(c.skipped)));
     },
     clientCount: () => clients.size,
+    clientSkips: () => [...clients].map((c) => c.skipped),
     async close() {
       clearInterval(heartbeat);
       for (const c of clients) c.ws.terminate();
