@@ -40,6 +40,8 @@ export function classLoss(classLogits: tf.Tensor2D, presence: tf.Tensor2D): tf.S
 /** Scene loss: softmax cross-entropy against scene ids; samples with id -1 (scene unknown) are left out. */
 export function sceneLoss(sceneLogits: tf.Tensor2D, sceneIds: tf.Tensor1D): tf.Scalar {
   return tf.tidy(() => {
+    // A single scene carries no information (and tf.oneHot needs depth >= 2).
+    if (sceneLogits.shape[1] < 2) return tf.scalar(0);
     const ids = tf.cast(sceneIds, 'int32');
     // oneHot of -1 is all zeros, so unknown scenes add nothing; divide by the known ones only.
     const oneHot = tf.oneHot(ids, sceneLogits.shape[1]);
