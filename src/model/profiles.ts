@@ -35,6 +35,8 @@ interface Spec {
   segConvs: number[];
   /** Upsampling of the seg logits to the input size after the convs (1 in the paper). */
   segFinalUp: number;
+  /** Encoder layer whose output (at the seg convs' resolution) is concatenated into the seg head (fast only). */
+  segSkip?: string;
 }
 
 const SPECS: Record<ProfileName, Spec> = {
@@ -67,6 +69,9 @@ const SPECS: Record<ProfileName, Spec> = {
     segUp: 4,
     segConvs: [32, 16, 16],
     segFinalUp: 4,
+    // Without skips, boundaries come from H/16 features only; one skip from the H/4 encoder stage gives the
+    // reduced-resolution head the detail that thin instruments, thread and needles need.
+    segSkip: 'block2_conv2',
   },
 };
 
@@ -101,10 +106,13 @@ export function buildTdsNet(o: BuildOptions): tf.LayersModel {
 
   const input = tf.input({ shape: [o.height, o.width, 3], name: 'image' });
   let x: tf.SymbolicTensor = input;
+  const encoderOut = new Map<string, tf.SymbolicTensor>();
   spec.encoder.forEach((block, b) => {
     block.convs.forEach((f, c) => {
       const stride = !block.pool && c === 0 ? 2 : 1;
-      x = conv(`block${b + 1}_conv${c + 1}`, f, { stride }).apply(x) as tf.SymbolicTensor;
+      const name = `block${b + 1}_conv${c + 1}`;
+      x = conv(name, f, { stride }).apply(x) as tf.SymbolicTensor;
+      encoderOut.set(name, x);
     });
     if (block.pool) x = tf.layers.maxPooling2d({ name: `block${b + 1}_pool`, poolSize: 2, strides: 2 }).apply(x) as tf.SymbolicTensor;
   });
@@ -128,6 +136,7 @@ export function buildTdsNet(o: BuildOptions): tf.LayersModel {
   // Segmentation head: concat(t01, t02) -> bilinear up -> convs -> 1x1 -> (up) -> softmax.
   let s = tf.layers.concatenate({ name: 'seg_concat' }).apply([t01, t02]) as tf.SymbolicTensor;
   s = new ResizeBilinear({ name: 'seg_up', factor: spec.segUp }).apply(s) as tf.SymbolicTensor;
+  if (spec.segSkip) s = tf.layers.concatenate({ name: 'seg_skip' }).apply([s, encoderOut.get(spec.segSkip)!]) as tf.SymbolicTensor;
   spec.segConvs.forEach((f, i) => {
     s = conv(`seg_conv${i + 1}`, f).apply(s) as tf.SymbolicTensor;
   });
