@@ -3,6 +3,8 @@ import { cpus, totalmem } from 'node:os';
 import { benchIngest } from './ingest.js';
 import { benchEngines } from './engines.js';
 import { benchTrain } from './train.js';
+import { benchPipeline } from './pipeline.js';
+import { benchLive } from './live.js';
 
 export interface BenchResult {
   name: string;
@@ -18,6 +20,8 @@ export interface BenchReport {
 export interface BenchOptions {
   quick: boolean;
   only?: string;
+  /** Length of the live run (memory over time); default 8 s quick, 20 s full. */
+  soakSeconds?: number;
 }
 
 export function median(xs: number[]): number {
@@ -27,11 +31,13 @@ export function median(xs: number[]): number {
 }
 
 export async function runBench(o: BenchOptions): Promise<BenchReport> {
-  const want = (name: string) => !o.only || name.startsWith(o.only);
+  const want = (name: string) => !o.only || name.startsWith(o.only) || o.only.startsWith(name);
   const results: BenchResult[] = [];
   if (want('ingest')) results.push(...(await benchIngest(o)));
   if (want('engine')) results.push(...(await benchEngines(o)));
   if (want('train')) results.push(...(await benchTrain(o)));
+  if (want('post') || want('pipeline')) results.push(...(await benchPipeline(o)));
+  if (want('live') || want('ws')) results.push(...(await benchLive(o)));
   return {
     machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform}-${process.arch}` },
     results: results.filter((r) => want(r.name)),

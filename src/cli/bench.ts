@@ -8,9 +8,10 @@ export function registerBench(program: Command): void {
     .description('measure the project\'s benchmark figures on this machine')
     .option('--quick', 'fewer repetitions (under 2 minutes)')
     .option('--only <prefix>', 'only results whose name starts with this')
+    .option('--soak <seconds>', 'length of the live run that reports memory over time (e.g. 600)')
     .option('--json', 'print one JSON object')
-    .action(async (o: { quick?: boolean; only?: string; json?: boolean }) => {
-      const r = await runBench({ quick: !!o.quick, only: o.only });
+    .action(async (o: { quick?: boolean; only?: string; soak?: string; json?: boolean }) => {
+      const r = await runBench({ quick: !!o.quick, only: o.only, soakSeconds: o.soak ? Number(o.soak) : undefined });
       if (o.json) console.log(JSON.stringify(r));
       else {
         console.log(`${r.machine.cpu} x${r.machine.cores}, node ${r.machine.node}`);

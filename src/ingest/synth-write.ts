@@ -56,10 +56,10 @@ export async function writeSynthDataset(out: string, palette: Palette, o: SynthW
       const f = seq.render(t);
       const stem = `frame${String(t).padStart(3, '0')}`;
       await writePng(join(dir, 'left_frames', `${stem}.png`), f.left);
-      await writePng(join(dir, 'right_frames', `${stem}.png`), f.right);
+      await writePng(join(dir, 'right_frames', `${stem}.png`), f.right!);
       await writePng(join(dir, 'labels', `${stem}.png`), indexToColor(f.labels, o.width, o.height, palette));
       for (const v of f.labels) summary.classPixels[v]++;
-      if (o.video) packed.push(sbs(f.left, f.right));
+      if (o.video) packed.push(sbs(f.left, f.right!));
       o.onFrame?.(++done, total);
     }
     if (o.video) await encodeVideo(join(dir, 'video.mp4'), packed, { fps: o.fps ?? 25 });

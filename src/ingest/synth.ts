@@ -9,14 +9,16 @@ export const SYNTH_SCENES = ['preparing', 'peeling', 'incising'] as const;
 
 export interface SynthFrame {
   left: Image;
-  right: Image;
+  /** Absent when rendered with stereo = false. */
+  right?: Image;
   /** ROBOT18 class index per left-view pixel. */
   labels: Uint8Array;
 }
 
 export interface SynthSequence {
   scene: number;
-  render(t: number): SynthFrame;
+  /** Frame at scene time t; `stereo` false skips the right view (half the work). */
+  render(t: number, stereo?: boolean): SynthFrame;
 }
 
 export interface SynthSequenceOptions {
@@ -367,10 +369,10 @@ export function synthSequence(o: SynthSequenceOptions): SynthSequence {
   const baseline = 0.01 * W;
   return {
     scene,
-    render(t: number): SynthFrame {
+    render(t: number, stereo = true): SynthFrame {
       const left = renderView(t, 0);
-      const right = renderView(t, baseline);
-      return { left: left.img, right: right.img, labels: left.labels };
+      const right = stereo ? renderView(t, baseline).img : undefined;
+      return { left: left.img, right, labels: left.labels };
     },
   };
 }

@@ -58,38 +58,46 @@ export function resizeProbs(m: ProbMap, width: number, height: number): ProbMap 
   return { probs: out, width, height, numClasses: C };
 }
 
-/** Labels of `m` resized to width x height: argmax of the bilinearly interpolated probabilities, per pixel. */
+/**
+ * Labels of `m` resized to width x height: argmax of the bilinearly interpolated probabilities, per pixel.
+ * Exact shortcut: where the four source pixels of an output pixel share their argmax k, the interpolated
+ * vector (a convex combination) has argmax k too, so only pixels near class boundaries are interpolated.
+ */
 export function resizeArgmax(m: ProbMap, width: number, height: number): Uint8Array {
   const C = m.numClasses;
   const out = new Uint8Array(width * height);
+  const src = m.probs;
+  const low = new Uint8Array(m.width * m.height);
+  for (let p = 0; p < low.length; p++) {
+    const o = p * C;
+    let best = 0;
+    for (let k = 1; k < C; k++) if (src[o + k] > src[o + best]) best = k;
+    low[p] = best;
+  }
+  if (width === m.width && height === m.height) return low;
   const ty = axisTaps(m.height, height);
   const tx = axisTaps(m.width, width);
-  const src = m.probs;
-  const row = new Float32Array(m.width * C);
-  let lastRow0 = -1;
-  let lastRow1 = -1;
-  let lastWy = -1;
   for (let y = 0; y < height; y++) {
-    const r0 = ty.i0[y];
-    const r1 = ty.i1[y];
+    const r0 = ty.i0[y] * m.width;
+    const r1 = ty.i1[y] * m.width;
     const wy = ty.w[y];
-    // Interpolate the two source rows once per distinct output row position.
-    if (r0 !== lastRow0 || r1 !== lastRow1 || wy !== lastWy) {
-      const a = r0 * m.width * C;
-      const b = r1 * m.width * C;
-      for (let i = 0; i < m.width * C; i++) row[i] = src[a + i] + (src[b + i] - src[a + i]) * wy;
-      lastRow0 = r0;
-      lastRow1 = r1;
-      lastWy = wy;
-    }
     for (let x = 0; x < width; x++) {
-      const p = tx.i0[x] * C;
-      const q = tx.i1[x] * C;
+      const a = r0 + tx.i0[x];
+      const b = r0 + tx.i1[x];
+      const c = r1 + tx.i0[x];
+      const d = r1 + tx.i1[x];
+      const k0 = low[a];
+      if (low[b] === k0 && low[c] === k0 && low[d] === k0) {
+        out[y * width + x] = k0;
+        continue;
+      }
       const wx = tx.w[x];
       let best = 0;
       let bv = -Infinity;
       for (let k = 0; k < C; k++) {
-        const v = row[p + k] + (row[q + k] - row[p + k]) * wx;
+        const top = src[a * C + k] + (src[b * C + k] - src[a * C + k]) * wx;
+        const bot = src[c * C + k] + (src[d * C + k] - src[c * C + k]) * wx;
+        const v = top + (bot - top) * wy;
         if (v > bv) {
           bv = v;
           best = k;

@@ -1,0 +1,72 @@
+// Batch figures: small-region removal at 1280x1024; the batch pipeline end to end on a generated 1280x1024
+// stereo-free clip (decode, inference, post-processing, PNG writing) against inference alone on the same frames.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { synthSequence } from '../ingest/synth.js';
+import { encodeVideo } from '../ingest/encode.js';
+import { openDecoder } from '../ingest/decode.js';
+import { removeSmallRegions } from '../postprocess/small-regions.js';
+import { processInput } from '../stream/process.js';
+import { createEnsemble } from '../stream/ensemble.js';
+import { initModel } from '../model/init.js';
+import { useBackend } from '../model/backend.js';
+import { loadPalette } from '../ingest/palette.js';
+import { configPath, packageRoot } from '../cli/paths.js';
+import type { Image } from '../types.js';
+import { median, type BenchOptions, type BenchResult } from './run.js';
+
+/** The demo model when present (same network the README figures use), else a fresh fast model. */
+export async function benchModel(dir: string): Promise<string> {
+  const demo = join(packageRoot, 'models', 'demo');
+  if (existsSync(join(demo, 'tds.json'))) return demo;
+  await useBackend('cpu');
+  const m = join(dir, 'fast');
+  await initModel(m, { profile: 'fast', palette: loadPalette(configPath('robot18')), height: 256, width: 320 });
+  return m;
+}
+
+export async function benchPipeline(o: BenchOptions): Promise<BenchResult[]> {
+  const dir = await mkdtemp(join(tmpdir(), 'tds-bench-pipe-'));
+  try {
+    const seq = synthSequence({ seed: 5, seq: 2, width: 1280, height: 1024 });
+    const n = o.quick ? 24 : 60;
+    const frames: Image[] = [];
+    for (let t = 0; t < n; t++) frames.push(seq.render(t * 0.3).left);
+    // Small-region removal on a realistic mask with noise specks.
+    const labels = seq.render(0).labels.slice();
+    for (let i = 0; i < 3000; i++) labels[(Math.imul(i, 2654435761) >>> 0) % labels.length] = (i % 11) + 1;
+    const rs: number[] = [];
+    for (let i = 0; i < (o.quick ? 10 : 30); i++) {
+      const t0 = performance.now();
+      removeSmallRegions(labels, 1280, 1024, { minArea: 50 });
+      if (i >= 2) rs.push(performance.now() - t0);
+    }
+    const clip = join(dir, 'clip1280.mp4');
+    await encodeVideo(clip, frames, { fps: 25 });
+    const model = await benchModel(dir);
+    // Engine only: the same decoded frames through the segmenter (preprocess + ORT + read back).
+    const decoded: Image[] = [];
+    for await (const f of openDecoder(clip).frames) decoded.push(f.left);
+    const ens = await createEnsemble(model);
+    for (const f of decoded.slice(0, 5)) await ens.segment(f);
+    let t0 = performance.now();
+    for (const f of decoded) await ens.segment(f);
+    const engineFps = decoded.length / ((performance.now() - t0) / 1000);
+    ens.dispose();
+    // Batch pipeline, end to end into a fresh folder (warm-up run first, so ORT's arena is settled).
+    await processInput(clip, { model, out: join(dir, 'warm'), minArea: 50 });
+    t0 = performance.now();
+    const s = await processInput(clip, { model, out: join(dir, 'out'), minArea: 50 });
+    const batchFps = s.frames / ((performance.now() - t0) / 1000);
+    return [
+      { name: 'post.remove-small.1280x1024.ms', value: Math.round(median(rs) * 100) / 100, unit: 'ms' },
+      { name: 'pipeline.batch.fast.fps', value: Math.round(batchFps * 10) / 10, unit: 'fps' },
+      { name: 'pipeline.engine-only.fast.fps', value: Math.round(engineFps * 10) / 10, unit: 'fps' },
+      { name: 'pipeline.ratio.batch-vs-engine', value: Math.round((batchFps / engineFps) * 100) / 100, unit: 'fraction' },
+    ];
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
