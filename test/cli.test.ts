@@ -73,12 +73,15 @@ describe('tds CLI', () => {
     expect(r.stderr).toMatch(/\n\s+at /);
   });
 
-  it('demo (npm start) generates a clip, decodes it and prints a summary', () => {
+  it('demo (npm start) processes a generated stereo clip with the demo model and scores it', () => {
     const out = join(dir, 'demo');
-    const r = cli(['demo', '--out', out, '--frames', '8', '--json']);
+    const r = cli(['demo', '--out', out, '--frames', '6', '--json']);
+    expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const s = JSON.parse(r.stdout);
-    expect(s).toMatchObject({ view: '320x256', fps: 25, framesDecoded: 8, stereo: true });
-    expect(readdirSync(join(out, 'frames', 'right_frames'))).toHaveLength(8);
+    expect(s).toMatchObject({ frames: 6, out: join(out, 'process') });
+    expect(s.challengeIoU).toBeGreaterThan(0.5);
+    expect(readdirSync(join(out, 'process', 'masks'))).toHaveLength(6);
+    expect(readdirSync(join(out, 'process')).sort()).toEqual(['color', 'labels.ndjson', 'masks', 'overlay.mp4', 'run.json']);
   });
 });
