@@ -38,6 +38,8 @@ export const tdsJsonSchema = z.object({
       outputs: z.object({ seg: z.string(), class: z.string().optional(), scene: z.string().optional() }),
       opset: z.number().int().optional(),
       source: z.enum(['export', 'import']),
+      /** sha256 of weights.bin when exported: a content check that survives git checkouts (which reorder mtimes). */
+      weightsSha256: z.string().optional(),
     })
     .optional(),
   params: z.number().int().optional(),

@@ -1,6 +1,7 @@
 // Writes model.onnx into a model folder from its tfjs weights, and keeps it fresh: a missing or stale
 // (older than weights.bin) export is redone before the ORT engine loads it.
-import { existsSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadModelDir, readTdsJson, writeAtomic, writeTdsJson, type TdsJson } from './model-dir.js';
 import { exportOnnx } from './onnx-export.js';
@@ -18,19 +19,28 @@ export async function exportModelDir(dir: string, out?: string): Promise<{ file:
     await writeAtomic(file, e.bytes);
     // Only the folder's own model.onnx is recorded; an export elsewhere is a copy for other tools.
     if (resolve(file) !== resolve(join(dir, 'model.onnx'))) return { file, meta, nodes: e.nodes };
-    const next = await writeTdsJson(dir, { ...meta, onnx: { file: 'model.onnx', input: e.input, inputLayout: 'nchw', outputs: e.outputs, opset: OPSET, source: 'export' } });
+    const next = await writeTdsJson(dir, { ...meta, onnx: { file: 'model.onnx', input: e.input, inputLayout: 'nchw', outputs: e.outputs, opset: OPSET, source: 'export', weightsSha256: weightsHash(dir) } });
     return { file, meta: next, nodes: e.nodes };
   } finally {
     model.dispose();
   }
 }
 
-/** True when the folder's ONNX export is missing or older than its tfjs weights. */
+function weightsHash(dir: string): string | undefined {
+  const w = join(dir, 'weights.bin');
+  return existsSync(w) ? createHash('sha256').update(readFileSync(w)).digest('hex') : undefined;
+}
+
+/**
+ * True when the folder's ONNX export is missing or older than its tfjs weights. "Older" is decided by content
+ * (the weights' sha256 recorded at export) when recorded, else by modification time.
+ */
 export function onnxIsStale(dir: string, meta: TdsJson): boolean {
   if (!meta.files.tfjs) return false; // imported: the ONNX file is the model
   if (!meta.onnx || meta.onnx.source !== 'export') return true;
   const onnx = join(dir, meta.onnx.file);
   if (!existsSync(onnx)) return true;
+  if (meta.onnx.weightsSha256) return meta.onnx.weightsSha256 !== weightsHash(dir);
   const weights = join(dir, 'weights.bin');
   return existsSync(weights) && statSync(weights).mtimeMs > statSync(onnx).mtimeMs;
 }

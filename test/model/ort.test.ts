@@ -70,8 +70,15 @@ describe('ONNX export and the ORT engine', () => {
     const first = statSync(join(dir, 'model.onnx')).mtimeMs;
     (await createSegmenter(dir)).dispose();
     expect(statSync(join(dir, 'model.onnx')).mtimeMs).toBe(first);
+    // A checkout that only reorders modification times does not trigger a re-export (content is compared)...
     const later = new Date(Date.now() + 5000);
     utimesSync(join(dir, 'weights.bin'), later, later);
+    (await createSegmenter(dir)).dispose();
+    expect(statSync(join(dir, 'model.onnx')).mtimeMs).toBe(first);
+    // ...new weights do.
+    const w = readFileSync(join(dir, 'weights.bin'));
+    w.writeFloatLE(0.123, 0);
+    writeFileSync(join(dir, 'weights.bin'), w);
     (await createSegmenter(dir)).dispose();
     expect(statSync(join(dir, 'model.onnx')).mtimeMs).toBeGreaterThan(first);
   });
