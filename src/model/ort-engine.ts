@@ -10,25 +10,24 @@ import { readTdsJson, type TdsJson } from './model-dir.js';
 import { ensureOnnx } from './onnx-file.js';
 import { preprocessInto } from './preprocess.js';
 import { segToProbs, sigmoid, softmax } from './outputs.js';
-import { FrameClock, type ExecutionProvider, type Segmentation, type Segmenter, type SegmenterInfo, type SegmenterOptions } from './segmenter.js';
+import { BaseSegmenter, type ExecutionProvider, type Segmentation, type Segmenter, type SegmenterInfo, type SegmenterOptions } from './segmenter.js';
 
 // Native ORT logs go to stderr outside our logger; every failure also comes back as an exception, which
 // we report with the file and a fix. Only fatal native messages are let through.
 ort.env.logLevel = 'fatal';
 
-class OrtSegmenter implements Segmenter {
-  private clock = new FrameClock();
-  private disposed = false;
+class OrtSegmenter extends BaseSegmenter {
   private readonly input: Float32Array;
   constructor(
     readonly info: SegmenterInfo,
     private readonly session: ort.InferenceSession,
   ) {
+    super();
     this.input = new Float32Array(3 * info.inputSize.height * info.inputSize.width);
   }
 
   async segmentImage(image: Image): Promise<Segmentation> {
-    if (this.disposed) throw new TdsError('BAD_OPTION', 'segmenter was disposed', 'create a new one with createSegmenter');
+    this.assertOpen();
     const t0 = performance.now();
     const { meta } = this.info;
     const { height, width } = this.info.inputSize;
@@ -53,14 +52,7 @@ class OrtSegmenter implements Segmenter {
     return { probs, width, height, numClasses: C, presence, scene, ms: performance.now() - t0 };
   }
 
-  async segmentFrame(frame: Frame, ptsMs = frame.ptsMs): Promise<Segmentation> {
-    this.clock.check(frame, ptsMs);
-    return this.segmentImage(frame.left);
-  }
-
-  dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
+  protected release(): void {
     void this.session.release();
   }
 }

@@ -4,6 +4,7 @@
 import { tf } from './tf.js';
 import { TdsError } from '../errors.js';
 import type { Image } from '../types.js';
+import { axisTaps as taps } from '../resample.js';
 
 export interface Normalization {
   /** Per-channel mean on the 0..1 scale. */
@@ -19,22 +20,6 @@ export type Layout = 'nchw' | 'nhwc';
 export function assertRgb(img: Image, source = 'image'): void {
   if (img.channels !== 3) throw new TdsError('BAD_IMAGE', `${source} has ${img.channels} channel(s); the model needs RGB (3)`, 'convert the image to RGB');
   if (img.data.length !== img.width * img.height * 3) throw new TdsError('BAD_IMAGE', `${source}: ${img.data.length} bytes do not make a ${img.width}x${img.height} RGB image`, 'pass {data, width, height, channels: 3} with width*height*3 bytes');
-}
-
-/** Source coordinate taps for half-pixel bilinear resampling of one axis. */
-function taps(src: number, dst: number): { i0: Int32Array; i1: Int32Array; w: Float32Array } {
-  const i0 = new Int32Array(dst);
-  const i1 = new Int32Array(dst);
-  const w = new Float32Array(dst);
-  const scale = src / dst;
-  for (let d = 0; d < dst; d++) {
-    const s = Math.max(0, (d + 0.5) * scale - 0.5);
-    const a = Math.min(Math.floor(s), src - 1);
-    i0[d] = a;
-    i1[d] = Math.min(a + 1, src - 1);
-    w[d] = s - a;
-  }
-  return { i0, i1, w };
 }
 
 /** A source window (pixels) to resample instead of the whole image: training's random zoom. */

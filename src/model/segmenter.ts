@@ -54,6 +54,30 @@ export interface Segmenter {
   dispose(): void;
 }
 
+/** What every engine shares: the video-frame entry point (increasing timestamps) and idempotent disposal. */
+export abstract class BaseSegmenter implements Segmenter {
+  private readonly clock = new FrameClock();
+  protected disposed = false;
+  abstract readonly info: SegmenterInfo;
+  abstract segmentImage(image: Image): Promise<Segmentation>;
+  protected abstract release(): void;
+
+  async segmentFrame(frame: Frame, ptsMs = frame.ptsMs): Promise<Segmentation> {
+    this.clock.check(frame, ptsMs);
+    return this.segmentImage(frame.left);
+  }
+
+  protected assertOpen(): void {
+    if (this.disposed) throw new TdsError('BAD_OPTION', 'segmenter was disposed', 'create a new one with createSegmenter');
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.release();
+  }
+}
+
 /** Shared timestamp rule of segmentFrame. */
 export class FrameClock {
   private last = -Infinity;

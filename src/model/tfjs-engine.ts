@@ -6,18 +6,18 @@ import { loadModelDir } from './model-dir.js';
 import { useBackend } from './backend.js';
 import { toInput } from './preprocess.js';
 import { assertInputSize } from './profiles.js';
-import { FrameClock, type Segmentation, type Segmenter, type SegmenterInfo, type SegmenterOptions } from './segmenter.js';
+import { BaseSegmenter, type Segmentation, type Segmenter, type SegmenterInfo, type SegmenterOptions } from './segmenter.js';
 
-class TfjsSegmenter implements Segmenter {
-  private clock = new FrameClock();
-  private disposed = false;
+class TfjsSegmenter extends BaseSegmenter {
   constructor(
     readonly info: SegmenterInfo,
     private readonly model: tf.LayersModel,
-  ) {}
+  ) {
+    super();
+  }
 
   async segmentImage(image: Image): Promise<Segmentation> {
-    if (this.disposed) throw new TdsError('BAD_OPTION', 'segmenter was disposed', 'create a new one with createSegmenter');
+    this.assertOpen();
     const t0 = performance.now();
     const { height, width } = this.info.inputSize;
     const [seg, cls, scene] = tf.tidy(() => {
@@ -33,14 +33,7 @@ class TfjsSegmenter implements Segmenter {
     }
   }
 
-  async segmentFrame(frame: Frame, ptsMs = frame.ptsMs): Promise<Segmentation> {
-    this.clock.check(frame, ptsMs);
-    return this.segmentImage(frame.left);
-  }
-
-  dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
+  protected release(): void {
     this.model.dispose();
   }
 }

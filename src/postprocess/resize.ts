@@ -1,5 +1,6 @@
 // Bilinear resampling of class-probability maps (HWC, half-pixel centres, as the model's own upsampling) and a
 // fused resize+argmax that labels a full-resolution frame without materialising its probability map.
+import { axisTaps } from '../resample.js';
 export interface ProbMap {
   /** HWC probabilities. */
   probs: Float32Array;
@@ -8,26 +9,7 @@ export interface ProbMap {
   numClasses: number;
 }
 
-interface Taps {
-  i0: Int32Array;
-  i1: Int32Array;
-  w: Float32Array;
-}
-
-export function axisTaps(src: number, dst: number): Taps {
-  const i0 = new Int32Array(dst);
-  const i1 = new Int32Array(dst);
-  const w = new Float32Array(dst);
-  const scale = src / dst;
-  for (let d = 0; d < dst; d++) {
-    const s = Math.max(0, (d + 0.5) * scale - 0.5);
-    const a = Math.min(Math.floor(s), src - 1);
-    i0[d] = a;
-    i1[d] = Math.min(a + 1, src - 1);
-    w[d] = s - a;
-  }
-  return { i0, i1, w };
-}
+export { axisTaps };
 
 /** Resizes a probability map to width x height (a new array; the input is not touched). */
 export function resizeProbs(m: ProbMap, width: number, height: number): ProbMap {

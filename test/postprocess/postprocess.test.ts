@@ -118,10 +118,12 @@ describe('fusion and resizing', () => {
     fc.assert(
       fc.property(probMap, fc.integer({ min: 1, max: 20 }), fc.integer({ min: 1, max: 20 }), (m, W, H) => {
         const direct = resizeArgmax(m, W, H);
-        const viaProbs = argmaxLabels(resizeProbs(m, W, H).probs, m.numClasses);
-        let diff = 0;
-        for (let i = 0; i < direct.length; i++) if (direct[i] !== viaProbs[i]) diff++;
-        expect(diff / direct.length).toBeLessThan(0.05); // ties broken by rounding only
+        const resized = resizeProbs(m, W, H).probs;
+        const viaProbs = argmaxLabels(resized, m.numClasses);
+        // They may differ only where two classes tie (float32 storage of the resized map breaks ties differently).
+        for (let i = 0; i < direct.length; i++) {
+          if (direct[i] !== viaProbs[i]) expect(Math.abs(resized[i * m.numClasses + direct[i]] - resized[i * m.numClasses + viaProbs[i]])).toBeLessThan(1e-6);
+        }
         expect(Array.from(flipProbsHorizontal(flipProbsHorizontal(m)).probs)).toEqual(Array.from(m.probs));
       }),
     );
