@@ -45,15 +45,18 @@ export function tempName(path: string): string {
   return `${path}.${process.pid}.${++tmpCounter}.tmp`;
 }
 
-/** Writes an Image as PNG atomically (temp file, then rename). 1 channel = grey/index PNG. */
-export async function writePng(path: string, img: Image): Promise<void> {
+/**
+ * Writes an Image as PNG atomically (temp file, then rename). 1 channel = grey/index PNG. `compressionLevel`
+ * trades size for speed (zlib 0..9, default 6); label maps compress well even at 1.
+ */
+export async function writePng(path: string, img: Image, compressionLevel = 6): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const tmp = tempName(path);
   try {
     const src = sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels as 1 | 3 | 4 } });
     // Index masks must stay 1-channel PNGs; sharp would otherwise write them as sRGB.
     await (img.channels === 1 ? src.toColourspace('b-w') : src)
-      .png({ compressionLevel: 6 })
+      .png({ compressionLevel })
       .toFile(tmp);
     await rename(tmp, path);
   } catch (e) {
