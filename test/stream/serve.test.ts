@@ -155,3 +155,30 @@ describe('tds serve: one stalled client', () => {
     }
   });
 });
+
+describe('tds serve: sources that end or fail', () => {
+  it('reopens a failing live source with backoff and keeps serving', async () => {
+    const h = await serve('rtsp://127.0.0.1:9/none', { model, port: 0 });
+    try {
+      expect(await until(() => h.counters.reopened >= 2, 10_000)).toBe(true);
+      const health = await (await fetch(`${h.url}/healthz`)).json();
+      expect(health.reopened).toBeGreaterThanOrEqual(2);
+      expect(health.status).toBe('ok');
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('a file ends the stream, or loops with --loop', async () => {
+    const { ffmpeg } = await import('../helpers.js');
+    const clip = join(tmp(), 'three.mkv');
+    ffmpeg(['-f', 'lavfi', '-i', 'testsrc2=size=96x64:rate=25:duration=0.12', '-c:v', 'ffv1', clip]);
+    const once = await serve(clip, { model, port: 0 });
+    await once.done;
+    expect(once.counters.framesIn).toBe(3);
+    await once.close();
+    const looped = await serve(clip, { model, port: 0, loop: true });
+    expect(await until(() => looped.counters.framesIn >= 9)).toBe(true);
+    await looped.close();
+  });
+});
