@@ -32,18 +32,13 @@ export interface ProcessOptions extends SourceOptions {
   onFrame?: (done: number, total: number | undefined, r: FrameLine) => void;
 }
 
-export interface FrameLine {
+/** One line of labels.ndjson: the frame-level labels of a FrameResult plus where and how fast. */
+export type FrameLine = Pick<FrameResult, 'presence' | 'present' | 'maskPresent' | 'scene' | 'sync' | 'sizes'> & {
   frame: number;
   name: string;
   ptsMs: number;
-  presence: Record<string, number>;
-  present: string[];
-  maskPresent: string[];
-  scene: { label: string; probs: Record<string, number> };
-  sync: number;
-  sizes: string[];
   ms: { decode: number; infer: number; post: number; write: number; total: number };
-}
+};
 
 export interface ProcessSummary {
   input: string;
