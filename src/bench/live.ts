@@ -18,6 +18,7 @@ const pct = (xs: number[], p: number) => {
 
 export async function benchLive(o: BenchOptions & { soakSeconds?: number }): Promise<BenchResult[]> {
   const dir = await mkdtemp(join(tmpdir(), 'tds-bench-live-'));
+  await tf.ready(); // the ORT engine never touches tfjs; the tensor count below still needs a backend
   const model = await benchModel(dir);
   const r1 = (x: number) => Math.round(x * 10) / 10;
   try {
