@@ -5,6 +5,7 @@ import { parseSizes } from '../stream/ensemble.js';
 import { parseRate, parseStereo } from '../ingest/options.js';
 import { ENGINES, type EngineName, type ExecutionProvider } from '../model/segmenter.js';
 import { TdsError } from '../errors.js';
+import { nonNegativeInt } from './args.js';
 import { progress } from './progress.js';
 
 export function registerProcess(program: Command): void {
@@ -28,8 +29,7 @@ export function registerProcess(program: Command): void {
     .option('--json', 'print the summary as JSON')
     .action(async (input: string, o: { model: string; out: string; rate: string; stereo: string; right?: string; sizes?: string; weights?: string; flip?: boolean; minArea: string; engine: string; providers?: string; overlay?: boolean; resume?: boolean; json?: boolean }) => {
       if (!ENGINES.includes(o.engine as EngineName)) throw new TdsError('BAD_OPTION', `unknown --engine ${JSON.stringify(o.engine)}`, `use one of ${ENGINES.join(', ')}`);
-      const minArea = Number(o.minArea);
-      if (!Number.isInteger(minArea) || minArea < 0) throw new TdsError('BAD_OPTION', `--min-area must be a non-negative integer, got ${o.minArea}`, 'e.g. --min-area 50');
+      const minArea = nonNegativeInt('--min-area', o.minArea, '50');
       const weights = o.weights?.split(',').map(Number);
       if (weights?.some((w) => !(w >= 0))) throw new TdsError('BAD_OPTION', `--weights must be non-negative numbers, got ${o.weights}`, 'e.g. --weights 1,2');
       const providers = o.providers?.split(',').map((p) => p.trim()) as ExecutionProvider[] | undefined;

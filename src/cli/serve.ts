@@ -4,6 +4,7 @@ import { serve } from '../stream/serve.js';
 import { parseSizes } from '../stream/ensemble.js';
 import { parseRate, parseStereo } from '../ingest/options.js';
 import { TdsError } from '../errors.js';
+import { nonNegativeInt } from './args.js';
 import { log } from '../log.js';
 
 export function registerServe(program: Command): void {
@@ -28,8 +29,7 @@ export function registerServe(program: Command): void {
     .action(async (source: string, o: { model: string; host: string; port: string; token?: string; allowOrigin?: string[]; rate: string; stereo: string; right?: string; realtime?: boolean; loop?: boolean; sizes?: string; flip?: boolean; minArea: string; deadlineMs: string }) => {
       const port = Number(o.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new TdsError('BAD_OPTION', `--port must be 0..65535, got ${o.port}`, 'e.g. --port 8080, or 0 for any free port');
-      const minArea = Number(o.minArea);
-      if (!Number.isInteger(minArea) || minArea < 0) throw new TdsError('BAD_OPTION', `--min-area must be a non-negative integer, got ${o.minArea}`, 'e.g. --min-area 50');
+      const minArea = nonNegativeInt('--min-area', o.minArea, '50');
       const deadlineMs = Number(o.deadlineMs);
       if (!(deadlineMs >= 0)) throw new TdsError('BAD_OPTION', `--deadline-ms must be a non-negative number, got ${o.deadlineMs}`, 'e.g. --deadline-ms 80');
       const h = await serve(source, {

@@ -7,12 +7,7 @@ import { parseSize } from './size.js';
 import { configPath } from './paths.js';
 import { progress } from './progress.js';
 import { TdsError } from '../errors.js';
-
-function positiveInt(name: string, v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new TdsError('BAD_OPTION', `${name} must be a positive integer, got ${JSON.stringify(v)}`, `e.g. ${name} 4`);
-  return n;
-}
+import { nonNegativeInt, positiveInt } from './args.js';
 
 export function registerSynth(program: Command): void {
   program
@@ -32,8 +27,7 @@ export function registerSynth(program: Command): void {
       const sequences = positiveInt('--sequences', o.sequences);
       const frames = positiveInt('--frames', o.frames);
       const firstSeq = positiveInt('--first-seq', o.firstSeq);
-      const seed = Number(o.seed);
-      if (!Number.isInteger(seed) || seed < 0) throw new TdsError('BAD_OPTION', `--seed must be a non-negative integer, got ${JSON.stringify(o.seed)}`, 'e.g. --seed 7');
+      const seed = nonNegativeInt('--seed', o.seed, '7');
       const { width, height } = parseSize(o.size, 'WxH');
       if (width % 2 || height % 2) throw new TdsError('BAD_OPTION', `--size must have even width and height, got ${o.size}`, 'e.g. --size 320x256');
       ensureOutputDir(o.out);
