@@ -32,7 +32,7 @@ describe('model folders', () => {
   it('init -> load round trip keeps weights, description and outputs', async () => {
     const dir = join(tmp(), 'm');
     const meta = await initModel(dir, { profile: 'fast', palette: robot, height: 64, width: 96, seed: 7 });
-    expect(meta).toMatchObject({ profile: 'fast', inputSize: { height: 64, width: 96 }, params: 936_091 });
+    expect(meta).toMatchObject({ profile: 'fast', inputSize: { height: 64, width: 96 }, params: 940_715 });
     const tj = readTdsJson(dir);
     expect(tj.classes[1]).toEqual({ id: 1, name: 'instrument-shaft', color: [0, 255, 0] });
     expect(tj.scenes.map((s) => s.name)).toEqual(['preparing', 'peeling', 'incising']);
@@ -93,11 +93,11 @@ describe('model folders', () => {
     const dir = join(tmp(), 'cli-m');
     const r = cli(['model', 'init', '--out', dir, '--profile', 'fast', '--size', '128x160']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/created fast model .*936,091 params/);
+    expect(r.stdout).toMatch(/created fast model .*940,715 params/);
     const s = cli(['model', 'summary', dir, '--json', '--size', '256x320']);
     expect(s.code).toBe(0);
     const j = JSON.parse(s.stdout);
-    expect(j).toMatchObject({ profile: 'fast', params: 936_091, inputSize: { height: 256, width: 320 } });
+    expect(j).toMatchObject({ profile: 'fast', params: 940_715, inputSize: { height: 256, width: 320 } });
     expect(j.gflops).toBeGreaterThan(0.5);
     expect(j.gflops).toBeLessThanOrEqual(3);
     expect(j.classes).toHaveLength(12);
