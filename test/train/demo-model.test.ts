@@ -23,12 +23,12 @@ describe('demo model', () => {
 
   it('segments unseen synthetic sequences with the challenge IoU the README reports', async () => {
     const d = tmp();
-    // 32 frames: on 8 frames (seed 1234) the figure was 0.848, on these 0.858 — small sets vary by a point or two.
+    // 32 frames: 0.923 here; 80 frames of seeds 99 / 1234 give 0.932 / 0.925 (README, Demo model).
     await writeSynthDataset(join(d, 'gt'), robot, { sequences: 8, frames: 4, seed: 99, width: 320, height: 256 });
     await processInput(join(d, 'gt'), { model: MODEL, out: join(d, 'pred'), minArea: 20 });
     const r = await evaluateFolders(join(d, 'pred'), join(d, 'gt'), robot);
     expect(r.frames).toBe(32);
-    // The issue asks for >= 0.85 on a small unseen set (0.90 on larger ones: see README, Demo model).
-    expect(r.metrics.challengeIoU).toBeGreaterThanOrEqual(0.85);
+    // The issue asks for >= 0.85 on a small unseen set and >= 0.90 on unseen sequences; this set meets 0.90.
+    expect(r.metrics.challengeIoU).toBeGreaterThanOrEqual(0.9);
   });
 });
