@@ -45,7 +45,7 @@ export async function saveCheckpoint(runDir: string, rel: string, model: tf.Laye
     await mkdir(tmp, { recursive: true });
     await saveModelDir(tmp, model, meta);
     if (opt) {
-      const weights = await opt.getWeights();
+      const weights = [...(await opt.getWeights()), ...adamPowers(opt)];
       const { data, specs } = await tf.io.encodeWeights(weights);
       await writeAtomic(join(tmp, 'optimizer.bin'), new Uint8Array(data as ArrayBuffer));
       await writeAtomic(join(tmp, 'optimizer.json'), JSON.stringify(specs));
@@ -75,8 +75,19 @@ export async function loadOptimizerState(runDir: string, rel: string, opt: tf.Op
   const specs = JSON.parse(readFileSync(join(dir, 'optimizer.json'), 'utf8')) as tf.io.WeightsManifestEntry[];
   const data = await readFile(join(dir, 'optimizer.bin'));
   const map = tf.io.decodeWeights(data.buffer.slice(data.byteOffset, data.byteOffset + data.length), specs);
-  await opt.setWeights(specs.map((s) => ({ name: s.name, tensor: map[s.name] })));
+  await opt.setWeights(specs.filter((s) => !s.name.startsWith(POWER_PREFIX)).map((s) => ({ name: s.name, tensor: map[s.name] })));
+  // tfjs's Adam.setWeights recomputes beta^t with pow(), while training multiplies beta in each step: the two
+  // differ in the last float32 bits, and Adam amplifies that over the following steps. Restore the products.
+  for (const p of adamPowers(opt)) if (map[p.name]) (opt as unknown as Record<string, tf.Variable>)[p.name.slice(POWER_PREFIX.length)].assign(map[p.name] as tf.Scalar);
   return true;
+}
+
+const POWER_PREFIX = 'tds/';
+
+/** Adam's running beta1^t and beta2^t (kept by tfjs outside getWeights), as named tensors. */
+function adamPowers(opt: tf.Optimizer): Array<{ name: string; tensor: tf.Tensor }> {
+  const o = opt as unknown as Record<string, unknown>;
+  return ['accBeta1', 'accBeta2'].filter((k) => o[k] instanceof tf.Variable).map((k) => ({ name: POWER_PREFIX + k, tensor: o[k] as tf.Variable }));
 }
 
 export function readState(runDir: string): RunState | undefined {

@@ -82,7 +82,7 @@ describe('tds train', () => {
     expect(b.length).toBe(a.length);
     let max = 0;
     for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]));
-    expect(max).toBeLessThan(1e-6);
+    expect(max).toBe(0);
     const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n');
     expect(lines).toHaveLength(4);
   });
