@@ -35,7 +35,10 @@ export async function benchLive(o: BenchOptions & { soakSeconds?: number }): Pro
     const in0 = h.counters.framesIn;
     const done0 = h.counters.processed;
     const lat0 = h.latencies().length;
-    await new Promise((r) => setTimeout(r, seconds * 1000));
+    // RSS at half time too: growth that stops (allocator arenas, JIT) vs growth that goes on (a leak).
+    await new Promise((r) => setTimeout(r, (seconds * 1000) / 2));
+    const rssHalf = process.memoryUsage().rss;
+    await new Promise((r) => setTimeout(r, (seconds * 1000) / 2));
     const lat = h.latencies().slice(lat0 - h.latencies().length || undefined);
     const inf = h.inferTimes().slice(-lat.length);
     const framesIn = h.counters.framesIn - in0;
@@ -83,6 +86,7 @@ export async function benchLive(o: BenchOptions & { soakSeconds?: number }): Pro
       { name: 'ws.fanout.50clients.delivered.fraction', value: Math.round(Math.min(...fractions) * 1000) / 1000, unit: 'fraction (worst fast client)' },
       { name: 'live.soak.seconds', value: seconds, unit: 's' },
       { name: 'live.rss.start.mb', value: Math.round(rssStart / 2 ** 20), unit: 'MiB' },
+      { name: 'live.rss.half.mb', value: Math.round(rssHalf / 2 ** 20), unit: 'MiB' },
       { name: 'live.rss.end.mb', value: Math.round(rssEnd / 2 ** 20), unit: 'MiB' },
       { name: 'live.tfjs.tensors.start', value: tensorsStart, unit: 'tensors' },
       { name: 'live.tfjs.tensors.end', value: tensorsEnd, unit: 'tensors' },
