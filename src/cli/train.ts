@@ -9,6 +9,14 @@ import { log } from '../log.js';
 import { configPath } from './paths.js';
 import { parseSize } from './size.js';
 
+/** `--hold-out 2` / `1,3` / `none`. */
+function parseHoldOut(v: string): number[] {
+  if (v.trim() === 'none') return [];
+  const ids = v.split(',').map((x) => Number(x.trim().replace(/^(?:seq_|OP)/, '')));
+  if (!ids.length || ids.some((n) => !Number.isInteger(n) || n < 0)) throw new TdsError('BAD_OPTION', `--hold-out takes sequence numbers such as 2 or 1,3 (or none), got ${JSON.stringify(v)}`, 'e.g. --hold-out 3 to train on the other sequences');
+  return ids;
+}
+
 export function registerTrain(program: Command): void {
   program
     .command('train')
@@ -21,13 +29,14 @@ export function registerTrain(program: Command): void {
     .option('--backend <name>', 'wasm | cpu | tensorflow', 'wasm')
     .option('--resume', 'continue an interrupted run in --out')
     .option('--epochs-scale <f>', 'scale every stage\'s end epoch (e.g. 0.1 for a quick run)')
+    .option('--hold-out <list>', 'sequence numbers kept out of training (monitored, never used to pick epochs: each stage keeps its last), or none to train on all')
     .option('--json', 'print the summary as JSON')
-    .action(async (o: { config: string; data: string; out: string; profile?: string; size?: string; backend: string; resume?: boolean; epochsScale?: string; json?: boolean }) => {
+    .action(async (o: { config: string; data: string; out: string; profile?: string; size?: string; backend: string; resume?: boolean; epochsScale?: string; holdOut?: string; json?: boolean }) => {
       if (!BACKENDS.includes(o.backend as BackendName)) throw new TdsError('BAD_OPTION', `unknown --backend ${JSON.stringify(o.backend)}`, `use one of ${BACKENDS.join(', ')}`);
       if (o.profile && o.profile !== 'fast' && o.profile !== 'paper') throw new TdsError('BAD_MODEL', `unknown profile ${JSON.stringify(o.profile)}`, 'use fast or paper');
       const cfg = loadRunConfig(configPath(o.config));
       const size = o.size ? parseSize(o.size, 'HxW') : undefined;
-      cfg.train = applyOverrides(cfg.train, { profile: o.profile as 'fast' | undefined, size: size && [size.height, size.width], epochsScale: o.epochsScale !== undefined ? Number(o.epochsScale) : undefined });
+      cfg.train = applyOverrides(cfg.train, { profile: o.profile as 'fast' | undefined, size: size && [size.height, size.width], epochsScale: o.epochsScale !== undefined ? Number(o.epochsScale) : undefined, holdOut: o.holdOut !== undefined ? parseHoldOut(o.holdOut) : undefined });
       const ac = new AbortController();
       const onSigint = () => {
         if (ac.signal.aborted) process.exit(130);

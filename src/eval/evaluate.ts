@@ -5,7 +5,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { TdsError } from '../errors.js';
 import type { Palette } from '../ingest/palette.js';
-import { naturalCompare, scanFolder, stem } from '../ingest/folders.js';
+import { naturalCompare, scanFolder, SEQUENCE_DIR, stem } from '../ingest/folders.js';
 import { writeAtomic } from '../model/model-dir.js';
 import { SegmentationMetrics, type EvalResult } from './metrics.js';
 import { readAnyLabel } from './label-png.js';
@@ -14,14 +14,16 @@ import { barChartSvg } from './chart.js';
 export interface EvalOptions {
   ignore?: number[];
   missing?: 'error' | 'zero';
+  /** Score only these sequences (folder names such as `seq_3` or `OP2`) of the ground truth; default all. */
+  sequences?: string[];
   /** Write eval.csv / eval.svg into the prediction folder (default true). */
   write?: boolean;
 }
 
-/** Key of a label file: `seq_N/stem` when a path component names a sequence, else the stem. */
+/** Key of a label file: `SEQ/stem` when a path component names a sequence (seq_N, OPn), else the stem. */
 function keyOf(root: string, file: string): string {
   const parts = relative(root, file).split(sep);
-  const seq = parts.find((p) => /^seq_\d+$/.test(p));
+  const seq = parts.find((p) => SEQUENCE_DIR.test(p));
   return seq ? `${seq}/${stem(file)}` : stem(file);
 }
 
@@ -38,10 +40,13 @@ function pngsUnder(dir: string): string[] {
   return out;
 }
 
-function groundTruthFiles(dir: string): string[] {
+/** Ground-truth files keyed like tds process names its outputs (`SEQ/frame` for sequence layouts). */
+function groundTruthFiles(dir: string, sequences?: string[]): Array<{ key: string; file: string }> {
   const ds = scanFolder(dir);
-  if (ds.layout === 'images') return pngsUnder(dir);
-  return ds.sequences.flatMap((s) => s.frames.map((f) => f.label).filter((l): l is string => !!l));
+  if (ds.layout === 'images') return pngsUnder(dir).map((f) => ({ key: keyOf(dir, f), file: f }));
+  return ds.sequences
+    .filter((s) => !sequences || sequences.includes(s.name))
+    .flatMap((s) => s.frames.filter((f) => f.label).map((f) => ({ key: SEQUENCE_DIR.test(s.name) ? `${s.name}/${f.name}` : f.name, file: f.label! })));
 }
 
 export async function evaluateFolders(predDir: string, gtDir: string, palette: Palette, o: EvalOptions = {}): Promise<EvalResult> {
@@ -50,7 +55,7 @@ export async function evaluateFolders(predDir: string, gtDir: string, palette: P
   }
   const predRoot = existsSync(join(predDir, 'masks')) ? join(predDir, 'masks') : predDir;
   const preds = new Map(pngsUnder(predRoot).map((f) => [keyOf(predRoot, f), f]));
-  const gts = groundTruthFiles(gtDir).map((f) => ({ key: keyOf(gtDir, f), file: f }));
+  const gts = groundTruthFiles(gtDir, o.sequences);
   if (!gts.length) throw new TdsError('BAD_DATASET', `no ground-truth PNGs in ${gtDir}`, 'give a folder of label PNGs (ROBOT18 labels/, prepared masks/, EndoVis17 ground_truth/ or plain)');
   if (!preds.size) throw new TdsError('BAD_DATASET', `no prediction PNGs in ${predRoot}`, 'give the output folder of tds process (its masks/) or a folder of mask PNGs');
   const names = palette.classes.map((c) => c.name);
@@ -58,7 +63,7 @@ export async function evaluateFolders(predDir: string, gtDir: string, palette: P
   for (const g of gts) {
     const gt = await readAnyLabel(g.file, palette);
     const video = g.key.includes('/') ? g.key.split('/')[0] : undefined;
-    const pf = preds.get(g.key) ?? preds.get(stem(g.file));
+    const pf = preds.get(g.key) ?? preds.get(g.key.split('/').pop()!);
     if (!pf) {
       if (o.missing !== 'zero') throw new TdsError('BAD_DATASET', `no prediction for ground-truth frame ${g.key} (${g.file})`, 'predict every frame, or pass --missing zero to score missing frames as failures (the official rule)');
       // A missing frame is a failure: a prediction that matches no class.

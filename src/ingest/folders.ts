@@ -1,5 +1,6 @@
 // Frame folders: the ROBOT18 layout (seq_N/left_frames, right_frames, labels), the prepared layout
-// (seq_N/images, masks), the EndoVis17-parts layout (images/, ground_truth/), and plain image folders.
+// (seq_N/images, masks), the EndoVis17-parts layout (images/, ground_truth/), the EndoVis 2015 rigid-instrument
+// layout (OPn/Raw/img_NN_raw.png + OPn/Masks/img_NN_class.png), and plain image folders.
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { Observable } from 'rxjs';
@@ -7,7 +8,7 @@ import { TdsError } from '../errors.js';
 import type { Frame } from '../types.js';
 import { readRgb } from './image-io.js';
 
-export type FolderLayout = 'robot18' | 'prepared' | 'endovis17-parts' | 'images';
+export type FolderLayout = 'robot18' | 'prepared' | 'endovis17-parts' | 'endovis15-rigid' | 'images';
 
 export interface FrameEntry {
   /** File stem, e.g. `frame012`. */
@@ -19,9 +20,9 @@ export interface FrameEntry {
 }
 
 export interface Sequence {
-  /** Folder name, e.g. `seq_3`; `images` for single-folder layouts. */
+  /** Folder name, e.g. `seq_3` or `OP2`; the folder's own name for single-folder layouts. */
   name: string;
-  /** Number in the name (`seq_3` -> 3), or 0. */
+  /** Number in the name (`seq_3` -> 3, `OP2` -> 2), or 0. */
   id: number;
   frames: FrameEntry[];
 }
@@ -66,6 +67,18 @@ function entries(images: string[], rights: Map<string, string>, labels: Map<stri
   });
 }
 
+/** A folder name that names one sequence (one video / surgery) of a dataset: `seq_N` (ROBOT18) or `OPn` (EndoVis 2015). */
+export const SEQUENCE_DIR = /^(?:seq_|OP)(\d+)$/;
+
+/** EndoVis 2015 rigid: `Raw/img_NN_raw.png` with `Masks/img_NN_class.png`; frames are named `img_NN`. */
+function endovis15Frames(dir: string): FrameEntry[] {
+  const labels = new Map(listImages(join(dir, 'Masks')).filter((f) => stem(f).endsWith('_class')).map((f) => [stem(f).slice(0, -'_class'.length), f]));
+  return listImages(join(dir, 'Raw')).map((image) => {
+    const name = stem(image).replace(/_raw$/, '');
+    return { name, image, label: labels.get(name) };
+  });
+}
+
 /** Finds the layout of `dir` and lists its sequences and frames. */
 export function scanFolder(dir: string): FolderDataset {
   if (!existsSync(dir)) throw new TdsError('ENOENT_INPUT', `folder not found: ${dir}`, 'check the path');
@@ -86,6 +99,12 @@ export function scanFolder(dir: string): FolderDataset {
       };
     });
     return { layout: prepared ? 'prepared' : 'robot18', root: dir, sequences };
+  }
+  const opDirs = readdirSync(dir)
+    .filter((d) => /^OP\d+$/.test(d) && isDir(join(dir, d, 'Raw')))
+    .sort(naturalCompare);
+  if (opDirs.length) {
+    return { layout: 'endovis15-rigid', root: dir, sequences: opDirs.map((d) => ({ name: d, id: Number(d.slice(2)), frames: endovis15Frames(join(dir, d)) })) };
   }
   if (isDir(join(dir, 'images')) && isDir(join(dir, 'ground_truth'))) {
     return {

@@ -33,7 +33,7 @@ export async function prepareDataset(input: string, out: string, palette: Palett
   const total = ds.sequences.reduce((n, s) => n + s.frames.length, 0);
   if (!total) throw new TdsError('BAD_DATASET', `no frames found in ${input}`, 'check the folder layout (see README: Data layouts)');
   ensureOutputDir(out);
-  const seqNames = ds.sequences.map((s, i) => (ds.layout === 'endovis17-parts' ? `seq_${i + 1}` : s.name));
+  const seqNames = ds.sequences.map((s, i) => (ds.layout === 'endovis17-parts' ? `seq_${i + 1}` : ds.layout === 'endovis15-rigid' ? `seq_${s.id}` : s.name));
   refuseNonEmpty(out, seqNames.flatMap((n) => [`${n}/images`, `${n}/masks`]), opts.overwrite);
   const s: PrepareSummary = { sequences: 0, frames: 0, unlabelled: 0, unknownPixels: 0, unknownValues: {}, classPixels: new Array(palette.classes.length).fill(0) };
   let done = 0;

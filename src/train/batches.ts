@@ -4,6 +4,7 @@
 import { tf } from '../model/tf.js';
 import { preprocessInto, resizeLabels, type Crop, type Normalization } from '../model/preprocess.js';
 import { rng } from '../ingest/synth.js';
+import { augmentReal } from './augment.js';
 import type { TrainConfig } from './config.js';
 import type { LoadedSample, Sample, SampleCache } from './dataset.js';
 import type { Batch } from './step.js';
@@ -45,8 +46,17 @@ export interface HostSample {
 }
 
 /** One training sample at the training size, augmented per `seed`. */
+/** True when the config asks for any of the real-endoscopy augmentations (src/train/augment.ts). */
+function usesRealAugment(a: TrainConfig['augment']): boolean {
+  return !!(a.zoom || a.rotate || a.jitter || a.blur || a.noise || a.specular || a.smoke || a.border);
+}
+
 export function augmentSample(s: LoadedSample, H: number, W: number, norm: Normalization, aug: TrainConfig['augment'], seed: number): HostSample {
   const r = rng(seed);
+  if (usesRealAugment(aug)) {
+    const flips = { h: r() < aug.hflip, v: r() < aug.vflip };
+    return augmentReal(s.image, s.labels, H, W, norm, aug, flips, r);
+  }
   let crop: Crop | undefined;
   if (aug.scaleCrop) {
     const z = aug.scaleCrop.min + (aug.scaleCrop.max - aug.scaleCrop.min) * r();

@@ -37,15 +37,36 @@ export const trainSchema = z
     syncMode: z.enum(['hard', 'soft']).default('hard'),
     seed: z.number().int().min(0).default(1),
     /** Validation sequences by number (ROBOT18 fold 0 = 1..4). Never a split by frame. */
-    validation: z.object({ sequences: z.array(z.number().int()).min(1) }).default({ sequences: [1, 2, 3, 4] }),
+    validation: z.object({ sequences: z.array(z.number().int()) }).default({ sequences: [1, 2, 3, 4] }),
     augment: z
       .object({
         hflip: z.number().min(0).max(1).default(0.5),
         vflip: z.number().min(0).max(1).default(0.5),
         /** Random zoom: crop a window 1/s of the frame (s in [min,max], s >= 1) and resize it to the training size. */
         scaleCrop: z.object({ min: z.number().min(1), max: z.number().min(1) }).nullable().default(null),
+        // Real-endoscopy augmentation (src/train/augment.ts). Any of these set replaces scaleCrop's resize with
+        // one affine resample; all null/0 keeps the synthetic recipe's path.
+        /** Zoom range; < 1 zooms out into a black surround, > 1 crops in. */
+        zoom: z.object({ min: z.number().positive(), max: z.number().positive() }).nullable().default(null),
+        /** Rotation, uniform in [-rotate, rotate] degrees. */
+        rotate: z.number().min(0).max(180).default(0),
+        /** Brightness/contrast/saturation as +/- fractions, hue in degrees. */
+        jitter: z.object({ brightness: z.number().min(0), contrast: z.number().min(0), saturation: z.number().min(0), hue: z.number().min(0) }).nullable().default(null),
+        /** Gaussian blur with probability p, sigma up to maxSigma pixels. */
+        blur: z.object({ p: z.number().min(0).max(1), maxSigma: z.number().min(0.3) }).nullable().default(null),
+        /** Gaussian noise with probability p, standard deviation up to sigma (0..255). */
+        noise: z.object({ p: z.number().min(0).max(1), sigma: z.number().min(0) }).nullable().default(null),
+        /** Specular highlights with probability p, up to max of them. */
+        specular: z.object({ p: z.number().min(0).max(1), max: z.number().int().min(1) }).nullable().default(null),
+        /** Smoke haze with probability p, opacity up to max. */
+        smoke: z.object({ p: z.number().min(0).max(1), max: z.number().min(0).max(1) }).nullable().default(null),
+        /** Black border outside a circle/octagon (the scope's field of view), labelled background, with probability p. */
+        border: z.object({ p: z.number().min(0).max(1) }).nullable().default(null),
       })
-      .default({ hflip: 0.5, vflip: 0.5, scaleCrop: null }),
+      .default({ hflip: 0.5, vflip: 0.5, scaleCrop: null, zoom: null, rotate: 0, jitter: null, blur: null, noise: null, specular: null, smoke: null, border: null }),
+    /** Which epoch of each stage is kept: `best` on the validation sequences, or `last` (for cross-validation,
+     * where the held-out sequence must not choose the model). */
+    select: z.enum(['best', 'last']).default('best'),
     stages: z.array(stageSchema).min(1).default(OFFICIAL_STAGES),
     /** Preprocessed training samples kept in memory across epochs, in MiB. */
     cacheMB: z.number().int().min(0).default(2048),
@@ -59,6 +80,8 @@ export const trainSchema = z
     });
     if (t.size.some((v) => v % 32 || v < 32)) ctx.addIssue({ code: 'custom', path: ['size'], message: `size must be multiples of 32, got ${t.size.join('x')}` });
     if (t.augment.scaleCrop && t.augment.scaleCrop.max < t.augment.scaleCrop.min) ctx.addIssue({ code: 'custom', path: ['augment', 'scaleCrop'], message: 'max must be >= min' });
+    if (!t.validation.sequences.length && t.select !== 'last') ctx.addIssue({ code: 'custom', path: ['validation', 'sequences'], message: 'no validation sequences: the best epoch cannot be chosen; give sequences or set train.select: last' });
+    if (t.augment.zoom && t.augment.zoom.max < t.augment.zoom.min) ctx.addIssue({ code: 'custom', path: ['augment', 'zoom'], message: 'max must be >= min' });
   });
 
 export type TrainConfig = z.infer<typeof trainSchema>;
@@ -94,6 +117,9 @@ export interface TrainOverrides {
   size?: [number, number];
   epochsScale?: number;
   batchSize?: number;
+  /** Hold these sequences out of training (they become the validation set, for monitoring only) and keep
+   * each stage's last epoch; an empty list trains on everything. Used by cross-validation. */
+  holdOut?: number[];
 }
 
 /** Applies CLI overrides; --epochs-scale scales every stage end (rounded, kept strictly increasing, >= 1). */
@@ -105,6 +131,10 @@ export function applyOverrides(t: TrainConfig, o: TrainOverrides): TrainConfig {
     out.size = o.size;
   }
   if (o.batchSize) out.batchSize = o.batchSize;
+  if (o.holdOut) {
+    out.validation = { sequences: o.holdOut };
+    out.select = 'last';
+  }
   if (o.epochsScale !== undefined) {
     if (!(o.epochsScale > 0)) throw new TdsError('BAD_OPTION', `--epochs-scale must be a positive number, got ${o.epochsScale}`, 'e.g. --epochs-scale 0.1 for a quick run');
     let last = 0;

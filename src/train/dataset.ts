@@ -29,7 +29,8 @@ export interface DataSplit {
   scenesFrom: 'scenes.json' | 'config';
 }
 
-export function listSamples(dir: string, palette: Palette, validation: number[]): DataSplit {
+/** `allowNoValidation`: an empty validation list is fine (a model kept at its last epoch needs none). */
+export function listSamples(dir: string, palette: Palette, validation: number[], allowNoValidation = false): DataSplit {
   const ds = scanFolder(dir);
   if (ds.layout === 'images') throw new TdsError('BAD_DATASET', `${dir} has no sequences with labels`, 'give a ROBOT18 folder (seq_N/left_frames + labels), prepared masks (tds prepare), an EndoVis17-parts folder, or tds synth output');
   const frames = ds.sequences.reduce((n, s) => n + s.frames.length, 0);
@@ -47,7 +48,7 @@ export function listSamples(dir: string, palette: Palette, validation: number[])
   const val = samples.filter((s) => validation.includes(s.seqId));
   const train = samples.filter((s) => !validation.includes(s.seqId));
   const seqs = [...new Set(samples.map((s) => s.seqId))].join(', ');
-  if (!val.length) throw new TdsError('BAD_DATASET', `none of the validation sequences [${validation.join(', ')}] is in ${dir} (it has ${seqs})`, 'set train.validation.sequences in the config to sequences the data holds');
+  if (!val.length && !(allowNoValidation && !validation.length)) throw new TdsError('BAD_DATASET', `none of the validation sequences [${validation.join(', ')}] is in ${dir} (it has ${seqs})`, 'set train.validation.sequences in the config to sequences the data holds');
   if (!train.length) throw new TdsError('BAD_DATASET', `every sequence in ${dir} is a validation sequence; nothing is left to train on`, 'set train.validation.sequences to a subset of the sequences');
   return { layout: ds.layout, train, val, scenesFrom: synthScenes ? 'scenes.json' : 'config' };
 }

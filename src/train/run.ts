@@ -82,7 +82,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     throw new TdsError('BAD_OUTPUT', `cannot create ${join(o.out, 'checkpoints')}: ${(e as Error).message}`, 'make the run folder writable');
   }
   const backend = await useBackend(o.backend ?? 'wasm');
-  const split = listSamples(o.data, palette, cfg.validation.sequences);
+  const split = listSamples(o.data, palette, cfg.validation.sequences, cfg.select === 'last');
   const cache = new SampleCache(palette, split.layout, cfg.cacheMB * 2 ** 20);
   const [H, W] = cfg.size;
   const C = palette.classes.length;
@@ -150,7 +150,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
           await saveCheckpoint(o.out, rel, model, meta({ epoch, val }), opt);
           const best: RunState["best"] = { ...state.best };
           const prevBest = best[stage.name];
-          if (!prevBest || val.challengeIoU > prevBest.challengeIoU || Number.isNaN(prevBest.challengeIoU)) {
+          if (!prevBest || cfg.select === 'last' || val.challengeIoU > prevBest.challengeIoU || Number.isNaN(prevBest.challengeIoU)) {
             const bestRel = `checkpoints/best-${stage.name}-e${String(epoch).padStart(4, '0')}`;
             await saveCheckpoint(o.out, bestRel, model, meta({ epoch, val, best: stage.name }));
             best[stage.name] = { dir: bestRel, epoch, challengeIoU: val.challengeIoU };

@@ -44,5 +44,5 @@ export async function validate(model: tf.LayersModel, samples: Sample[], cache: 
     }
   }
   const r = metrics.result();
-  return { challengeIoU: r.metrics.challengeIoU, generalJaccard: r.metrics.generalJaccard, presenceAcc: presenceRight / (samples.length * C), sceneAcc: sceneKnown ? sceneRight / sceneKnown : NaN, frames: samples.length };
+  return { challengeIoU: r.metrics.challengeIoU, generalJaccard: r.metrics.generalJaccard, presenceAcc: samples.length ? presenceRight / (samples.length * C) : NaN, sceneAcc: sceneKnown ? sceneRight / sceneKnown : NaN, frames: samples.length };
 }
