@@ -14,7 +14,8 @@ export type TdsErrorCode =
   | 'BAD_OPTION'
   | 'BAD_DATASET'
   | 'BAD_MODEL'
-  | 'BAD_IMAGE';
+  | 'BAD_IMAGE'
+  | 'TRAIN_FAILED';
 
 export class TdsError extends Error {
   readonly code: TdsErrorCode;

@@ -15,6 +15,7 @@ import { registerTrain } from './train.js';
 import { registerEval } from './eval.js';
 import { registerProcess } from './process.js';
 import { registerServe } from './serve.js';
+import { registerCv } from './cv.js';
 
 const program = new Command();
 program
@@ -36,6 +37,7 @@ registerTrain(program);
 registerEval(program);
 registerProcess(program);
 registerServe(program);
+registerCv(program);
 
 const verbose = process.argv.includes('--verbose');
 try {

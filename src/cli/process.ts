@@ -20,16 +20,17 @@ export function registerProcess(program: Command): void {
     .option('--right <file>', 'second file holding the right view')
     .option('--sizes <list>', 'ensemble input sizes HxW,HxW (multiples of 32)')
     .option('--weights <list>', 'fusion weight per size')
-    .option('--flip', 'horizontal-flip test-time augmentation')
-    .option('--min-area <n>', 'remove foreground regions smaller than N pixels', '0')
+    .option('--flip', 'horizontal-flip test-time augmentation (default: the model\'s)')
+    .option('--no-flip', 'no flip TTA even where the model\'s defaults have it')
+    .option('--min-area <n>', 'remove foreground regions smaller than N pixels (default: the model\'s, else 0)')
     .option('--engine <name>', 'ort | tfjs', 'ort')
     .option('--providers <list>', 'ORT execution providers in order (cuda,tensorrt); CPU is the fallback')
     .option('--overlay', 'also write overlay.mp4 (H.264 at the input rate)')
     .option('--resume', 'continue an interrupted run in --out')
     .option('--json', 'print the summary as JSON')
-    .action(async (input: string, o: { model: string; out: string; rate: string; stereo: string; right?: string; sizes?: string; weights?: string; flip?: boolean; minArea: string; engine: string; providers?: string; overlay?: boolean; resume?: boolean; json?: boolean }) => {
+    .action(async (input: string, o: { model: string; out: string; rate: string; stereo: string; right?: string; sizes?: string; weights?: string; flip?: boolean; minArea?: string; engine: string; providers?: string; overlay?: boolean; resume?: boolean; json?: boolean }) => {
       if (!ENGINES.includes(o.engine as EngineName)) throw new TdsError('BAD_OPTION', `unknown --engine ${JSON.stringify(o.engine)}`, `use one of ${ENGINES.join(', ')}`);
-      const minArea = nonNegativeInt('--min-area', o.minArea, '50');
+      const minArea = o.minArea === undefined ? undefined : nonNegativeInt('--min-area', o.minArea, '50');
       const weights = o.weights?.split(',').map(Number);
       if (weights?.some((w) => !(w >= 0))) throw new TdsError('BAD_OPTION', `--weights must be non-negative numbers, got ${o.weights}`, 'e.g. --weights 1,2');
       const providers = o.providers?.split(',').map((p) => p.trim()) as ExecutionProvider[] | undefined;

@@ -23,13 +23,14 @@ export function registerServe(program: Command): void {
     .option('--realtime', 'replay a file at its own pace, like a live feed')
     .option('--loop', 'restart a file source when it ends')
     .option('--sizes <list>', 'ensemble input sizes HxW,HxW')
-    .option('--flip', 'horizontal-flip test-time augmentation')
-    .option('--min-area <n>', 'remove foreground regions smaller than N pixels', '0')
+    .option('--flip', 'horizontal-flip test-time augmentation (default: the model\'s)')
+    .option('--no-flip', 'no flip TTA even where the model\'s defaults have it')
+    .option('--min-area <n>', 'remove foreground regions smaller than N pixels (default: the model\'s, else 0)')
     .option('--deadline-ms <n>', 'drop ensemble sizes when a frame takes longer than this (0 = off)', '0')
-    .action(async (source: string, o: { model: string; host: string; port: string; token?: string; allowOrigin?: string[]; rate: string; stereo: string; right?: string; realtime?: boolean; loop?: boolean; sizes?: string; flip?: boolean; minArea: string; deadlineMs: string }) => {
+    .action(async (source: string, o: { model: string; host: string; port: string; token?: string; allowOrigin?: string[]; rate: string; stereo: string; right?: string; realtime?: boolean; loop?: boolean; sizes?: string; flip?: boolean; minArea?: string; deadlineMs: string }) => {
       const port = Number(o.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new TdsError('BAD_OPTION', `--port must be 0..65535, got ${o.port}`, 'e.g. --port 8080, or 0 for any free port');
-      const minArea = nonNegativeInt('--min-area', o.minArea, '50');
+      const minArea = o.minArea === undefined ? undefined : nonNegativeInt('--min-area', o.minArea, '50');
       const deadlineMs = Number(o.deadlineMs);
       if (!(deadlineMs >= 0)) throw new TdsError('BAD_OPTION', `--deadline-ms must be a non-negative number, got ${o.deadlineMs}`, 'e.g. --deadline-ms 80');
       const h = await serve(source, {

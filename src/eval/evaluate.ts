@@ -83,6 +83,8 @@ export async function evaluateFolders(predDir: string, gtDir: string, palette: P
       'class,iou,dice,frames',
       ...Object.entries(r.perClass).map(([n, v]) => `${n},${f(v.iou)},${f(v.dice)},${v.frames}`),
       ...Object.entries(r.metrics).map(([k, v]) => `${k},${f(v)},,${r.frames}`),
+      ...Object.entries(r.pooled.perClass).map(([n, v]) => `pooled:${n},${f(v.iou)},${f(v.dice)},${r.frames}`),
+      `pooled:foreground,${f(r.pooled.foreground.iou)},${f(r.pooled.foreground.dice)},${r.frames}`,
     ];
     await writeAtomic(join(predDir, 'eval.csv'), rows.join('\n') + '\n');
     await writeAtomic(join(predDir, 'eval.svg'), barChartSvg(Object.entries(r.perClass).map(([n, v]) => ({ label: n, value: v.iou, color: palette.classes.find((c) => c.name === n)!.color })), `per-class IoU (challenge IoU ${r.metrics.challengeIoU.toFixed(3)}, ${r.frames} frames)`));

@@ -76,6 +76,12 @@ export function frameScores(c: FrameCounts, ignore: number[] = []): FrameScores 
 
 export interface EvalResult {
   frames: number;
+  /** Pixel-pooled over all frames (sum of intersections over sum of unions), the EndoVis 2015 way of scoring:
+   * per class, and foreground = every class but background (id 0) against background (binary instrument). */
+  pooled: {
+    perClass: Record<string, { iou: number; dice: number }>;
+    foreground: { iou: number; dice: number; frameMeanIoU: number };
+  };
   metrics: { challengeIoU: number; challengeIoUUnion: number; generalJaccard: number; meanDice: number };
   perClass: Record<string, { iou: number; dice: number; frames: number }>;
   perVideo: Record<string, { challengeIoU: number; frames: number }>;
@@ -88,20 +94,48 @@ const mean = (xs: number[]) => {
 
 /** Accumulates frame scores; `result()` gives the challenge means, per class and per video. */
 export class SegmentationMetrics {
-  private frames: Array<FrameScores & { video?: string }> = [];
+  private frames: Array<FrameScores & { video?: string; fgIoU: number }> = [];
+  private sums = { inter: new Float64Array(0), pred: new Float64Array(0), gt: new Float64Array(0) };
+  private fg = { inter: 0, pred: 0, gt: 0 };
   constructor(
     private readonly classNames: string[],
     private readonly ignore: number[] = [],
   ) {}
 
   update(pred: Uint8Array, gt: Uint8Array, video?: string): FrameScores {
-    const s = frameScores(frameCounts(pred, gt, this.classNames.length), this.ignore);
-    this.frames.push({ ...s, video });
+    const C = this.classNames.length;
+    const counts = frameCounts(pred, gt, C);
+    const s = frameScores(counts, this.ignore);
+    if (this.sums.inter.length !== C) this.sums = { inter: new Float64Array(C), pred: new Float64Array(C), gt: new Float64Array(C) };
+    for (let k = 0; k < C; k++) {
+      this.sums.inter[k] += counts.inter[k];
+      this.sums.pred[k] += counts.pred[k];
+      this.sums.gt[k] += counts.gt[k];
+    }
+    // Binary foreground: a pixel is foreground when its class is neither background nor ignored.
+    const isFg = new Uint8Array(256);
+    for (let k = 1; k < C; k++) if (!this.ignore.includes(k)) isFg[k] = 1;
+    let fi = 0;
+    let fp = 0;
+    let fgt = 0;
+    for (let i = 0; i < pred.length; i++) {
+      const a = isFg[pred[i]];
+      const b = isFg[gt[i]];
+      fp += a;
+      fgt += b;
+      fi += a & b;
+    }
+    this.fg.inter += fi;
+    this.fg.pred += fp;
+    this.fg.gt += fgt;
+    this.frames.push({ ...s, video, fgIoU: fp + fgt - fi > 0 ? fi / (fp + fgt - fi) : NaN });
     return s;
   }
 
   reset(): void {
     this.frames = [];
+    this.sums = { inter: new Float64Array(0), pred: new Float64Array(0), gt: new Float64Array(0) };
+    this.fg = { inter: 0, pred: 0, gt: 0 };
   }
 
   result(): EvalResult {
@@ -117,8 +151,21 @@ export class SegmentationMetrics {
       const of = f.filter((x) => x.video === v);
       perVideo[v] = { challengeIoU: mean(of.map((x) => x.challengeIoU)), frames: of.length };
     }
+    const pooledClass: EvalResult['pooled']['perClass'] = {};
+    this.classNames.forEach((name, k) => {
+      if (this.ignore.includes(k) || !this.sums.inter.length) return;
+      const i = this.sums.inter[k];
+      const p = this.sums.pred[k];
+      const g = this.sums.gt[k];
+      pooledClass[name] = { iou: p + g - i > 0 ? i / (p + g - i) : NaN, dice: p + g > 0 ? (2 * i) / (p + g) : NaN };
+    });
+    const { inter: fi, pred: fp, gt: fg } = this.fg;
     return {
       frames: f.length,
+      pooled: {
+        perClass: pooledClass,
+        foreground: { iou: fp + fg - fi > 0 ? fi / (fp + fg - fi) : NaN, dice: fp + fg > 0 ? (2 * fi) / (fp + fg) : NaN, frameMeanIoU: mean(f.map((x) => x.fgIoU)) },
+      },
       metrics: {
         challengeIoU: mean(f.map((x) => x.challengeIoU)),
         challengeIoUUnion: mean(f.map((x) => x.challengeIoUUnion)),

@@ -42,6 +42,16 @@ export const tdsJsonSchema = z.object({
       weightsSha256: z.string().optional(),
     })
     .optional(),
+  /** Inference defaults when the user gives none: ensemble sizes, flip TTA, small-region removal. */
+  inference: z
+    .object({
+      sizes: z.array(z.object({ height: z.number().int().positive(), width: z.number().int().positive() })).min(1),
+      flip: z.boolean().default(false),
+      minArea: z.number().int().min(0).default(0),
+      /** How the defaults were chosen (e.g. the cross-validation that picked them). */
+      chosenBy: z.string().optional(),
+    })
+    .optional(),
   params: z.number().int().optional(),
   gflops: z.number().optional(),
   producedBy: z.record(z.string(), z.unknown()).default({}),

@@ -9,6 +9,7 @@ import type { Frame, Image } from '../types.js';
 import { writePng, readRaw } from '../ingest/image-io.js';
 import { encodeVideo } from '../ingest/encode.js';
 import { packageVersions, readTdsJson, writeAtomic } from '../model/model-dir.js';
+import { resolveInference } from '../model/inference-defaults.js';
 import type { EngineName, ExecutionProvider } from '../model/segmenter.js';
 import type { BackendName } from '../model/backend.js';
 import { colorize, renderOverlay, type Rgb } from '../postprocess/render.js';
@@ -58,7 +59,7 @@ export function frameName(f: Frame): string {
 
 /** The settings that must match for --resume to reuse earlier frames. */
 function settingsOf(input: string, o: ProcessOptions, sizes: string[]) {
-  return { input: resolve(input), model: resolve(o.model), sizes, weights: o.weights ?? null, flip: !!o.flip, minArea: o.minArea ?? 0, rate: o.rate ?? 'native', stereo: o.stereo ?? 'none', right: o.right ? resolve(o.right) : null };
+  return { input: resolve(input), model: resolve(o.model), sizes, weights: o.weights ?? null, flip: !!o.flip, minArea: o.minArea ?? 0, rate: o.rate ?? 'native', stereo: o.stereo ?? 'none', right: o.right ? resolve(o.right) : null, sequences: o.sequences ?? null };
 }
 
 function readDoneLines(out: string): Map<string, FrameLine> {
@@ -82,7 +83,9 @@ export async function processInput(input: string, o: ProcessOptions): Promise<Pr
   if (o.minArea !== undefined && (!Number.isInteger(o.minArea) || o.minArea < 0)) throw new TdsError('BAD_OPTION', `--min-area must be a non-negative integer, got ${o.minArea}`, 'e.g. --min-area 50');
   if (existsSync(o.out) && !statSync(o.out).isDirectory()) throw new TdsError('BAD_OUTPUT', `output ${o.out} is a file, not a folder`, 'give a folder path with --out');
   const meta = readTdsJson(o.model);
-  const sizes = (o.sizes ?? [meta.inputSize]).map((s) => `${s.height}x${s.width}`);
+  // The model folder's inference defaults fill what the caller left unset.
+  o = { ...o, ...resolveInference(meta, o) };
+  const sizes = o.sizes!.map((s) => `${s.height}x${s.width}`);
   const settings = settingsOf(input, o, sizes);
   const runJson = join(o.out, 'run.json');
   let done = new Map<string, FrameLine>();

@@ -8,6 +8,8 @@ import type { Subscription } from 'rxjs';
 import { isLiveInput } from '../ingest/options.js';
 import { log } from '../log.js';
 import { createEnsemble, type EnsembleOptions } from './ensemble.js';
+import { readTdsJson } from '../model/model-dir.js';
+import { resolveInference } from '../model/inference-defaults.js';
 import { liveFrames, liveSegment, type LiveCounters, type LiveResult } from './live.js';
 import { startServer, type Publisher } from './server.js';
 import { rleEncode } from './protocol.js';
@@ -51,6 +53,8 @@ function percentile(xs: number[], p: number): number {
 }
 
 export async function serve(input: string, o: ServeOptions): Promise<ServeHandle> {
+  // The model folder's inference defaults fill what the caller left unset.
+  o = { ...o, ...resolveInference(readTdsJson(o.model), o) };
   const ens = await createEnsemble(o.model, o);
   const meta = ens.members[0].info.meta;
   const classNames = meta.classes.map((c) => c.name);

@@ -26,6 +26,8 @@ export interface FrameSource {
 export interface SourceOptions extends DecodeOptions {
   /** Options of the `synth` source. */
   synth?: Partial<SynthLiveOptions>;
+  /** Frame folders: only these sequences (folder names such as `seq_3` or `OP2`); default all. */
+  sequences?: string[];
 }
 
 const IMAGE_EXT = new Set(['.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff']);
@@ -38,7 +40,9 @@ export async function openSource(input: string, o: SourceOptions = {}): Promise<
   if (!isLiveInput(input) && existsSync(input) && statSync(input).isDirectory()) {
     const { scanFolder } = await import('../ingest/folders.js');
     const ds = scanFolder(input);
-    const total = ds.sequences.reduce((n, s) => n + s.frames.length, 0);
+    const missing = (o.sequences ?? []).filter((n) => !ds.sequences.some((s) => s.name === n));
+    if (missing.length) throw new TdsError('BAD_OPTION', `${input} has no sequence ${missing.join(', ')} (it has ${ds.sequences.map((s) => s.name).join(', ')})`, 'name sequences by their folder names');
+    const total = ds.sequences.filter((s) => !o.sequences || o.sequences.includes(s.name)).reduce((n, s) => n + s.frames.length, 0);
     let closed = false;
     return {
       kind: 'folder',
@@ -46,7 +50,7 @@ export async function openSource(input: string, o: SourceOptions = {}): Promise<
       fps: 1,
       frames: {
         async *[Symbol.asyncIterator]() {
-          for await (const f of folderFrames(input)) {
+          for await (const f of folderFrames(input, { sequences: o.sequences })) {
             if (closed) return;
             yield f;
           }

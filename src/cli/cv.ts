@@ -1,0 +1,37 @@
+// `tds cv --config CFG --data DIR --out DIR`: leave-one-sequence-out cross-validation (train, process, eval per
+// held-out sequence), the per-fold and mean table, and optionally the final model on every sequence.
+import type { Command } from 'commander';
+import { fileURLToPath } from 'node:url';
+import { crossValidate, cvTable } from '../train/cv.js';
+import { loadRunConfig } from '../train/config.js';
+import { log } from '../log.js';
+import { configPath } from './paths.js';
+import { positiveInt } from './args.js';
+
+export function registerCv(program: Command): void {
+  program
+    .command('cv')
+    .description('leave-one-sequence-out cross-validation: one model per held-out sequence, scored on it with tds eval')
+    .requiredOption('--config <file>', 'config YAML with a train section (e.g. configs/endovis15-rigid.yaml)')
+    .requiredOption('--data <dir>', 'dataset with several sequences (EndoVis 2015 OPn, ROBOT18 seq_N, prepared)')
+    .requiredOption('--out <dir>', 'folder for fold-SEQ/run, fold-SEQ/pred-VARIANT, cv.json, cv.md (rerun to resume)')
+    .option('--parallel <n>', 'trainings at once (tfjs trains on one core each)', '2')
+    .option('--final', 'also train the final model on every sequence and give it the winning inference variant')
+    .option('--epochs-scale <f>', 'scale every stage\'s end epoch (e.g. 0.1 for a quick run)')
+    .option('--json', 'print the report as JSON')
+    .action(async (o: { config: string; data: string; out: string; parallel: string; final?: boolean; epochsScale?: string; json?: boolean }) => {
+      const config = configPath(o.config);
+      const r = await crossValidate({
+        config,
+        data: o.data,
+        out: o.out,
+        cli: fileURLToPath(new URL('./index.js', import.meta.url)),
+        parallel: positiveInt('--parallel', o.parallel),
+        final: o.final,
+        epochsScale: o.epochsScale !== undefined ? Number(o.epochsScale) : undefined,
+        onLog: (m) => log.info(m),
+      });
+      if (o.json) console.log(JSON.stringify(r));
+      else console.log(cvTable(r, loadRunConfig(config).palette.classes.map((c) => c.name)));
+    });
+}

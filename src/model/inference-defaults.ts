@@ -1,0 +1,17 @@
+// Inference settings a run uses: what the user asked for, else the model folder's own defaults (tds.json
+// `inference`, e.g. chosen by cross-validation), else the model's input size alone, no flip, no region removal.
+import type { TdsJson } from './model-dir.js';
+
+export interface InferenceSettings {
+  sizes: Array<{ height: number; width: number }>;
+  flip: boolean;
+  minArea: number;
+}
+
+export function resolveInference(meta: TdsJson, asked: { sizes?: Array<{ height: number; width: number }>; flip?: boolean; minArea?: number }): InferenceSettings {
+  return {
+    sizes: asked.sizes ?? meta.inference?.sizes ?? [meta.inputSize],
+    flip: asked.flip ?? meta.inference?.flip ?? false,
+    minArea: asked.minArea ?? meta.inference?.minArea ?? 0,
+  };
+}

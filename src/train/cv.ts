@@ -1,0 +1,235 @@
+// Leave-one-sequence-out cross-validation (`tds cv`): one model per held-out sequence (for EndoVis 2015, one per
+// surgery), each trained by `tds train --hold-out N` in its own process (tfjs trains on one core, so folds run
+// side by side), then scored on its held-out sequence by `tds process` + `tds eval` under each inference variant
+// (sizes, flip, small-region removal). Optionally also the final model on every sequence. The held-out sequence
+// never picks an epoch (each stage keeps its last) nor a variant for its own fold: the variant that wins is
+// chosen on the mean over all folds, and only the final model (trained on everything) gets it as its default.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+import { parse } from 'yaml';
+import { TdsError } from '../errors.js';
+import { scanFolder } from '../ingest/folders.js';
+import { writeAtomic, readTdsJson, writeTdsJson } from '../model/model-dir.js';
+import type { EvalResult } from '../eval/metrics.js';
+import { evaluateFolders } from '../eval/evaluate.js';
+import { processInput } from '../stream/process.js';
+import { loadRunConfig } from './config.js';
+import { readState } from './checkpoint.js';
+
+export interface Fold {
+  /** The held-out sequence: folder name and number. */
+  heldOut: { name: string; id: number };
+  /** Sequences trained on (folder names). */
+  train: string[];
+}
+
+/** Leave one sequence out: one fold per sequence. Needs two or more sequences with distinct numbers. */
+export function losoFolds(sequences: Array<{ name: string; id: number }>): Fold[] {
+  if (sequences.length < 2) throw new TdsError('BAD_DATASET', `cross-validation needs at least two sequences, found ${sequences.length}`, 'give a dataset with several sequences (surgeries / videos)');
+  const ids = sequences.map((s) => s.id);
+  if (new Set(ids).size !== ids.length) throw new TdsError('BAD_DATASET', `sequence numbers repeat (${ids.join(', ')}): a fold holds out a number`, 'number every sequence differently (OP1, OP2, ... or seq_1, seq_2, ...)');
+  return sequences.map((s) => ({ heldOut: { name: s.name, id: s.id }, train: sequences.filter((t) => t.id !== s.id).map((t) => t.name) }));
+}
+
+const sizeSchema = z.string().regex(/^\d+x\d+$/, 'HxW');
+const variantSchema = z.object({
+  name: z.string().regex(/^[\w.-]+$/, 'letters, digits, - _ .'),
+  /** HxW input sizes; empty = the model's training size. */
+  sizes: z.array(sizeSchema).default([]),
+  flip: z.boolean().default(false),
+  minArea: z.number().int().min(0).default(0),
+});
+export type Variant = z.infer<typeof variantSchema>;
+
+/** Default variants: the model's size alone, and the multi-size + flip ensemble, each with and without
+ * small-region removal. */
+export const DEFAULT_VARIANTS: Variant[] = [
+  { name: 'single', sizes: [], flip: false, minArea: 0 },
+  { name: 'single-minarea', sizes: [], flip: false, minArea: 150 },
+  { name: 'ensemble', sizes: [], flip: true, minArea: 0 },
+  { name: 'ensemble-minarea', sizes: [], flip: true, minArea: 150 },
+];
+
+const cvSchema = z.object({ variants: z.array(variantSchema).min(1).default(DEFAULT_VARIANTS) }).strict();
+
+/** The `cv` section of a config (variants to score); defaults when absent. */
+export function loadCvSection(configFile: string): { variants: Variant[] } {
+  const obj = parse(readFileSync(configFile, 'utf8')) as Record<string, unknown>;
+  const r = cvSchema.safeParse(obj.cv ?? {});
+  if (!r.success) {
+    const i = r.error.issues[0];
+    throw new TdsError('BAD_OPTION', `${configFile}: cv.${i.path.join('.')}: ${i.message}`, 'see configs/endovis15-rigid.yaml for the cv section');
+  }
+  return r.data;
+}
+
+export interface FoldScore {
+  fold: string;
+  variant: string;
+  frames: number;
+  /** Binary foreground (every class but background) IoU and Dice, pooled over the held-out pixels. */
+  foregroundIoU: number;
+  foregroundDice: number;
+  /** Mean over frames of the per-frame foreground IoU. */
+  foregroundFrameIoU: number;
+  /** Per class, pooled. */
+  perClass: Record<string, { iou: number; dice: number }>;
+  /** Mean of the pooled IoUs of the non-background classes. */
+  meanClassIoU: number;
+  /** The ROBOT18 challenge metric (per-frame mean over present classes, then over frames). */
+  challengeIoU: number;
+}
+
+export interface CvReport {
+  config: string;
+  data: string;
+  folds: Fold[];
+  scores: FoldScore[];
+  /** Per variant: the mean over folds of each score. */
+  means: Record<string, Omit<FoldScore, 'fold' | 'variant'>>;
+  best: string;
+  finalModel?: string;
+}
+
+export interface CvOptions {
+  config: string;
+  data: string;
+  out: string;
+  /** The tds CLI entry point that trains a fold (`node CLI train ...`). */
+  cli: string;
+  /** Trainings at once (default 2: one per core). */
+  parallel?: number;
+  /** Also train the final model on every sequence and give it the winning variant as its default. */
+  final?: boolean;
+  variants?: Variant[];
+  epochsScale?: number;
+  onLog?: (msg: string) => void;
+}
+
+function scoreOf(fold: string, variant: string, r: EvalResult, classNames: string[]): FoldScore {
+  const fgClasses = classNames.slice(1);
+  const ious = fgClasses.map((n) => r.pooled.perClass[n]?.iou ?? NaN);
+  return {
+    fold,
+    variant,
+    frames: r.frames,
+    foregroundIoU: r.pooled.foreground.iou,
+    foregroundDice: r.pooled.foreground.dice,
+    foregroundFrameIoU: r.pooled.foreground.frameMeanIoU,
+    perClass: r.pooled.perClass,
+    meanClassIoU: ious.reduce((a, b) => a + b, 0) / ious.length,
+    challengeIoU: r.metrics.challengeIoU,
+  };
+}
+
+function meanScores(scores: FoldScore[], classNames: string[]): Omit<FoldScore, 'fold' | 'variant'> {
+  const m = (f: (s: FoldScore) => number) => scores.reduce((a, s) => a + f(s), 0) / scores.length;
+  return {
+    frames: scores.reduce((a, s) => a + s.frames, 0),
+    foregroundIoU: m((s) => s.foregroundIoU),
+    foregroundDice: m((s) => s.foregroundDice),
+    foregroundFrameIoU: m((s) => s.foregroundFrameIoU),
+    perClass: Object.fromEntries(classNames.map((n) => [n, { iou: m((s) => s.perClass[n]?.iou ?? NaN), dice: m((s) => s.perClass[n]?.dice ?? NaN) }])),
+    meanClassIoU: m((s) => s.meanClassIoU),
+    challengeIoU: m((s) => s.challengeIoU),
+  };
+}
+
+/** Runs `node CLI train ...` to completion; resumes a run folder that holds an unfinished run. */
+function trainRun(o: CvOptions, runDir: string, holdOut: string, log: (m: string) => void): Promise<void> {
+  const state = readState(runDir);
+  if (state?.done) {
+    log(`${runDir}: already trained (${state.epochsDone} epochs)`);
+    return Promise.resolve();
+  }
+  const args = [o.cli, 'train', '--config', o.config, '--data', o.data, '--out', runDir, '--hold-out', holdOut, ...(state ? ['--resume'] : []), ...(o.epochsScale ? ['--epochs-scale', String(o.epochsScale)] : [])];
+  log(`training ${runDir} (hold out ${holdOut})${state ? ', resuming' : ''}`);
+  mkdirSync(runDir, { recursive: true });
+  return new Promise((res, rej) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
+    child.on('error', rej);
+    child.on('exit', (code, signal) => {
+      if (code === 0) res();
+      else rej(new TdsError('TRAIN_FAILED', `training ${runDir} failed (${signal ?? `exit ${code}`}): ${err.trim().split('\n').pop() ?? ''}`, `see the run folder; tds cv resumes it when run again`));
+    });
+  });
+}
+
+/** Runs at most `n` tasks at once. */
+async function pool(tasks: Array<() => Promise<void>>, n: number): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < tasks.length) await tasks[next++]();
+  };
+  await Promise.all(Array.from({ length: Math.min(n, tasks.length) }, worker));
+}
+
+export async function crossValidate(o: CvOptions): Promise<CvReport> {
+  const log = o.onLog ?? (() => {});
+  const cfg = loadRunConfig(o.config);
+  const classNames = cfg.palette.classes.map((c) => c.name);
+  const variants = o.variants ?? loadCvSection(o.config).variants;
+  const ds = scanFolder(o.data);
+  if (ds.layout === 'images') throw new TdsError('BAD_DATASET', `${o.data} holds no labelled sequences`, 'give a dataset folder with sequences and labels (EndoVis 2015 OPn, ROBOT18 seq_N, prepared)');
+  const folds = losoFolds(ds.sequences.map((s) => ({ name: s.name, id: s.id })));
+  mkdirSync(o.out, { recursive: true });
+  const runOf = (name: string) => join(o.out, `fold-${name}`, 'run');
+  const tasks = folds.map((f) => () => trainRun(o, runOf(f.heldOut.name), String(f.heldOut.id), log));
+  const finalRun = join(o.out, 'final', 'run');
+  if (o.final) tasks.push(() => trainRun(o, finalRun, 'none', log));
+  await pool(tasks, o.parallel ?? 2);
+
+  const [H, W] = cfg.train.size;
+  const scores: FoldScore[] = [];
+  for (const f of folds) {
+    for (const v of variants) {
+      const pred = join(o.out, `fold-${f.heldOut.name}`, `pred-${v.name}`);
+      const sizes = (v.sizes.length ? v.sizes : v.flip ? [`${H}x${W}`, `${Math.round((H * 1.5) / 32) * 32}x${Math.round((W * 1.5) / 32) * 32}`] : [`${H}x${W}`]).map((s) => {
+        const [h, w] = s.split('x').map(Number);
+        return { height: h, width: w };
+      });
+      if (!existsSync(join(pred, 'run.json')) || !JSON.parse(readFileSync(join(pred, 'run.json'), 'utf8')).finished) {
+        await processInput(o.data, { model: join(runOf(f.heldOut.name), 'model'), out: pred, sequences: [f.heldOut.name], sizes, flip: v.flip, minArea: v.minArea, resume: existsSync(pred) });
+      }
+      const r = await evaluateFolders(pred, o.data, cfg.palette, { sequences: [f.heldOut.name] });
+      const s = scoreOf(f.heldOut.name, v.name, r, classNames);
+      log(`fold ${f.heldOut.name} ${v.name}: foreground IoU ${s.foregroundIoU.toFixed(3)}, class IoU ${classNames.slice(1).map((n) => `${n} ${s.perClass[n].iou.toFixed(3)}`).join(', ')}`);
+      scores.push(s);
+    }
+  }
+  const means = Object.fromEntries(variants.map((v) => [v.name, meanScores(scores.filter((s) => s.variant === v.name), classNames)]));
+  // The winner: best mean of foreground IoU and mean class IoU over the folds (never one fold's own choice).
+  const best = variants.map((v) => v.name).reduce((a, b) => (means[b].foregroundIoU + means[b].meanClassIoU > means[a].foregroundIoU + means[a].meanClassIoU ? b : a));
+  const report: CvReport = { config: resolve(o.config), data: resolve(o.data), folds, scores, means, best };
+  if (o.final) {
+    const v = variants.find((x) => x.name === best)!;
+    const dir = join(finalRun, 'model');
+    const meta = readTdsJson(dir);
+    const sizes = v.sizes.length ? v.sizes : v.flip ? [`${H}x${W}`, `${Math.round((H * 1.5) / 32) * 32}x${Math.round((W * 1.5) / 32) * 32}`] : [`${H}x${W}`];
+    await writeTdsJson(dir, { ...meta, inference: { sizes: sizes.map((s) => ({ height: Number(s.split('x')[0]), width: Number(s.split('x')[1]) })), flip: v.flip, minArea: v.minArea, chosenBy: `tds cv: variant ${best}, mean over ${folds.length} leave-one-out folds` } });
+    report.finalModel = dir;
+  }
+  await writeAtomic(join(o.out, 'cv.json'), JSON.stringify(report, null, 2) + '\n');
+  await writeAtomic(join(o.out, 'cv.md'), cvTable(report, classNames));
+  return report;
+}
+
+/** The report as a Markdown table: per fold and mean, per variant. */
+export function cvTable(r: CvReport, classNames: string[]): string {
+  const fg = classNames.slice(1);
+  const f = (x: number) => (Number.isNaN(x) ? '-' : x.toFixed(3));
+  const head = `| variant | fold | frames | binary IoU | binary Dice | binary IoU (frame mean) | ${fg.map((n) => `${n} IoU | ${n} Dice`).join(' | ')} | mean class IoU | challenge IoU |`;
+  const sep = `|${' --- |'.repeat(8 + fg.length * 2)}`;
+  const row = (variant: string, fold: string, s: Omit<FoldScore, 'fold' | 'variant'>) =>
+    `| ${variant} | ${fold} | ${s.frames} | ${f(s.foregroundIoU)} | ${f(s.foregroundDice)} | ${f(s.foregroundFrameIoU)} | ${fg.map((n) => `${f(s.perClass[n]?.iou ?? NaN)} | ${f(s.perClass[n]?.dice ?? NaN)}`).join(' | ')} | ${f(s.meanClassIoU)} | ${f(s.challengeIoU)} |`;
+  const lines = [head, sep];
+  for (const v of Object.keys(r.means)) {
+    for (const s of r.scores.filter((x) => x.variant === v)) lines.push(row(v, s.fold, s));
+    lines.push(row(`**${v}**`, '**mean**', r.means[v]));
+  }
+  return `${lines.join('\n')}\n\nBest variant (mean over folds): ${r.best}\n`;
+}

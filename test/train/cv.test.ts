@@ -1,0 +1,212 @@
+// Cross-validation and the EndoVis 2015 layout: fold logic (no held-out frame ever trains), the OPn layout through
+// scan/train/eval, the real-endoscopy augmentation, pooled metrics, and `tds cv` end to end on tiny data.
+import { describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import sharp from 'sharp';
+import { stringify } from 'yaml';
+import { losoFolds, cvTable } from '../../src/train/cv.js';
+import { listSamples } from '../../src/train/dataset.js';
+import { applyOverrides, loadRunConfig } from '../../src/train/config.js';
+import { scanFolder } from '../../src/ingest/folders.js';
+import { loadPalette } from '../../src/ingest/palette.js';
+import { readLabel } from '../../src/ingest/label-file.js';
+import { augmentReal, type RealAugment } from '../../src/train/augment.js';
+import { SegmentationMetrics } from '../../src/eval/metrics.js';
+import { IMAGENET } from '../../src/model/preprocess.js';
+import { readTdsJson } from '../../src/model/model-dir.js';
+import { resolveInference } from '../../src/model/inference-defaults.js';
+import { TdsError } from '../../src/errors.js';
+import { root, tmp, cli } from '../helpers.js';
+
+const palette = loadPalette(join(root, 'configs', 'endovis15-rigid.yaml'));
+
+/** An EndoVis 2015-layout dataset: OPn/Raw/img_NN_raw.png + OPn/Masks/img_NN_class.png (grey stored as RGB),
+ * a bright bar (shaft, 160) with a tip (manipulator, 70) on a reddish background that moves per frame. */
+async function writeOps(dir: string, ops: number[], frames: number, w = 64, h = 64): Promise<void> {
+  for (const op of ops) {
+    mkdirSync(join(dir, `OP${op}`, 'Raw'), { recursive: true });
+    mkdirSync(join(dir, `OP${op}`, 'Masks'), { recursive: true });
+    for (let f = 1; f <= frames; f++) {
+      const img = Buffer.alloc(w * h * 3);
+      const lab = Buffer.alloc(w * h * 3);
+      const x0 = 8 + ((f * 7 + op * 5) % (w - 24));
+      for (let y = 0; y < h; y++)
+        for (let x = 0; x < w; x++) {
+          const o = (y * w + x) * 3;
+          const inBar = x >= x0 && x < x0 + 8;
+          const v = !inBar ? 0 : y < h / 4 ? 70 : 160;
+          img[o] = inBar ? 200 : 150 + ((x * 3 + y) % 40);
+          img[o + 1] = inBar ? 200 : 60;
+          img[o + 2] = inBar ? 210 : 50;
+          lab[o] = lab[o + 1] = lab[o + 2] = v;
+        }
+      const nn = String(f).padStart(2, '0');
+      await sharp(img, { raw: { width: w, height: h, channels: 3 } }).png().toFile(join(dir, `OP${op}`, 'Raw', `img_${nn}_raw.png`));
+      await sharp(lab, { raw: { width: w, height: h, channels: 3 } }).png().toFile(join(dir, `OP${op}`, 'Masks', `img_${nn}_class.png`));
+    }
+  }
+}
+
+describe('leave-one-surgery-out folds', () => {
+  it('hold out each sequence once and never train on it', () => {
+    const seqs = [1, 2, 3, 4].map((id) => ({ name: `OP${id}`, id }));
+    const folds = losoFolds(seqs);
+    expect(folds.map((f) => f.heldOut.name)).toEqual(['OP1', 'OP2', 'OP3', 'OP4']);
+    for (const f of folds) {
+      expect(f.train).not.toContain(f.heldOut.name);
+      expect([...f.train, f.heldOut.name].sort()).toEqual(seqs.map((s) => s.name));
+    }
+  });
+
+  it('refuse one sequence and repeated sequence numbers', () => {
+    expect(() => losoFolds([{ name: 'OP1', id: 1 }])).toThrow(/at least two sequences/);
+    expect(() => losoFolds([{ name: 'OP1', id: 1 }, { name: 'seq_1', id: 1 }])).toThrow(/repeat/);
+  });
+
+  it('--hold-out puts no frame of the held-out surgery in training and keeps each stage\'s last epoch', async () => {
+    const d = join(tmp(), 'ev15');
+    await writeOps(d, [1, 2, 3], 3);
+    const ds = scanFolder(d);
+    expect(ds.layout).toBe('endovis15-rigid');
+    expect(ds.sequences.map((s) => [s.name, s.id, s.frames.length])).toEqual([['OP1', 1, 3], ['OP2', 2, 3], ['OP3', 3, 3]]);
+    expect(ds.sequences[0].frames[0]).toMatchObject({ name: 'img_01', image: join(d, 'OP1', 'Raw', 'img_01_raw.png'), label: join(d, 'OP1', 'Masks', 'img_01_class.png') });
+    const cfg = loadRunConfig(join(root, 'configs', 'endovis15-rigid.yaml'));
+    for (const held of [1, 2, 3]) {
+      const t = applyOverrides(cfg.train, { holdOut: [held] });
+      expect(t.select).toBe('last');
+      const split = listSamples(d, palette, t.validation.sequences, true);
+      expect(split.train.some((s) => s.seqId === held || s.image.includes(`OP${held}/`))).toBe(false);
+      expect(split.val.every((s) => s.seqId === held)).toBe(true);
+      expect(split.train).toHaveLength(6);
+      expect(split.val).toHaveLength(3);
+    }
+    // --hold-out none: everything trains, nothing validates.
+    const all = listSamples(d, palette, applyOverrides(cfg.train, { holdOut: [] }).validation.sequences, true);
+    expect([all.train.length, all.val.length]).toEqual([9, 0]);
+    // Without select: last an empty validation list is refused.
+    expect(() => listSamples(d, palette, [], false)).toThrow(TdsError);
+  });
+
+  it('reads the grey-as-RGB masks: 160 shaft, 70 manipulator', async () => {
+    const d = join(tmp(), 'ev15');
+    await writeOps(d, [1], 1);
+    const r = await readLabel(join(d, 'OP1', 'Masks', 'img_01_class.png'), palette);
+    expect(r.unknownPixels).toBe(0);
+    const counts = [0, 0, 0];
+    for (const v of r.labels) counts[v]++;
+    expect(counts).toEqual([64 * 64 - 8 * 64, 8 * 48, 8 * 16]);
+  });
+});
+
+describe('real-endoscopy augmentation', () => {
+  const img = { data: Buffer.alloc(40 * 30 * 3, 120), width: 40, height: 30, channels: 3 };
+  const labels = new Uint8Array(40 * 30).fill(1);
+  const none: RealAugment = { zoom: null, rotate: 0, jitter: null, blur: null, noise: null, specular: null, smoke: null, border: null };
+  const rng = (seed: number) => {
+    let a = seed;
+    return () => ((a = (a * 1103515245 + 12345) >>> 0) / 4294967296);
+  };
+
+  it('is the identity resample without any change (zoom 1, no rotation)', () => {
+    const r = augmentReal(img, labels, 30, 40, IMAGENET, { ...none, zoom: { min: 1, max: 1 } }, { h: false, v: false }, rng(1));
+    expect(r.labels.every((v) => v === 1)).toBe(true);
+    expect(r.image[0]).toBeCloseTo((120 / 255 - IMAGENET.mean[0]) / IMAGENET.std[0], 5);
+  });
+
+  it('zooming out leaves a black surround labelled background', () => {
+    const r = augmentReal(img, labels, 30, 40, IMAGENET, { ...none, zoom: { min: 0.5, max: 0.5 } }, { h: false, v: false }, rng(2));
+    expect(r.labels[0]).toBe(0);
+    expect(r.image[0]).toBeCloseTo((0 - IMAGENET.mean[0]) / IMAGENET.std[0], 5);
+    expect(r.labels[15 * 40 + 20]).toBe(1);
+  });
+
+  it('the scope border blacks out the corners as background; labels never take new values', () => {
+    const r = augmentReal(img, labels, 30, 40, IMAGENET, { ...none, border: { p: 1 }, rotate: 20, jitter: { brightness: 0.2, contrast: 0.2, saturation: 0.2, hue: 10 }, noise: { p: 1, sigma: 5 }, blur: { p: 1, maxSigma: 1 }, specular: { p: 1, max: 3 }, smoke: { p: 1, max: 0.5 } }, { h: true, v: false }, rng(3));
+    expect(r.labels[0]).toBe(0);
+    expect(r.labels[30 * 40 - 1]).toBe(0);
+    expect(new Set(r.labels)).toEqual(new Set([0, 1]));
+    expect(r.labels[15 * 40 + 20]).toBe(1);
+    expect(r.image.every(Number.isFinite)).toBe(true);
+  });
+
+  it('the same seed gives the same sample', () => {
+    const aug: RealAugment = { ...none, zoom: { min: 0.8, max: 1.5 }, rotate: 30, noise: { p: 1, sigma: 4 } };
+    const a = augmentReal(img, labels, 30, 40, IMAGENET, aug, { h: false, v: true }, rng(9));
+    const b = augmentReal(img, labels, 30, 40, IMAGENET, aug, { h: false, v: true }, rng(9));
+    expect(Buffer.from(a.image.buffer).equals(Buffer.from(b.image.buffer))).toBe(true);
+    expect(a.labels).toEqual(b.labels);
+  });
+});
+
+describe('pooled metrics', () => {
+  it('pool intersections and unions over all pixels, per class and for the binary foreground', () => {
+    const m = new SegmentationMetrics(['background', 'shaft', 'manipulator']);
+    // Frame 1: shaft 2 px predicted right, 1 missed; frame 2: manipulator 1 px right, 1 px predicted as shaft.
+    m.update(new Uint8Array([1, 1, 0, 0]), new Uint8Array([1, 1, 1, 0]));
+    m.update(new Uint8Array([2, 1, 0, 0]), new Uint8Array([2, 2, 0, 0]));
+    const r = m.result();
+    expect(r.pooled.perClass.shaft.iou).toBeCloseTo(2 / 4, 10); // I 2; U = pred 3 + gt 3 - 2
+    expect(r.pooled.perClass.manipulator.iou).toBeCloseTo(1 / 2, 10);
+    expect(r.pooled.foreground.iou).toBeCloseTo(4 / 5, 10); // fg: pred 4, gt 5, inter 4
+    expect(r.pooled.foreground.frameMeanIoU).toBeCloseTo((2 / 3 + 1) / 2, 10);
+    expect(r.pooled.foreground.dice).toBeCloseTo((2 * 4) / 9, 10);
+  });
+});
+
+describe('inference defaults from the model folder', () => {
+  it('the caller wins, then tds.json inference, then the input size alone', () => {
+    const meta = readTdsJson(join(root, 'models', 'demo'));
+    expect(resolveInference(meta, {})).toEqual({ sizes: [meta.inputSize], flip: false, minArea: 0 });
+    const withInf = { ...meta, inference: { sizes: [{ height: 64, width: 64 }, { height: 96, width: 96 }], flip: true, minArea: 30 } };
+    expect(resolveInference(withInf, {})).toEqual({ sizes: withInf.inference.sizes, flip: true, minArea: 30 });
+    expect(resolveInference(withInf, { flip: false, minArea: 0, sizes: [{ height: 32, width: 32 }] })).toEqual({ sizes: [{ height: 32, width: 32 }], flip: false, minArea: 0 });
+  });
+});
+
+describe('tds cv end to end (tiny)', () => {
+  it('trains one model per held-out surgery and the final one, scores each variant, writes the table and the winner', async () => {
+    const d = tmp();
+    const data = join(d, 'ev15');
+    await writeOps(data, [1, 2], 2);
+    const base = loadRunConfig(join(root, 'configs', 'endovis15-rigid.yaml'));
+    const cfgFile = join(d, 'cfg.yaml');
+    const train = { ...base.train, size: [64, 64], stages: [{ name: 'seg', a: 0, b: 0, g: 0, lr: 1e-3, untilEpoch: 1 }, { name: 'class', a: 0.2, b: 0, g: 0, lr: 1e-3, untilEpoch: 2 }] };
+    const cv = { variants: [{ name: 'one', sizes: ['64x64'], flip: false, minArea: 0 }, { name: 'two-flip', sizes: ['64x64', '96x96'], flip: true, minArea: 4 }] };
+    writeFileSync(cfgFile, stringify({ dataset: 'endovis15-rigid', labels: base.palette.labels, classes: base.palette.classes.map((c) => ({ id: c.id, name: c.name, value: c.value, color: c.color })), scenes: [{ id: 0, name: 'surgery', sequences: [] }], train, cv }));
+    const out = join(d, 'cv');
+    const r = cli(['cv', '--config', cfgFile, '--data', data, '--out', out, '--final', '--json']);
+    expect(r.stderr.split('\n').filter((l) => l.startsWith('tds:'))).toEqual([]);
+    expect(r.code).toBe(0);
+    const rep = JSON.parse(r.stdout);
+    expect(rep.folds.map((f: { heldOut: { name: string } }) => f.heldOut.name)).toEqual(['OP1', 'OP2']);
+    expect(rep.scores).toHaveLength(4);
+    for (const s of rep.scores) {
+      expect(s.frames).toBe(2);
+      expect(s.foregroundIoU).toBeGreaterThanOrEqual(0);
+      expect(s.foregroundIoU).toBeLessThanOrEqual(1);
+    }
+    // Each fold's predictions cover exactly its held-out surgery.
+    const lines = readFileSync(join(out, 'fold-OP1', 'pred-one', 'labels.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).name);
+    expect(lines).toEqual(['OP1/img_01', 'OP1/img_02']);
+    const state = JSON.parse(readFileSync(join(out, 'fold-OP1', 'run', 'state.json'), 'utf8'));
+    expect(state.fingerprint.train.validation.sequences).toEqual([1]);
+    expect(state.fingerprint.train.select).toBe('last');
+    expect(['one', 'two-flip']).toContain(rep.best);
+    const md = readFileSync(join(out, 'cv.md'), 'utf8');
+    expect(md).toContain('| **one** | **mean** |');
+    expect(md).toContain(`Best variant (mean over folds): ${rep.best}`);
+    expect(cvTable(rep, ['background', 'shaft', 'manipulator'])).toBe(md);
+    // The final model trained on both surgeries carries the winning variant as its inference defaults.
+    const meta = readTdsJson(join(out, 'final', 'run', 'model'));
+    const win = cv.variants.find((v) => v.name === rep.best)!;
+    expect(meta.inference?.sizes.map((s) => `${s.height}x${s.width}`)).toEqual(win.sizes);
+    expect(meta.inference?.flip).toBe(win.flip);
+    expect(meta.classes.map((c) => c.name)).toEqual(['background', 'shaft', 'manipulator']);
+    expect(existsSync(join(out, 'final', 'run', 'model', 'model.onnx'))).toBe(true);
+    // Rerunning resumes: nothing is trained again, the report is the same.
+    const again = cli(['cv', '--config', cfgFile, '--data', data, '--out', out, '--final', '--json']);
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.stdout).scores).toEqual(rep.scores);
+  }, 300_000);
+});
