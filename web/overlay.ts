@@ -10,7 +10,10 @@ const ctx = canvas.getContext('2d', { willReadFrequently: true })!;
 const $ = (id: string) => document.getElementById(id)!;
 const opacityInput = $('opacity') as HTMLInputElement;
 if (params.has('opacity')) opacityInput.value = String(Math.round(Number(params.get('opacity')) * 100));
-if (params.get('native') === '1') canvas.classList.add('native');
+if (params.get('native') === '1') {
+  canvas.classList.add('native');
+  $('stage').classList.add('native');
+}
 const freezeAfter = Number(params.get('freeze') ?? 0);
 
 let classes: ClassInfo[] = [];
@@ -41,39 +44,83 @@ function renderLegend(present: string[]): void {
   );
 }
 
+// The latest frame and its mask as drawn: kept so that a resize redraws at once at the new size.
+let shown: { frame?: ImageBitmap; mask: OffscreenCanvas; width: number; height: number } | undefined;
+
+/** Fits the canvas to the stage (aspect kept) with a backing store at device pixels, so the video is scaled
+ * smoothly and the mask's edges stay crisp at any display size; ?native=1 keeps the frame's own size. */
+function layout(width: number, height: number): void {
+  if (canvas.classList.contains('native')) {
+    if (canvas.width !== width || canvas.height !== height) {
+      canvas.width = width;
+      canvas.height = height;
+    }
+    return;
+  }
+  const stage = $('stage').getBoundingClientRect();
+  const scale = Math.min(stage.width / width, stage.height / height);
+  const cssW = Math.max(1, Math.floor(width * scale));
+  const cssH = Math.max(1, Math.floor(height * scale));
+  canvas.style.width = `${cssW}px`;
+  canvas.style.height = `${cssH}px`;
+  const dpr = window.devicePixelRatio || 1;
+  const w = Math.round(cssW * dpr);
+  const h = Math.round(cssH * dpr);
+  if (canvas.width !== w || canvas.height !== h) {
+    canvas.width = w;
+    canvas.height = h;
+  }
+}
+
+function render(): void {
+  if (!shown) return;
+  layout(shown.width, shown.height);
+  const { width: w, height: h } = canvas;
+  // The video underneath (smooth), or black without a frame of the same index.
+  if (shown.frame) {
+    ctx.imageSmoothingEnabled = true;
+    ctx.drawImage(shown.frame, 0, 0, w, h);
+  } else {
+    ctx.fillStyle = '#000';
+    ctx.fillRect(0, 0, w, h);
+  }
+  // The mask on top, nearest-neighbour: class boundaries stay sharp however far the frame is scaled up.
+  ctx.imageSmoothingEnabled = false;
+  ctx.drawImage(shown.mask, 0, 0, w, h);
+}
+
 async function drawMask(header: BinaryHeader, payload: Uint8Array): Promise<void> {
   if (debug.frozen) return;
   const bitmap = await createImageBitmap(new Blob([payload as Uint8Array<ArrayBuffer>], { type: 'image/png' }));
   const { width, height } = header;
-  if (canvas.width !== width || canvas.height !== height) {
-    canvas.width = width;
-    canvas.height = height;
-  }
-  // The video frame of the same index goes underneath; without one, the mask is drawn on black.
-  if (pendingFrame && pendingFrame.header.frame === header.frame) ctx.drawImage(pendingFrame.bitmap, 0, 0, width, height);
-  else {
-    ctx.fillStyle = '#000';
-    ctx.fillRect(0, 0, width, height);
-  }
   const tmp = new OffscreenCanvas(width, height);
-  const tctx = tmp.getContext('2d')!;
+  const tctx = tmp.getContext('2d', { willReadFrequently: true })!;
   tctx.drawImage(bitmap, 0, 0);
-  const mask = tctx.getImageData(0, 0, width, height).data;
-  const img = ctx.getImageData(0, 0, width, height);
-  const a = Number(opacityInput.value) / 100;
+  bitmap.close();
+  const mask = tctx.getImageData(0, 0, width, height);
+  const a = Math.round((Number(opacityInput.value) / 100) * 255);
   const labels = new Uint8Array(width * height);
   for (let i = 0; i < labels.length; i++) {
-    const k = mask[i * 4];
+    const k = mask.data[i * 4];
     labels[i] = k;
     const c = classes[k];
-    if (k === 0 || !c || hidden.has(k)) continue;
-    for (let ch = 0; ch < 3; ch++) img.data[i * 4 + ch] = Math.round(img.data[i * 4 + ch] * (1 - a) + c.color[ch] * a);
+    const visible = k !== 0 && c && !hidden.has(k);
+    mask.data[i * 4] = visible ? c.color[0] : 0;
+    mask.data[i * 4 + 1] = visible ? c.color[1] : 0;
+    mask.data[i * 4 + 2] = visible ? c.color[2] : 0;
+    mask.data[i * 4 + 3] = visible ? a : 0;
   }
-  ctx.putImageData(img, 0, 0);
+  tctx.putImageData(mask, 0, 0);
+  const frame = pendingFrame && pendingFrame.header.frame === header.frame ? pendingFrame.bitmap : undefined;
+  if (shown?.frame && shown.frame !== frame && shown.frame !== pendingFrame?.bitmap) shown.frame.close();
+  shown = { frame, mask: tmp, width, height };
+  render();
   drawn++;
   Object.assign(debug, { frame: header.frame, width, height, labels, drawn });
   if (freezeAfter && drawn >= freezeAfter) debug.frozen = true;
 }
+
+window.addEventListener('resize', render);
 
 function onText(msg: ServerMessage): void {
   if (msg.type === 'hello') {
@@ -111,7 +158,8 @@ function connect(): void {
     const { header, payload } = decodeBinary(ev.data as ArrayBuffer);
     if (header.topic === 'frame') {
       const bitmap = await createImageBitmap(new Blob([payload as Uint8Array<ArrayBuffer>], { type: 'image/jpeg' }));
-      pendingFrame?.bitmap.close();
+      // The bitmap on screen stays open until a newer frame replaces it there.
+      if (pendingFrame && pendingFrame.bitmap !== shown?.frame) pendingFrame.bitmap.close();
       pendingFrame = { header, bitmap };
     } else if (header.topic === 'mask' && header.encoding === 'png') await drawMask(header, payload);
   };
