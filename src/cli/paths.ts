@@ -1,11 +1,10 @@
 // Locations inside the installed package (configs/, models/), independent of the working directory.
-import { fileURLToPath } from 'node:url';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { TdsError } from '../errors.js';
+import { packageRoot } from '../package-paths.js';
 
-/** Package root: two levels above dist/cli or src/cli. */
-export const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export { packageRoot };
 
 /** configs/NAME.yaml for a dataset name, or the name itself when it is a path. */
 export function configPath(nameOrPath: string): string {

@@ -1,0 +1,30 @@
+// The tds library: what the CLI and the server are thin shells over. Segment images and frames, batch-process
+// recorded procedures, evaluate with the challenge metrics, train, and serve live results.
+export type { Image, Frame } from './types.js';
+export { TdsError, isTdsError, type TdsErrorCode } from './errors.js';
+export { bundledModel, packageRoot } from './package-paths.js';
+
+// Input
+export { readRgb, readRaw, writePng } from './ingest/image-io.js';
+export { decodeVideo, openDecoder, type DecodeOptions } from './ingest/decode.js';
+export { probeVideo } from './ingest/probe.js';
+export { scanFolder, folderFrames, type FolderDataset } from './ingest/folders.js';
+export { loadPalette, type Palette } from './ingest/palette.js';
+
+// Models and inference
+export { createSegmenter, type Segmenter, type SegmenterOptions, type Segmentation, type EngineName } from './model/segmenter.js';
+export { readTdsJson, type TdsJson } from './model/model-dir.js';
+export { createEnsemble, type Ensemble, type EnsembleOptions, type EnsembleResult } from './stream/ensemble.js';
+export { createLabeler, type Labeler, type LabelerOptions } from './stream/labeler.js';
+export { analyze, type FrameResult } from './stream/analyze.js';
+export { removeSmallRegions } from './postprocess/small-regions.js';
+
+// Batch, live, evaluation, training
+export { processInput, type ProcessOptions, type ProcessSummary } from './stream/process.js';
+export { serve, type ServeOptions, type ServeHandle } from './stream/serve.js';
+export { liveFrames, liveSegment, type LiveResult } from './stream/live.js';
+export { evaluateFolders, type EvalOptions } from './eval/evaluate.js';
+export { SegmentationMetrics, type EvalResult } from './eval/metrics.js';
+export { train, type TrainOptions, type TrainResult } from './train/run.js';
+export { loadRunConfig } from './train/config.js';
+export { crossValidate, type CvOptions, type CvReport } from './train/cv.js';
