@@ -21,14 +21,15 @@ export function registerModel(program: Command): void {
     .option('--size <HxW>', 'input size, multiples of 32', '256x320')
     .option('--encoder-weights <file>', 'tfjs weights manifest with Keras VGG16 names (paper profile)')
     .option('--seed <n>', 'initialisation seed', '1')
+    .option('--overwrite', 'replace a model already in --out (its weights are lost)')
     .option('--json', 'print tds.json')
-    .action(async (o: { out: string; config: string; profile: string; size: string; encoderWeights?: string; seed: string; json?: boolean }) => {
+    .action(async (o: { out: string; config: string; profile: string; size: string; encoderWeights?: string; seed: string; overwrite?: boolean; json?: boolean }) => {
       if (!PROFILES.includes(o.profile as ProfileName)) throw new TdsError('BAD_MODEL', `unknown profile ${JSON.stringify(o.profile)}`, `use one of ${PROFILES.join(', ')}`);
       const { height, width } = parseSize(o.size, 'HxW');
       assertInputSize(height, width);
       await useBackend('cpu');
       const cfg = configPath(o.config);
-      const meta = await initModel(o.out, { profile: o.profile as ProfileName, palette: loadPalette(cfg), height, width, encoderWeights: o.encoderWeights, seed: Number(o.seed), producedBy: { config: cfg, command: 'tds model init' } });
+      const meta = await initModel(o.out, { profile: o.profile as ProfileName, palette: loadPalette(cfg), height, width, encoderWeights: o.encoderWeights, seed: Number(o.seed), overwrite: o.overwrite, producedBy: { config: cfg, command: 'tds model init' } });
       if (o.json) console.log(JSON.stringify(meta));
       else console.log(`created ${o.profile} model in ${o.out}: ${meta.params!.toLocaleString('en')} params, ${meta.gflops} GFLOP at ${height}x${width}, ${meta.classes.length} classes, ${meta.scenes.length} scenes`);
     });

@@ -37,6 +37,16 @@ export function registerProcess(program: Command): void {
       if (providers?.some((p) => !['cpu', 'cuda', 'tensorrt'].includes(p))) throw new TdsError('BAD_OPTION', `--providers takes cpu, cuda, tensorrt; got ${o.providers}`, 'e.g. --providers cuda');
       let bar: ReturnType<typeof progress> | undefined;
       const t0 = performance.now();
+      // Ctrl-C / SIGTERM: finish the frame in progress, write run.json, and say how to resume.
+      const ac = new AbortController();
+      let signalName: NodeJS.Signals | undefined;
+      const onSignal = (sig: NodeJS.Signals) => {
+        if (ac.signal.aborted) process.exit(sig === 'SIGINT' ? 130 : 143);
+        signalName = sig;
+        ac.abort();
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
       try {
         const s = await processInput(input, {
           model: o.model,
@@ -52,16 +62,24 @@ export function registerProcess(program: Command): void {
           executionProviders: providers,
           overlay: o.overlay,
           resume: o.resume,
+          signal: ac.signal,
           onFrame: (done, total) => {
             bar ??= progress('process', total ?? 0, ' | {fps} fps');
             bar.update(done, total, { fps: (done / ((performance.now() - t0) / 1000)).toFixed(1) });
           },
         });
         bar?.stop();
+        if (s.interrupted) {
+          console.error(`tds: interrupted by ${signalName}: ${s.frames} frame(s) are complete in ${o.out} (fix: run the same command with --resume to continue)`);
+          process.exitCode = signalName === 'SIGINT' ? 130 : 143;
+          return;
+        }
         if (o.json) console.log(JSON.stringify(s));
         else console.log(`processed ${s.frames} frame(s)${s.resumedFrames ? ` (${s.resumedFrames} from the earlier run)` : ''} at ${s.fps.toFixed(1)} fps into ${o.out}`);
       } finally {
         bar?.stop();
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
       }
     });
 }

@@ -59,8 +59,11 @@ export function registerServe(program: Command): void {
       };
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
-      await h.done;
-      log.info({ frames: h.counters.processed, dropped: h.counters.dropped }, 'source ended');
-      await h.close();
+      try {
+        await h.done; // a file source that fails mid-way rejects: the command exits non-zero with its error
+        log.info({ frames: h.counters.processed, dropped: h.counters.dropped }, 'source ended');
+      } finally {
+        await h.close();
+      }
     });
 }

@@ -6,7 +6,7 @@ import { Observable } from 'rxjs';
 import { ffmpegPath } from './binaries.js';
 import { TdsError } from '../errors.js';
 import type { Frame, Image } from '../types.js';
-import { assertInputFile, isLiveInput, type Rate, type StereoPacking } from './options.js';
+import { assertInputFile, assertRateFits, assertStereoOptions, isLiveInput, type Rate, type StereoPacking } from './options.js';
 import { assertStereoPair, oddStereo, probeStream } from './probe.js';
 
 export interface DecodeOptions {
@@ -79,6 +79,7 @@ export function openDecoder(input: string, opts: DecodeOptions = {}): Decoder {
   };
 
   async function* frames(): AsyncGenerator<Frame> {
+    assertStereoOptions(opts);
     assertInputFile(input);
     if (opts.right) {
       assertInputFile(opts.right, 'right-view file');
@@ -86,6 +87,7 @@ export function openDecoder(input: string, opts: DecodeOptions = {}): Decoder {
         assertStereoPair(input, await probeStream(input), opts.right, await probeStream(opts.right));
       }
     }
+    if (typeof opts.rate === 'number' && !isLiveInput(input)) assertRateFits(opts.rate, (await probeStream(input)).fps, input);
     if (closed) return;
     const { args } = buildArgs(input, opts);
     const proc = spawn(ffmpegPath(), args, { stdio: ['pipe', 'pipe', 'pipe'] });

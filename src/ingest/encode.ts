@@ -1,6 +1,7 @@
 // Encodes RGB frames to an H.264 mp4 through an ffmpeg child process, written atomically.
 import { spawn } from 'node:child_process';
-import { rename, unlink, mkdir } from 'node:fs/promises';
+import { rename, unlink } from 'node:fs/promises';
+import { makeDirs } from '../fs-safe.js';
 import { dirname } from 'node:path';
 import { once } from 'node:events';
 import { ffmpegPath } from './binaries.js';
@@ -16,7 +17,7 @@ export interface EncodeOptions {
 
 /** Writes `frames` (all the same size, even width/height) to `path` as H.264 yuv420p mp4. */
 export async function encodeVideo(path: string, frames: AsyncIterable<Image> | Iterable<Image>, opts: EncodeOptions): Promise<number> {
-  await mkdir(dirname(path), { recursive: true });
+  makeDirs(dirname(path));
   const tmp = tempName(path) + '.mp4';
   let proc: ReturnType<typeof spawn> | undefined;
   let count = 0;

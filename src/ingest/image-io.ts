@@ -1,12 +1,23 @@
 // PNG/JPEG reading and atomic PNG writing through sharp.
-import { rename, unlink, mkdir } from 'node:fs/promises';
+import { rename, unlink } from 'node:fs/promises';
+import { makeDirs, tempName } from '../fs-safe.js';
 import { dirname } from 'node:path';
 import sharp from 'sharp';
 import { TdsError } from '../errors.js';
 import type { Image } from '../types.js';
 
 /** Reads an image as 8-bit RGB (alpha dropped, grey expanded). */
+/** Frames larger than this (8K UHD is 33 Mpx) are refused before decoding rather than exhausting memory. */
+export const MAX_IMAGE_PIXELS = 64 * 1024 * 1024;
+
 export async function readRgb(path: string): Promise<Image> {
+  let meta: Awaited<ReturnType<ReturnType<typeof sharp>['metadata']>>;
+  try {
+    meta = await sharp(path).metadata();
+  } catch (e) {
+    throw readError(path, e);
+  }
+  if ((meta.width ?? 0) * (meta.height ?? 0) > MAX_IMAGE_PIXELS) throw new TdsError('BAD_IMAGE', `${path} is ${meta.width}x${meta.height} (${Math.round(((meta.width ?? 0) * (meta.height ?? 0)) / 1e6)} Mpx), larger than the ${MAX_IMAGE_PIXELS / 1024 / 1024} Mpx tds reads`, 'downscale it (endoscope frames are at most 4K)');
   try {
     const { data, info } = await sharp(path).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
     if (info.channels === 3) return { data, width: info.width, height: info.height, channels: 3 };
@@ -39,18 +50,15 @@ function readError(path: string, e: unknown): TdsError {
   return new TdsError('BAD_IMAGE', `cannot read image ${path}: ${msg}`, 'give a PNG or JPEG file');
 }
 
-let tmpCounter = 0;
-/** Temp name beside the target, so the final rename is atomic on the same filesystem. */
-export function tempName(path: string): string {
-  return `${path}.${process.pid}.${++tmpCounter}.tmp`;
-}
+/** Temp name beside the target, so the final rename is atomic on the same filesystem (src/fs-safe.ts). */
+export { tempName };
 
 /**
  * Writes an Image as PNG atomically (temp file, then rename). 1 channel = grey/index PNG. `compressionLevel`
  * trades size for speed (zlib 0..9, default 6); label maps compress well even at 1.
  */
 export async function writePng(path: string, img: Image, compressionLevel = 6): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
+  makeDirs(dirname(path));
   const tmp = tempName(path);
   try {
     const src = sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels as 1 | 3 | 4 } });
@@ -61,6 +69,8 @@ export async function writePng(path: string, img: Image, compressionLevel = 6): 
     await rename(tmp, path);
   } catch (e) {
     await unlink(tmp).catch(() => {});
+    if (e instanceof TdsError) throw e;
+    if (/ENOSPC|no space left/i.test((e as Error).message)) throw new TdsError('BAD_OUTPUT', `no space left to write ${path}`, 'free disk space, or write to another disk; outputs written before this one are complete');
     throw new TdsError('BAD_OUTPUT', `cannot write ${path}: ${(e as Error).message}`, 'check that the folder is writable and the disk has space');
   }
 }

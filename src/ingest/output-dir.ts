@@ -1,5 +1,6 @@
 // Output folder checks shared by every writer: a file in the way, or another run's results, is refused.
-import { existsSync, readdirSync, statSync, mkdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { makeDirs } from '../fs-safe.js';
 import { TdsError } from '../errors.js';
 
 /** Ensures `dir` is (or can become) a folder; refuses a file at that path. */
@@ -7,11 +8,7 @@ export function ensureOutputDir(dir: string): void {
   if (existsSync(dir) && !statSync(dir).isDirectory()) {
     throw new TdsError('BAD_OUTPUT', `output ${dir} is a file, not a folder`, 'give a folder path with --out, or move the file away');
   }
-  try {
-    mkdirSync(dir, { recursive: true });
-  } catch (e) {
-    throw new TdsError('BAD_OUTPUT', `cannot create output folder ${dir}: ${(e as Error).message}`, 'check permissions and the path');
-  }
+  makeDirs(dir);
 }
 
 /** Refuses to write into `sub` folders that already hold files, unless overwriting was asked for. */

@@ -12,13 +12,13 @@ const classSchema = z.object({
   color: rgb,
   /** Grey value in label PNGs, for `format: grey` datasets. */
   value: z.number().int().min(0).max(255).optional(),
-});
+}).strict();
 
 const sceneSchema = z.object({
   id: z.number().int().min(0),
   name: z.string().min(1),
   sequences: z.array(z.number().int()).default([]),
-});
+}).strict();
 
 export const paletteSchema = z
   .object({
@@ -28,9 +28,12 @@ export const paletteSchema = z
         format: z.enum(['color', 'grey']).default('color'),
         maxUnknownFraction: z.number().min(0).max(1).default(0.01),
       })
+      .strict()
       .default({ format: 'color', maxUnknownFraction: 0.01 }),
     classes: z.array(classSchema).min(2),
     scenes: z.array(sceneSchema).min(1),
+    train: z.unknown().optional(),
+    cv: z.unknown().optional(),
   })
   .superRefine((p, ctx) => {
     p.classes.forEach((c, i) => {
@@ -39,6 +42,8 @@ export const paletteSchema = z
     });
     const colours = new Set(p.classes.map((c) => c.color.join(',')));
     if (colours.size !== p.classes.length) ctx.addIssue({ code: 'custom', path: ['classes'], message: 'two classes share a colour' });
+    const values = p.classes.filter((c) => c.value !== undefined).map((c) => c.value);
+    if (new Set(values).size !== values.length) ctx.addIssue({ code: 'custom', path: ['classes'], message: 'two classes share a grey value' });
     p.scenes.forEach((s, i) => {
       if (s.id !== i) ctx.addIssue({ code: 'custom', path: ['scenes', i, 'id'], message: `scene ids must be 0..N-1 in order; entry ${i} has id ${s.id}` });
     });
@@ -48,7 +53,15 @@ export type Palette = z.infer<typeof paletteSchema>;
 export type PaletteClass = Palette['classes'][number];
 
 /** Validates a parsed palette object; `source` names the file in errors. */
+/** Top-level sections a config may have: the palette's, and those other rooms read (train, cv). */
+export const CONFIG_SECTIONS = ['dataset', 'labels', 'classes', 'scenes', 'train', 'cv'];
+
 export function parsePalette(obj: unknown, source = 'palette'): Palette {
+  if (obj && typeof obj === 'object' && !Array.isArray(obj)) {
+    // A misspelt section would otherwise be ignored and its defaults used without a word.
+    const unknown = Object.keys(obj).filter((k) => !CONFIG_SECTIONS.includes(k));
+    if (unknown.length) throw new TdsError('BAD_PALETTE', `${source}: unknown top-level key${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k)).join(', ')}`, `the sections are ${CONFIG_SECTIONS.join(', ')}; fix the spelling or remove the key`);
+  }
   const r = paletteSchema.safeParse(obj);
   if (!r.success) {
     const first = r.error.issues[0];

@@ -2,7 +2,7 @@
 import ffmpeg from 'fluent-ffmpeg';
 import { ffprobePath } from './binaries.js';
 import { TdsError } from '../errors.js';
-import { assertInputFile, type StereoPacking } from './options.js';
+import { assertInputFile, assertStereoOptions, type StereoPacking } from './options.js';
 
 export interface ProbeResult {
   /** Width of one view (half the coded width for sbs). */
@@ -57,6 +57,7 @@ export async function probeStream(file: string): Promise<ProbeResult> {
 
 /** Probes an input as the decoder will split it: per-view size for sbs/tb, and checks a right-view file against the left. */
 export async function probeVideo(file: string, opts: { stereo?: StereoPacking; right?: string } = {}): Promise<ProbeResult> {
+  assertStereoOptions(opts);
   const p = await probeStream(file);
   const stereo = opts.stereo ?? 'none';
   if (opts.right) {

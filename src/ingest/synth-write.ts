@@ -1,5 +1,6 @@
 // Writes synthetic sequences to disk in the ROBOT18 layout (+ scenes.json, optional stereo mp4).
-import { mkdir, writeFile, rename } from 'node:fs/promises';
+import { writeFile, rename } from 'node:fs/promises';
+import { makeDirs } from '../fs-safe.js';
 import { join } from 'node:path';
 import { indexToColor } from './labels.js';
 import { writePng, tempName } from './image-io.js';
@@ -65,7 +66,7 @@ export async function writeSynthDataset(out: string, palette: Palette, o: SynthW
     if (o.video) await encodeVideo(join(dir, 'video.mp4'), packed, { fps: o.fps ?? 25 });
     summary.sequences[name] = { scene: seq.scene, name: SYNTH_SCENES[seq.scene], frames: o.frames };
   }
-  await mkdir(out, { recursive: true });
+  makeDirs(out);
   const p = join(out, 'scenes.json');
   const tmp = tempName(p);
   await writeFile(tmp, JSON.stringify(summary, null, 2) + '\n');

@@ -1,4 +1,6 @@
 // Creates a new model folder for a profile and palette (random He-normal weights, or a VGG16 encoder file).
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { tf } from './tf.js';
 import { buildTdsNet, type ProfileName } from './profiles.js';
 import { countGflops } from './flops.js';
@@ -18,7 +20,11 @@ export interface InitOptions {
   normalization?: Normalization;
   /** Recorded in tds.json (e.g. the config path and command). */
   producedBy?: Record<string, unknown>;
+  /** Replace a model already in `dir` (default: refuse, so a trained model is never lost). */
+  overwrite?: boolean;
 }
+
+const MODEL_FILES = ['tds.json', 'model.json', 'weights.bin', 'model.onnx'];
 
 export function describeModel(model: tf.LayersModel, o: Omit<InitOptions, 'encoderWeights' | 'seed'>): TdsJsonInput {
   return {
@@ -39,6 +45,8 @@ export function describeModel(model: tf.LayersModel, o: Omit<InitOptions, 'encod
 }
 
 export async function initModel(dir: string, o: InitOptions): Promise<TdsJson> {
+  const held = MODEL_FILES.filter((f) => existsSync(join(dir, f)));
+  if (held.length && !o.overwrite) throw new TdsError('BAD_OUTPUT', `${dir} already holds a model (${held.join(', ')})`, 'choose another --out, or pass --overwrite to replace it with fresh weights');
   const model = buildTdsNet({ profile: o.profile, numClasses: o.palette.classes.length, numScenes: o.palette.scenes.length, height: o.height, width: o.width, seed: o.seed });
   try {
     if (o.encoderWeights) {

@@ -1,13 +1,12 @@
 // The self-describing model folder: model.json + weights.bin (tfjs layers format) and tds.json (profile,
 // classes, colours, scenes, input size, normalisation, output activations, provenance).
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { z } from 'zod';
 import { tf } from './tf.js';
 import { TdsError } from '../errors.js';
-import { tempName } from '../ingest/image-io.js';
+import { makeDirs, writeAtomic } from '../fs-safe.js';
 import './resize-layer.js';
 
 const require = createRequire(import.meta.url);
@@ -74,12 +73,8 @@ export function packageVersions(): Record<string, string> {
   return { tds, tfjs: tf.version.tfjs, node: process.version };
 }
 
-/** Writes a file atomically: temp name beside it, then rename. */
-export async function writeAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  const tmp = tempName(path);
-  await writeFile(tmp, data);
-  await rename(tmp, path);
-}
+/** Writes a file atomically (src/fs-safe.ts); re-exported where model code has always found it. */
+export { writeAtomic };
 
 function concatWeights(data: ArrayBuffer | ArrayBuffer[]): Uint8Array {
   if (!Array.isArray(data)) return new Uint8Array(data);
@@ -96,7 +91,7 @@ function concatWeights(data: ArrayBuffer | ArrayBuffer[]): Uint8Array {
 /** Saves `model` and its description to `dir` (weights first, tds.json last, each atomically). */
 export async function saveModelDir(dir: string, model: tf.LayersModel, meta: TdsJsonInput): Promise<void> {
   if (existsSync(dir) && !statSync(dir).isDirectory()) throw new TdsError('BAD_OUTPUT', `model output ${dir} is a file`, 'give a folder path');
-  await mkdir(dir, { recursive: true });
+  makeDirs(dir, 'model folder');
   let artifacts: tf.io.ModelArtifacts | undefined;
   await model.save(
     tf.io.withSaveHandler(async (a) => {

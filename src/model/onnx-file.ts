@@ -1,7 +1,11 @@
-// Writes model.onnx into a model folder from its tfjs weights, and keeps it fresh: a missing or stale
-// (older than weights.bin) export is redone before the ORT engine loads it.
+// Writes model.onnx into a model folder from its tfjs weights, and keeps it fresh: a missing export is made
+// before the ORT engine loads it. weights.bin that no longer matches the hash recorded at export is reported,
+// never silently re-exported (damaged weights would replace the good model.onnx); an export over an existing
+// model.onnx keeps the old one as model.onnx.bak.
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
+import { copyFile } from 'node:fs/promises';
+import { TdsError } from '../errors.js';
 import { join, resolve } from 'node:path';
 import { loadModelDir, readTdsJson, writeAtomic, writeTdsJson, type TdsJson } from './model-dir.js';
 import { exportOnnx } from './onnx-export.js';
@@ -16,6 +20,9 @@ export async function exportModelDir(dir: string, out?: string): Promise<{ file:
   try {
     const e = exportOnnx(model);
     const file = out ?? join(dir, 'model.onnx');
+    if (existsSync(file) && statSync(file).isDirectory()) throw new TdsError('BAD_OUTPUT', `cannot write the ONNX export to ${file}: it is a folder`, 'give a file path such as out/model.onnx');
+    // Never destroy the only good copy: the previous export stays beside the new one.
+    if (existsSync(file) && resolve(file) === resolve(join(dir, 'model.onnx'))) await copyFile(file, `${file}.bak`);
     await writeAtomic(file, e.bytes);
     // Only the folder's own model.onnx is recorded; an export elsewhere is a copy for other tools.
     if (resolve(file) !== resolve(join(dir, 'model.onnx'))) return { file, meta, nodes: e.nodes };
@@ -45,9 +52,24 @@ export function onnxIsStale(dir: string, meta: TdsJson): boolean {
   return existsSync(weights) && statSync(weights).mtimeMs > statSync(onnx).mtimeMs;
 }
 
+/** Throws when weights.bin differs from the weights model.onnx was exported from (hash recorded at export). */
+export function assertWeightsUnchanged(dir: string, meta: TdsJson): void {
+  const recorded = meta.onnx?.source === 'export' ? meta.onnx.weightsSha256 : undefined;
+  if (!recorded || !existsSync(join(dir, meta.onnx!.file))) return;
+  const now = weightsHash(dir);
+  if (now && now !== recorded) {
+    throw new TdsError(
+      'BAD_MODEL',
+      `${join(dir, 'weights.bin')} changed since ${meta.onnx!.file} was exported from it (sha256 ${recorded.slice(0, 12)}… recorded, ${now.slice(0, 12)}… now): the weights may be damaged`,
+      `restore weights.bin; if you replaced it on purpose, run \`tds export ${dir}\` (the old model.onnx is kept as model.onnx.bak)`,
+    );
+  }
+}
+
 /** Ensures a fresh model.onnx; returns the (possibly updated) description. */
 export async function ensureOnnx(dir: string): Promise<TdsJson> {
   const meta = readTdsJson(dir);
+  assertWeightsUnchanged(dir, meta);
   if (!onnxIsStale(dir, meta)) return meta;
   return (await exportModelDir(dir)).meta;
 }

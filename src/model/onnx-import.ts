@@ -1,7 +1,8 @@
 // Wraps a foreign ONNX model (e.g. TDSNet exported from the official PyTorch code: log-softmax seg, class and
 // scene logits, NCHW) into a model folder that the ORT engine runs. Checks the outputs against the config.
 import { readFileSync, existsSync } from 'node:fs';
-import { copyFile, mkdir, rename } from 'node:fs/promises';
+import { copyFile, rename } from 'node:fs/promises';
+import { makeDirs } from '../fs-safe.js';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { TdsError } from '../errors.js';
@@ -69,7 +70,7 @@ export async function importOnnx(file: string, out: string, o: ImportOptions): P
     }
     if (names[1] && res[names[1]].dims.at(-1) !== C) throw new TdsError('BAD_MODEL', `${file}: class output ${names[1]} has shape [${res[names[1]].dims}] but the config declares ${C} classes`, 'use the config the model was trained with');
     if (names[2] && res[names[2]].dims.at(-1) !== S) throw new TdsError('BAD_MODEL', `${file}: scene output ${names[2]} has shape [${res[names[2]].dims}] but the config declares ${S} scenes`, 'use the config the model was trained with');
-    await mkdir(out, { recursive: true });
+    makeDirs(out, 'model folder');
     const dest = join(out, 'model.onnx');
     const tmp = tempName(dest);
     await copyFile(file, tmp);

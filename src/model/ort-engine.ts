@@ -43,6 +43,12 @@ class OrtSegmenter extends BaseSegmenter {
     }
     const C = meta.classes.length;
     const seg = out[onnx.outputs.seg];
+    // tds.json's classes must be the model's: a mismatch would silently drop or invent classes.
+    const segC = meta.outputs.seg.layout === 'nchw' ? seg.dims[1] : seg.dims[seg.dims.length - 1];
+    if (segC !== C) {
+      for (const t of Object.values(out)) t.dispose?.();
+      throw new TdsError('BAD_MODEL', `${onnx.file} outputs ${segC} classes but tds.json declares ${C} (${meta.classes.map((c) => c.name).join(', ')})`, 'give the tds.json that belongs to this model (its classes come from the config it was trained with)');
+    }
     const probs = segToProbs(seg.data as Float32Array, height, width, C, meta.outputs.seg.activation, meta.outputs.seg.layout);
     const cls = onnx.outputs.class ? (out[onnx.outputs.class].data as Float32Array) : new Float32Array(0);
     const sc = onnx.outputs.scene ? (out[onnx.outputs.scene].data as Float32Array) : new Float32Array(0);

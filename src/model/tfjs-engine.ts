@@ -2,7 +2,8 @@
 import { tf } from './tf.js';
 import { TdsError } from '../errors.js';
 import type { Frame, Image } from '../types.js';
-import { loadModelDir } from './model-dir.js';
+import { loadModelDir, readTdsJson } from './model-dir.js';
+import { assertWeightsUnchanged } from './onnx-file.js';
 import { useBackend } from './backend.js';
 import { toInput } from './preprocess.js';
 import { assertInputSize } from './profiles.js';
@@ -40,6 +41,7 @@ class TfjsSegmenter extends BaseSegmenter {
 
 export async function createTfjsSegmenter(modelDir: string, opts: SegmenterOptions): Promise<Segmenter> {
   const backend = await useBackend(opts.backend ?? 'wasm');
+  assertWeightsUnchanged(modelDir, readTdsJson(modelDir));
   const { meta, model } = await loadModelDir(modelDir);
   const size = opts.size ?? meta.inputSize;
   assertInputSize(size.height, size.width);

@@ -23,11 +23,20 @@ export async function* segmentInOrder(frames: AsyncIterable<Frame>, ens: Ensembl
     while (!cur.r.done) {
       const frame = cur.r.value;
       const result = pending ? await pending : undefined;
-      const next = await pull();
+      pending = undefined;
+      let next: Awaited<ReturnType<typeof pull>> | undefined;
+      let broken: unknown;
+      try {
+        next = await pull();
+      } catch (e) {
+        // A bad next frame (damaged file, non-image in a folder) must not cost this good one: hand it on first.
+        broken = e;
+      }
       // Start the next inference before handing this frame on: its post-processing overlaps ORT's work.
-      pending = !next.r.done && !skip(next.r.value) ? ens.segment(next.r.value.left) : undefined;
+      if (next && !next.r.done && !skip(next.r.value)) pending = ens.segment(next.r.value.left);
       if (result) yield { frame, result, decodeMs: cur.ms };
       else yield { frame, skipped: true as const, decodeMs: cur.ms };
+      if (!next) throw broken;
       cur = next;
     }
   } finally {

@@ -37,12 +37,17 @@ export interface Ensemble {
   dispose(): void;
 }
 
+/** Largest model input side an ensemble member may run at. */
+export const MAX_INPUT_SIDE = 2048;
+
 export function parseSizes(s: string): Size[] {
   const sizes = s.split(',').map((x) => x.trim()).filter(Boolean).map((x) => {
     const m = /^(\d+)x(\d+)$/.exec(x);
     if (!m) throw new TdsError('BAD_OPTION', `--sizes entries must be HxW, got ${JSON.stringify(x)}`, 'e.g. --sizes 256x320,320x416');
     const size = { height: Number(m[1]), width: Number(m[2]) };
     if (size.height % 32 || size.width % 32 || !size.height || !size.width) throw new TdsError('BAD_OPTION', `--sizes ${x} is not a multiple of 32 in both dimensions`, 'e.g. --sizes 256x320,320x416');
+    // The network's input, not the video's: past 2048 px a side it needs gigabytes and sees no more detail.
+    if (size.height > MAX_INPUT_SIDE || size.width > MAX_INPUT_SIDE) throw new TdsError('BAD_OPTION', `--sizes ${x} is larger than ${MAX_INPUT_SIDE} px on a side`, `use model input sizes up to ${MAX_INPUT_SIDE}x${MAX_INPUT_SIDE}, e.g. 512x640; masks are written at the source size whatever the input size`);
     return size;
   });
   if (!sizes.length) throw new TdsError('BAD_OPTION', '--sizes is empty', 'e.g. --sizes 256x320');

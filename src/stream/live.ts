@@ -46,19 +46,20 @@ export function liveFrames(input: string, o: SourceOptions & { loop?: boolean; i
       };
     }),
   );
-  const looped = o.loop ? once.pipe(repeat()) : once;
-  if (!o.isLive) return looped;
-  return looped.pipe(
-    repeat({ delay: () => timer(1000) }),
-    retry({
-      delay: (err, n) => {
-        counters.reopened++;
-        const ms = Math.min(30_000, 500 * 2 ** Math.min(n, 6));
-        log.warn({ err: (err as Error).message, retryInMs: ms }, 'live source failed; reopening');
-        return timer(ms);
-      },
-    }),
-  );
+  // A failed source is reopened at once the first time (a killed or crashed ffmpeg is back within a second),
+  // then with backoff up to 10 s while it keeps failing; one frame through resets the backoff.
+  const reopen = retry<Frame & { arrivedAt: number }>({
+    resetOnSuccess: true,
+    delay: (err, n) => {
+      counters.reopened++;
+      const ms = n === 1 ? 0 : Math.min(10_000, 250 * 2 ** (n - 2));
+      log.warn({ err: (err as Error).message, retryInMs: ms }, 'source failed; reopening');
+      return timer(ms);
+    },
+  });
+  // A file ends the stream, or with --loop restarts at its end and reopens after a failure like a live feed.
+  if (!o.isLive) return o.loop ? once.pipe(repeat(), reopen) : once;
+  return once.pipe(repeat({ delay: () => timer(1000) }), reopen);
 }
 
 export interface LiveOptions {

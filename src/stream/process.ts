@@ -2,7 +2,10 @@
 // writers. Batch policy (lossless, ordered). Every output file is written atomically; labels.ndjson grows one
 // line per finished frame, so --resume knows what is complete and gives identical results.
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { appendFile, mkdir } from 'node:fs/promises';
+import { appendFile, readdir, unlink } from 'node:fs/promises';
+import sharp from 'sharp';
+import { lockOutput } from './out-lock.js';
+import { makeDirs } from '../fs-safe.js';
 import { join, resolve } from 'node:path';
 import { TdsError } from '../errors.js';
 import type { Frame, Image } from '../types.js';
@@ -30,6 +33,8 @@ export interface ProcessOptions extends SourceOptions {
   minArea?: number;
   overlay?: boolean;
   resume?: boolean;
+  /** Aborting stops after the frame in progress; what is done stays valid and `--resume` continues it. */
+  signal?: AbortSignal;
   onFrame?: (done: number, total: number | undefined, r: FrameLine) => void;
 }
 
@@ -49,6 +54,8 @@ export interface ProcessSummary {
   fps: number;
   wallMs: number;
   error?: string;
+  /** True when the signal stopped the run early. */
+  interrupted?: boolean;
 }
 
 /** Output name of a frame: its source stem (with its sequence folder for ROBOT18 input) or frame000000. */
@@ -62,26 +69,58 @@ function settingsOf(input: string, o: ProcessOptions, sizes: string[]) {
   return { input: resolve(input), model: resolve(o.model), sizes, weights: o.weights ?? null, flip: !!o.flip, minArea: o.minArea ?? 0, rate: o.rate ?? 'native', stereo: o.stereo ?? 'none', right: o.right ? resolve(o.right) : null, sequences: o.sequences ?? null };
 }
 
-function readDoneLines(out: string): Map<string, FrameLine> {
+/** True when `path` is a whole PNG that decodes (a truncated or damaged one is redone on --resume). */
+async function pngIntact(path: string): Promise<boolean> {
+  if (!existsSync(path)) return false;
+  try {
+    await sharp(path, { failOn: 'truncated' }).raw().toBuffer();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Frames an earlier run finished: a labels.ndjson line whose two PNGs are intact. */
+async function readDoneLines(out: string): Promise<Map<string, FrameLine>> {
   const p = join(out, 'labels.ndjson');
   const done = new Map<string, FrameLine>();
   if (!existsSync(p)) return done;
   for (const line of readFileSync(p, 'utf8').split('\n')) {
     if (!line.trim()) continue;
+    let l: FrameLine;
     try {
-      const l = JSON.parse(line) as FrameLine;
-      if (existsSync(join(out, 'masks', `${l.name}.png`)) && existsSync(join(out, 'color', `${l.name}.png`))) done.set(l.name, l);
+      l = JSON.parse(line) as FrameLine;
     } catch {
-      // a line cut short by an interruption: that frame is redone
+      continue; // a line cut short by an interruption: that frame is redone
     }
+    if ((await pngIntact(join(out, 'masks', `${l.name}.png`))) && (await pngIntact(join(out, 'color', `${l.name}.png`)))) done.set(l.name, l);
   }
   return done;
 }
 
+/** Temp files an interrupted run left (writes are temp-then-rename): removed before resuming. */
+async function removeTempFiles(dir: string): Promise<void> {
+  for (const e of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (e.isFile() && e.name.endsWith('.tmp')) await unlink(join(e.parentPath, e.name)).catch(() => {});
+  }
+}
+
 export async function processInput(input: string, o: ProcessOptions): Promise<ProcessSummary> {
-  const t0 = performance.now();
   if (o.minArea !== undefined && (!Number.isInteger(o.minArea) || o.minArea < 0)) throw new TdsError('BAD_OPTION', `--min-area must be a non-negative integer, got ${o.minArea}`, 'e.g. --min-area 50');
   if (existsSync(o.out) && !statSync(o.out).isDirectory()) throw new TdsError('BAD_OUTPUT', `output ${o.out} is a file, not a folder`, 'give a folder path with --out');
+  readTdsJson(o.model); // a bad model folder fails before anything is created
+  makeDirs(o.out);
+  // One writer per folder: a second run started at the same moment is refused, not silently merged.
+  const release = lockOutput(o.out);
+  try {
+    return await processLocked(input, o);
+  } finally {
+    release();
+  }
+}
+
+async function processLocked(input: string, o: ProcessOptions): Promise<ProcessSummary> {
+  const t0 = performance.now();
   const meta = readTdsJson(o.model);
   // The model folder's inference defaults fill what the caller left unset.
   o = { ...o, ...resolveInference(meta, o) };
@@ -96,9 +135,9 @@ export async function processInput(input: string, o: ProcessOptions): Promise<Pr
       const diff = Object.keys(settings).filter((k) => JSON.stringify((prev as Record<string, unknown>)[k]) !== JSON.stringify((settings as Record<string, unknown>)[k]));
       throw new TdsError('BAD_OPTION', `cannot resume ${o.out}: it was made with different ${diff.join(', ')}`, 'resume with the same input, model and options, or choose another --out');
     }
-    done = readDoneLines(o.out);
+    await removeTempFiles(o.out);
+    done = await readDoneLines(o.out);
   }
-  await mkdir(o.out, { recursive: true });
   const source = await openSource(input, o);
   const ens = await createEnsemble(o.model, { engine: o.engine, backend: o.backend, executionProviders: o.executionProviders, sizes: o.sizes, weights: o.weights, flip: o.flip });
   const classNames = meta.classes.map((c) => c.name);
@@ -109,6 +148,7 @@ export async function processInput(input: string, o: ProcessOptions): Promise<Pr
   let processed = 0;
   let resumed = 0;
   let error: TdsError | undefined;
+  let interrupted = false;
   const writeRun = async (finished: boolean) => {
     const m = ens.members[0].info;
     await writeAtomic(
@@ -127,6 +167,7 @@ export async function processInput(input: string, o: ProcessOptions): Promise<Pr
           counts: { frames: lines.size, processed, resumed },
           timings: { wallMs: Math.round(performance.now() - t0), fps: Math.round((processed / ((performance.now() - t0) / 1000)) * 100) / 100 },
           finished,
+          interrupted,
           error: error?.message,
         },
         null,
@@ -138,6 +179,10 @@ export async function processInput(input: string, o: ProcessOptions): Promise<Pr
     await writeRun(false);
     const skip = (f: Frame) => done.has(frameName(f));
     for await (const s of segmentInOrder(source.frames, ens, skip)) {
+      if (o.signal?.aborted) {
+        interrupted = true;
+        break;
+      }
       const name = frameName(s.frame);
       if ('skipped' in s) {
         resumed++;
@@ -163,22 +208,31 @@ export async function processInput(input: string, o: ProcessOptions): Promise<Pr
       o.onFrame?.(processed + resumed, source.total, line);
     }
   } catch (e) {
-    error = e instanceof TdsError ? e : new TdsError('CORRUPT_VIDEO', `processing stopped: ${(e as Error).message}`, 'check the input');
+    const code = (e as NodeJS.ErrnoException).code;
+    if (e instanceof TdsError) error = e;
+    else if (code === 'ENOSPC') error = new TdsError('BAD_OUTPUT', `no space left on the disk of ${o.out}`, 'free disk space, or write to another disk; the frames written before are complete and --resume continues');
+    else if (code === 'EACCES' || code === 'EROFS' || code === 'EPERM') error = new TdsError('BAD_OUTPUT', `cannot write into ${o.out}: ${(e as Error).message}`, 'make the output folder writable, or choose another --out');
+    else error = new TdsError('CORRUPT_VIDEO', `processing stopped: ${(e as Error).message}`, 'check the input');
   } finally {
     source.close();
     ens.dispose();
   }
   // Final ordered rewrite of labels.ndjson, the overlay video, run.json (also after an error: keep what was made).
-  const ordered = [...lines.values()].sort((a, b) => a.frame - b.frame || a.name.localeCompare(b.name));
-  await writeAtomic(join(o.out, 'labels.ndjson'), ordered.map((l) => JSON.stringify(l)).join('\n') + (ordered.length ? '\n' : ''));
-  if (o.overlay && overlays.length && !error) {
-    const even = overlays.map((img) => (img.width % 2 || img.height % 2 ? cropEven(img) : img));
-    await encodeVideo(join(o.out, 'overlay.mp4'), even, { fps: source.fps ?? 25 });
+  try {
+    const ordered = [...lines.values()].sort((a, b) => a.frame - b.frame || a.name.localeCompare(b.name));
+    await writeAtomic(join(o.out, 'labels.ndjson'), ordered.map((l) => JSON.stringify(l)).join('\n') + (ordered.length ? '\n' : ''));
+    if (o.overlay && overlays.length && !error) {
+      const even = overlays.map((img) => (img.width % 2 || img.height % 2 ? cropEven(img) : img));
+      await encodeVideo(join(o.out, 'overlay.mp4'), even, { fps: source.fps ?? 25 });
+    }
+    await writeRun(!error && !interrupted);
+  } catch (e) {
+    // After a failure (a full disk, say) the summary files are best effort: the first error is the one to report.
+    if (!error) throw e;
   }
-  await writeRun(!error);
   if (error) throw new TdsError(error.code, `${error.message.replace(/ \(fix:.*$/, '')}; ${lines.size} frame(s) were written to ${o.out}`, error.fix);
   const wallMs = performance.now() - t0;
-  return { input, out: o.out, frames: lines.size, resumedFrames: resumed, fps: processed / (wallMs / 1000), wallMs };
+  return { input, out: o.out, frames: lines.size, resumedFrames: resumed, fps: processed / (wallMs / 1000), wallMs, interrupted };
 }
 
 const round = (x: number) => Math.round(x * 100) / 100;

@@ -6,6 +6,8 @@ import { dirname, join } from 'node:path';
 import sharp from 'sharp';
 import type { Subscription } from 'rxjs';
 import { isLiveInput } from '../ingest/options.js';
+import { TdsError } from '../errors.js';
+import { openSource } from './source.js';
 import { log } from '../log.js';
 import { createEnsemble, type EnsembleOptions } from './ensemble.js';
 import { readTdsJson } from '../model/model-dir.js';
@@ -55,6 +57,9 @@ function percentile(xs: number[], p: number): number {
 export async function serve(input: string, o: ServeOptions): Promise<ServeHandle> {
   // The model folder's inference defaults fill what the caller left unset.
   o = { ...o, ...resolveInference(readTdsJson(o.model), o) };
+  // A file, folder or image must open now (missing, not a video, bad stereo or rate): fail at start, not later
+  // in a log line. Live sources are allowed to come up late.
+  if (input !== 'synth' && !isLiveInput(input)) (await openSource(input, o)).close();
   const ens = await createEnsemble(o.model, o);
   const meta = ens.members[0].info.meta;
   const classNames = meta.classes.map((c) => c.name);
@@ -122,14 +127,14 @@ export async function serve(input: string, o: ServeOptions): Promise<ServeHandle
 
   const frames$ = liveFrames(input, { ...o, isLive: isLiveInput(input) }, counters);
   let sub: Subscription | undefined;
-  const done = new Promise<void>((resolve) => {
+  const done = new Promise<void>((resolve, reject) => {
     sub = liveSegment(frames$, ens, { classNames, sceneNames, post: { minArea: o.minArea ?? 0 }, deadlineMs: o.deadlineMs }, counters).subscribe({
       next: (r) => {
         publish(r).catch((e) => log.error({ err: (e as Error).message }, 'publish failed'));
       },
       error: (e) => {
         log.error({ err: (e as Error).message }, 'source failed');
-        resolve();
+        reject(e instanceof TdsError ? e : new TdsError('CORRUPT_VIDEO', `the source ${input} failed: ${(e as Error).message}`, 'check the input'));
       },
       complete: () => resolve(),
     });

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { WebSocketServer, WebSocket } from 'ws';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { log } from '../log.js';
+import { TdsError } from '../errors.js';
 import { MAX_CLIENT_MESSAGE, PROTOCOL_VERSION, TOPICS, encodeBinary, type BinaryHeader, type HelloMessage, type ServerMessage, type Topic } from './protocol.js';
 
 export interface ServerOptions {
@@ -163,11 +164,10 @@ export async function startServer(o: ServerOptions): Promise<Publisher> {
         const topics = Array.isArray(msg.topics) ? msg.topics : [];
         const bad = topics.filter((t) => !TOPICS.includes(t as Topic));
         if (!topics.length || bad.length) return errorTo(c, `topics must be a non-empty list of ${TOPICS.join(', ')}${bad.length ? `; unknown: ${bad.map(String).join(', ')}` : ''}`);
+        // A subscription is checked whole before any of it applies: a refused one changes nothing.
+        if (msg.op === 'subscribe' && msg.maskEncoding !== undefined && msg.maskEncoding !== 'png' && msg.maskEncoding !== 'rle') return errorTo(c, `maskEncoding must be png or rle, got ${JSON.stringify(msg.maskEncoding)}; the subscription was not applied`);
         for (const t of topics as Topic[]) msg.op === 'subscribe' ? c.topics.add(t) : c.topics.delete(t);
-        if (msg.op === 'subscribe' && msg.maskEncoding !== undefined) {
-          if (msg.maskEncoding !== 'png' && msg.maskEncoding !== 'rle') return errorTo(c, 'maskEncoding must be png or rle');
-          c.maskEncoding = msg.maskEncoding;
-        }
+        if (msg.op === 'subscribe' && msg.maskEncoding !== undefined) c.maskEncoding = msg.maskEncoding as 'png' | 'rle';
         return;
       }
       errorTo(c, `unknown op ${JSON.stringify(msg.op)}; use subscribe, unsubscribe or ping`);
@@ -192,7 +192,14 @@ export async function startServer(o: ServerOptions): Promise<Publisher> {
   heartbeat.unref();
 
   await new Promise<void>((r, j) => {
-    server.once('error', j);
+    server.once('error', (e: NodeJS.ErrnoException) => {
+      clearInterval(heartbeat);
+      const where = `${o.host ?? '127.0.0.1'}:${o.port ?? 8080}`;
+      if (e.code === 'EADDRINUSE') j(new TdsError('BAD_OPTION', `port ${o.port ?? 8080} is already in use on ${o.host ?? '127.0.0.1'}`, 'stop the other server, or choose another --port (0 picks a free one)'));
+      else if (e.code === 'EACCES') j(new TdsError('BAD_OPTION', `no permission to listen on ${where}`, 'use a port above 1023, or run with the needed rights'));
+      else if (e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND') j(new TdsError('BAD_OPTION', `cannot listen on ${where}: this machine has no such address`, 'use --host 127.0.0.1, 0.0.0.0 or one of this machine\'s addresses'));
+      else j(new TdsError('BAD_OPTION', `cannot listen on ${where}: ${e.message}`, 'check --host and --port'));
+    });
     server.listen(o.port ?? 8080, o.host ?? '127.0.0.1', () => r());
   });
   const addr = server.address() as AddressInfo;
@@ -237,6 +244,11 @@ export async function startServer(o: ServerOptions): Promise<Publisher> {
     clientSkips: () => [...clients].map((c) => c.skipped),
     async close() {
       clearInterval(heartbeat);
+      // A clean close (1001 going away) so clients know the server stopped on purpose; stragglers are cut
+      // after a short grace so shutdown never hangs on a peer that does not answer.
+      for (const c of clients) c.ws.close(1001, 'server shutting down');
+      const end = Date.now() + 1000;
+      while ([...clients].some((c) => c.ws.readyState !== WebSocket.CLOSED) && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
       for (const c of clients) c.ws.terminate();
       await new Promise<void>((r) => wss.close(() => r()));
       await new Promise<void>((r) => server.close(() => r()));

@@ -7,7 +7,7 @@ import type { Frame } from '../types.js';
 import { openDecoder, type DecodeOptions } from '../ingest/decode.js';
 import { folderFrames, stem } from '../ingest/folders.js';
 import { readRgb } from '../ingest/image-io.js';
-import { isLiveInput } from '../ingest/options.js';
+import { assertRateFits, isLiveInput } from '../ingest/options.js';
 import { probeVideo } from '../ingest/probe.js';
 import { synthLive, type SynthLiveOptions } from './synth-live.js';
 
@@ -74,6 +74,7 @@ export async function openSource(input: string, o: SourceOptions = {}): Promise<
   }
   const live = isLiveInput(input);
   const probe = live ? undefined : await probeVideo(input, { stereo: o.stereo, right: o.right });
+  if (probe) assertRateFits(o.rate ?? 'native', probe.fps, input);
   const dec = openDecoder(input, o);
   const rate = o.rate ?? 'native';
   const fps = probe ? (rate === 'native' ? probe.fps : rate === '1hz' ? 1 : rate) : typeof rate === 'number' ? rate : undefined;

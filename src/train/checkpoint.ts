@@ -2,7 +2,8 @@
 // and renamed into place; state.json, written last and atomically, is the only thing that says which
 // checkpoints count. A kill -9 at any moment leaves the previous state and its checkpoints intact.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { readFile, rename, rm } from 'node:fs/promises';
+import { makeDirs } from '../fs-safe.js';
 import { join } from 'node:path';
 import { tf } from '../model/tf.js';
 import { TdsError } from '../errors.js';
@@ -42,7 +43,7 @@ export async function saveCheckpoint(runDir: string, rel: string, model: tf.Laye
   const tmp = `${final}.tmp-${process.pid}`;
   try {
     await rm(tmp, { recursive: true, force: true });
-    await mkdir(tmp, { recursive: true });
+    makeDirs(tmp, 'checkpoint folder');
     await saveModelDir(tmp, model, meta);
     if (opt) {
       const weights = [...(await opt.getWeights()), ...adamPowers(opt)];

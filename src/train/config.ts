@@ -17,7 +17,7 @@ const stageSchema = z.object({
   lr: z.number().positive(),
   /** Cumulative: the stage runs until this epoch (official: 10, 30, 50, 70). */
   untilEpoch: z.number().int().positive(),
-});
+}).strict();
 
 /** Official schedule (xuhuaren/TDSNet train.sh): seg; +class; +sync; +scene. */
 export const OFFICIAL_STAGES: z.infer<typeof stageSchema>[] = [
@@ -37,32 +37,33 @@ export const trainSchema = z
     syncMode: z.enum(['hard', 'soft']).default('hard'),
     seed: z.number().int().min(0).default(1),
     /** Validation sequences by number (ROBOT18 fold 0 = 1..4). Never a split by frame. */
-    validation: z.object({ sequences: z.array(z.number().int()) }).default({ sequences: [1, 2, 3, 4] }),
+    validation: z.object({ sequences: z.array(z.number().int()) }).strict().default({ sequences: [1, 2, 3, 4] }),
     augment: z
       .object({
         hflip: z.number().min(0).max(1).default(0.5),
         vflip: z.number().min(0).max(1).default(0.5),
         /** Random zoom: crop a window 1/s of the frame (s in [min,max], s >= 1) and resize it to the training size. */
-        scaleCrop: z.object({ min: z.number().min(1), max: z.number().min(1) }).nullable().default(null),
+        scaleCrop: z.object({ min: z.number().min(1), max: z.number().min(1) }).strict().nullable().default(null),
         // Real-endoscopy augmentation (src/train/augment.ts). Any of these set replaces scaleCrop's resize with
         // one affine resample; all null/0 keeps the synthetic recipe's path.
         /** Zoom range; < 1 zooms out into a black surround, > 1 crops in. */
-        zoom: z.object({ min: z.number().positive(), max: z.number().positive() }).nullable().default(null),
+        zoom: z.object({ min: z.number().positive(), max: z.number().positive() }).strict().nullable().default(null),
         /** Rotation, uniform in [-rotate, rotate] degrees. */
         rotate: z.number().min(0).max(180).default(0),
         /** Brightness/contrast/saturation as +/- fractions, hue in degrees. */
-        jitter: z.object({ brightness: z.number().min(0), contrast: z.number().min(0), saturation: z.number().min(0), hue: z.number().min(0) }).nullable().default(null),
+        jitter: z.object({ brightness: z.number().min(0), contrast: z.number().min(0), saturation: z.number().min(0), hue: z.number().min(0) }).strict().nullable().default(null),
         /** Gaussian blur with probability p, sigma up to maxSigma pixels. */
-        blur: z.object({ p: z.number().min(0).max(1), maxSigma: z.number().min(0.3) }).nullable().default(null),
+        blur: z.object({ p: z.number().min(0).max(1), maxSigma: z.number().min(0.3) }).strict().nullable().default(null),
         /** Gaussian noise with probability p, standard deviation up to sigma (0..255). */
-        noise: z.object({ p: z.number().min(0).max(1), sigma: z.number().min(0) }).nullable().default(null),
+        noise: z.object({ p: z.number().min(0).max(1), sigma: z.number().min(0) }).strict().nullable().default(null),
         /** Specular highlights with probability p, up to max of them. */
-        specular: z.object({ p: z.number().min(0).max(1), max: z.number().int().min(1) }).nullable().default(null),
+        specular: z.object({ p: z.number().min(0).max(1), max: z.number().int().min(1) }).strict().nullable().default(null),
         /** Smoke haze with probability p, opacity up to max. */
-        smoke: z.object({ p: z.number().min(0).max(1), max: z.number().min(0).max(1) }).nullable().default(null),
+        smoke: z.object({ p: z.number().min(0).max(1), max: z.number().min(0).max(1) }).strict().nullable().default(null),
         /** Black border outside a circle/octagon (the scope's field of view), labelled background, with probability p. */
-        border: z.object({ p: z.number().min(0).max(1) }).nullable().default(null),
+        border: z.object({ p: z.number().min(0).max(1) }).strict().nullable().default(null),
       })
+      .strict()
       .default({ hflip: 0.5, vflip: 0.5, scaleCrop: null, zoom: null, rotate: 0, jitter: null, blur: null, noise: null, specular: null, smoke: null, border: null }),
     /** Which epoch of each stage is kept: `best` on the validation sequences, or `last` (for cross-validation,
      * where the held-out sequence must not choose the model). */
@@ -71,6 +72,7 @@ export const trainSchema = z
     /** Preprocessed training samples kept in memory across epochs, in MiB. */
     cacheMB: z.number().int().min(0).default(2048),
   })
+  .strict()
   .superRefine((t, ctx) => {
     t.stages.forEach((s, i) => {
       const prev = t.stages[i - 1];

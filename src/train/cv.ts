@@ -5,7 +5,8 @@
 // never picks an epoch (each stage keeps its last) nor a variant for its own fold: the variant that wins is
 // chosen on the mean over all folds, and only the final model (trained on everything) gets it as its default.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { makeDirs } from '../fs-safe.js';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { parse } from 'yaml';
@@ -146,7 +147,7 @@ function trainRun(o: CvOptions, runDir: string, holdOut: string, log: (m: string
   }
   const args = [o.cli, 'train', '--config', o.config, '--data', o.data, '--out', runDir, '--hold-out', holdOut, ...(state ? ['--resume'] : []), ...(o.epochsScale ? ['--epochs-scale', String(o.epochsScale)] : [])];
   log(`training ${runDir} (hold out ${holdOut})${state ? ', resuming' : ''}`);
-  mkdirSync(runDir, { recursive: true });
+  makeDirs(runDir, 'run folder');
   return new Promise((res, rej) => {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
@@ -176,7 +177,7 @@ export async function crossValidate(o: CvOptions): Promise<CvReport> {
   const ds = scanFolder(o.data);
   if (ds.layout === 'images') throw new TdsError('BAD_DATASET', `${o.data} holds no labelled sequences`, 'give a dataset folder with sequences and labels (EndoVis 2015 OPn, ROBOT18 seq_N, prepared)');
   const folds = losoFolds(ds.sequences.map((s) => ({ name: s.name, id: s.id })));
-  mkdirSync(o.out, { recursive: true });
+  makeDirs(o.out);
   const runOf = (name: string) => join(o.out, `fold-${name}`, 'run');
   const tasks = folds.map((f) => () => trainRun(o, runOf(f.heldOut.name), String(f.heldOut.id), log));
   const finalRun = join(o.out, 'final', 'run');

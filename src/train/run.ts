@@ -1,7 +1,8 @@
 // `tds train` as a library function: the staged TDS schedule over frame sequences with validation after every
 // epoch, best checkpoint per stage (the next stage starts from it with a fresh Adam, as the official code does),
 // resumable at the last completed epoch or interrupted step, and a final model folder with model.onnx.
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
+import { makeDirs } from '../fs-safe.js';
 import { resolve, join } from 'node:path';
 import { tf } from '../model/tf.js';
 import { TdsError } from '../errors.js';
@@ -76,11 +77,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     const diff = diffFingerprints(state.fingerprint, fingerprint);
     if (diff.length) throw new TdsError('BAD_OPTION', `cannot resume ${o.out} with a different setup: ${diff.slice(0, 5).join('; ')}`, 'resume with the config, data and options of the original run, or start a new run');
   }
-  try {
-    mkdirSync(join(o.out, 'checkpoints'), { recursive: true });
-  } catch (e) {
-    throw new TdsError('BAD_OUTPUT', `cannot create ${join(o.out, 'checkpoints')}: ${(e as Error).message}`, 'make the run folder writable');
-  }
+  makeDirs(join(o.out, 'checkpoints'), 'run folder');
   const backend = await useBackend(o.backend ?? 'wasm');
   const split = listSamples(o.data, palette, cfg.validation.sequences, cfg.select === 'last');
   const cache = new SampleCache(palette, split.layout, cfg.cacheMB * 2 ** 20);
