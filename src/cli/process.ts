@@ -26,9 +26,10 @@ export function registerProcess(program: Command): void {
     .option('--engine <name>', 'ort | tfjs', 'ort')
     .option('--providers <list>', 'ORT execution providers in order (cuda,tensorrt); CPU is the fallback')
     .option('--overlay', 'also write overlay.mp4 (H.264 at the input rate)')
+    .option('--sequences <list>', 'frame folders: only these sequences (folder names, e.g. OP2 or seq_1,seq_3)')
     .option('--resume', 'continue an interrupted run in --out')
     .option('--json', 'print the summary as JSON')
-    .action(async (input: string, o: { model: string; out: string; rate: string; stereo: string; right?: string; sizes?: string; weights?: string; flip?: boolean; minArea?: string; engine: string; providers?: string; overlay?: boolean; resume?: boolean; json?: boolean }) => {
+    .action(async (input: string, o: { model: string; out: string; rate: string; stereo: string; right?: string; sizes?: string; weights?: string; flip?: boolean; minArea?: string; engine: string; providers?: string; overlay?: boolean; resume?: boolean; sequences?: string; json?: boolean }) => {
       if (!ENGINES.includes(o.engine as EngineName)) throw new TdsError('BAD_OPTION', `unknown --engine ${JSON.stringify(o.engine)}`, `use one of ${ENGINES.join(', ')}`);
       const minArea = o.minArea === undefined ? undefined : nonNegativeInt('--min-area', o.minArea, '50');
       const weights = o.weights?.split(',').map(Number);
@@ -62,6 +63,7 @@ export function registerProcess(program: Command): void {
           executionProviders: providers,
           overlay: o.overlay,
           resume: o.resume,
+          sequences: o.sequences?.split(',').map((x) => x.trim()).filter(Boolean),
           signal: ac.signal,
           onFrame: (done, total) => {
             bar ??= progress('process', total ?? 0, ' | {fps} fps');

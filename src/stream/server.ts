@@ -25,6 +25,8 @@ export interface ServerOptions {
   hello: Omit<HelloMessage, 'type' | 'protocol' | 'topics'>;
   /** bufferedAmount above which a client skips mask/frame messages. */
   maxBufferedBytes?: number;
+  /** A request whose headers have not all arrived after this long is closed (default 10 s). */
+  headersTimeoutMs?: number;
   /** A client stalled (over the bound) this long is closed. */
   stallTimeoutMs?: number;
   heartbeatMs?: number;
@@ -120,6 +122,9 @@ export async function startServer(o: ServerOptions): Promise<Publisher> {
     res.end(req.method === 'HEAD' ? undefined : await readFile(file));
   });
 
+  // A client that trickles its request (slowloris) is cut after 10 s of headers, not Node's default 60 s.
+  server.headersTimeout = o.headersTimeoutMs ?? 10_000;
+  server.requestTimeout = 30_000;
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_CLIENT_MESSAGE });
   server.on('upgrade', (req, socket, head) => {
     const url = new URL(req.url ?? '/', 'http://x');
