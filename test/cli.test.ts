@@ -2,7 +2,8 @@
 import { describe, expect, it, beforeAll } from 'vitest';
 import { join } from 'node:path';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
-import { cli, makeClip, tmp } from './helpers.js';
+import { spawnSync } from 'node:child_process';
+import { cli, makeClip, root, tmp } from './helpers.js';
 
 describe('tds CLI', () => {
   let dir: string;
@@ -18,6 +19,20 @@ describe('tds CLI', () => {
     expect(JSON.parse(r.stdout)).toEqual({ width: 64, height: 48, fps: 25, frames: 50, durationMs: 2000, codec: 'h264' });
     const s = cli(['probe', clip, '--stereo', 'sbs', '--json']);
     expect(JSON.parse(s.stdout).width).toBe(32);
+  });
+
+  it('npx tds prints nothing from npm: --help, and probe --json is JSON alone on stdout with an empty stderr', () => {
+    const run = (args: string[]) => spawnSync('npx', ['--no-install', 'tds', ...args], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+    const h = run(['--help']);
+    expect(h.status).toBe(0);
+    expect(h.stderr).toBe('');
+    expect(h.stdout).toMatch(/^Usage: tds/);
+    const p = run(['probe', clip, '--json']);
+    expect(p.status).toBe(0);
+    expect(p.stderr).toBe('');
+    expect(JSON.parse(p.stdout)).toMatchObject({ width: 64, height: 48 });
+    // The reason it stays quiet: no .npmrc key npm warns about (allowScripts keeps onnxruntime-node's download off).
+    expect(existsSync(join(root, '.npmrc'))).toBe(false);
   });
 
   it('extract writes left_frames/frame000.png... at the asked rate', () => {

@@ -5,6 +5,7 @@ import { benchEngines } from './engines.js';
 import { benchTrain } from './train.js';
 import { benchPipeline } from './pipeline.js';
 import { benchLive } from './live.js';
+import { benchModels } from './models.js';
 
 export interface BenchResult {
   name: string;
@@ -38,6 +39,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   if (want('train')) results.push(...(await benchTrain(o)));
   if (want('post') || want('pipeline')) results.push(...(await benchPipeline(o)));
   if (want('live') || want('ws')) results.push(...(await benchLive(o)));
+  if (want('model')) results.push(...(await benchModels(o)));
   return {
     machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform}-${process.arch}` },
     results: results.filter((r) => want(r.name)),

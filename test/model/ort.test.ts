@@ -5,6 +5,7 @@ import { initModel } from '../../src/model/init.js';
 import { createSegmenter, type Segmentation } from '../../src/model/segmenter.js';
 import { useBackend } from '../../src/model/backend.js';
 import { readTdsJson } from '../../src/model/model-dir.js';
+import { exportModelDir } from '../../src/model/onnx-file.js';
 import { importOnnx } from '../../src/model/onnx-import.js';
 import { OnnxGraph } from '../../src/model/onnx-graph.js';
 import { loadPalette } from '../../src/ingest/palette.js';
@@ -62,7 +63,7 @@ describe('ONNX export and the ORT engine', () => {
     expect(readTdsJson(dir).onnx).toMatchObject({ file: 'model.onnx', input: 'image', inputLayout: 'nchw', outputs: { seg: 'seg', class: 'class', scene: 'scene' }, opset: 17, source: 'export' });
   });
 
-  it('exports automatically when model.onnx is missing or older than the weights', async () => {
+  it('exports automatically when model.onnx is missing; changed weights are reported, and tds export keeps the old ONNX', async () => {
     const dir = join(tmp(), 'auto');
     await initModel(dir, { profile: 'fast', palette: robot, height: 64, width: 64 });
     expect(existsSync(join(dir, 'model.onnx'))).toBe(false);
@@ -75,12 +76,19 @@ describe('ONNX export and the ORT engine', () => {
     utimesSync(join(dir, 'weights.bin'), later, later);
     (await createSegmenter(dir)).dispose();
     expect(statSync(join(dir, 'model.onnx')).mtimeMs).toBe(first);
-    // ...new weights do.
+    // ...new weights are reported, never silently exported over the good model.onnx (they may be damaged)...
+    const onnx = readFileSync(join(dir, 'model.onnx'));
     const w = readFileSync(join(dir, 'weights.bin'));
     w.writeFloatLE(0.123, 0);
     writeFileSync(join(dir, 'weights.bin'), w);
+    await expect(createSegmenter(dir)).rejects.toThrow(/weights\.bin changed since model\.onnx was exported/);
+    await expect(createSegmenter(dir, { engine: 'tfjs', backend: 'cpu' })).rejects.toThrow(/weights\.bin changed/);
+    expect(readFileSync(join(dir, 'model.onnx')).equals(onnx)).toBe(true);
+    // ...until the user exports on purpose, which keeps the previous export beside the new one.
+    await exportModelDir(dir);
+    expect(readFileSync(join(dir, 'model.onnx.bak')).equals(onnx)).toBe(true);
+    expect(readFileSync(join(dir, 'model.onnx')).equals(onnx)).toBe(false);
     (await createSegmenter(dir)).dispose();
-    expect(statSync(join(dir, 'model.onnx')).mtimeMs).toBeGreaterThan(first);
   });
 
   it('runs other input sizes from the same graph (multi-size ensembles), and a requested GPU provider falls back to CPU', async () => {

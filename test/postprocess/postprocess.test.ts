@@ -85,7 +85,9 @@ describe('removeSmallRegions', () => {
     for (let i = 0; i < L.length; i++) L[i] = (Math.imul(i, 2654435761) >>> 29) % 4 === 0 ? 1 : (i >> 7) % 3;
     const t0 = performance.now();
     removeSmallRegions(L, w, h, { minArea: 50 });
-    expect(performance.now() - t0).toBeLessThan(1500);
+    // A quadratic pass would take minutes at 1.3 Mpx; the bound leaves room for a loaded machine (speed itself
+    // is measured by the benchmark, post.remove-small.1280x1024.ms).
+    expect(performance.now() - t0).toBeLessThan(5000);
   });
 });
 
