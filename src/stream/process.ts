@@ -20,6 +20,7 @@ import { createEnsemble, type Size } from './ensemble.js';
 import { analyze, type FrameResult } from './analyze.js';
 import { openSource, type SourceOptions } from './source.js';
 import { segmentInOrder } from './batch.js';
+import { channel } from './channel.js';
 
 export interface ProcessOptions extends SourceOptions {
   model: string;
@@ -144,7 +145,12 @@ async function processLocked(input: string, o: ProcessOptions): Promise<ProcessS
   const sceneNames = meta.scenes.map((s) => s.name);
   const colors = meta.classes.map((c) => c.color as Rgb);
   const lines = new Map<string, FrameLine>(done);
-  const overlays: Image[] = [];
+  // The overlay video is encoded while frames are processed (a bounded queue to ffmpeg), never held in memory:
+  // an hour at 1280x1024 would be hundreds of GB.
+  const overlays = o.overlay ? channel<Image>(4) : undefined;
+  const encoding = overlays ? encodeVideo(join(o.out, 'overlay.mp4'), overlays, { fps: source.fps ?? 25 }) : undefined;
+  encoding?.catch(() => {}); // awaited below; this only keeps an early failure from going unhandled
+  const pushOverlay = (img: Image) => overlays!.push(img.width % 2 || img.height % 2 ? cropEven(img) : img);
   let processed = 0;
   let resumed = 0;
   let error: TdsError | undefined;
@@ -188,7 +194,7 @@ async function processLocked(input: string, o: ProcessOptions): Promise<ProcessS
         resumed++;
         if (o.overlay) {
           const mask = await readRaw(join(o.out, 'masks', `${name}.png`));
-          overlays.push(await renderOverlay(s.frame.left, mask.data, colors, classNames, done.get(name)!.maskPresent.map((n) => classNames.indexOf(n))));
+          await pushOverlay(await renderOverlay(s.frame.left, mask.data, colors, classNames, done.get(name)!.maskPresent.map((n) => classNames.indexOf(n))));
         }
         continue;
       }
@@ -198,7 +204,7 @@ async function processLocked(input: string, o: ProcessOptions): Promise<ProcessS
         writePng(join(o.out, 'masks', `${name}.png`), { data: Buffer.from(r.labels.buffer, r.labels.byteOffset, r.labels.length), width: r.width, height: r.height, channels: 1 }),
         writePng(join(o.out, 'color', `${name}.png`), colorize(r.labels, r.width, r.height, colors)),
       ]);
-      if (o.overlay) overlays.push(await renderOverlay(s.frame.left, r.labels, colors, classNames, r.maskPresent.map((n) => classNames.indexOf(n))));
+      if (overlays) await pushOverlay(await renderOverlay(s.frame.left, r.labels, colors, classNames, r.maskPresent.map((n) => classNames.indexOf(n))));
       const write = performance.now() - w0;
       const line: FrameLine = { frame: s.frame.index, name, ptsMs: s.frame.ptsMs, presence: r.presence, present: r.present, maskPresent: r.maskPresent, scene: r.scene, sync: r.sync, sizes: r.sizes, ms: { decode: round(r.ms.decode), infer: round(r.ms.infer), post: round(r.ms.post), write: round(write), total: round(r.ms.decode + r.ms.infer + r.ms.post + write) } };
       // The line is the frame's completion record: written after its PNGs.
@@ -221,9 +227,13 @@ async function processLocked(input: string, o: ProcessOptions): Promise<ProcessS
   try {
     const ordered = [...lines.values()].sort((a, b) => a.frame - b.frame || a.name.localeCompare(b.name));
     await writeAtomic(join(o.out, 'labels.ndjson'), ordered.map((l) => JSON.stringify(l)).join('\n') + (ordered.length ? '\n' : ''));
-    if (o.overlay && overlays.length && !error) {
-      const even = overlays.map((img) => (img.width % 2 || img.height % 2 ? cropEven(img) : img));
-      await encodeVideo(join(o.out, 'overlay.mp4'), even, { fps: source.fps ?? 25 });
+    if (overlays && encoding) {
+      // A run that failed or was interrupted leaves no overlay.mp4 (the encoder removes its temp file).
+      if (error || interrupted) overlays.fail(error ?? new Error('interrupted'));
+      else overlays.end();
+      await encoding.catch((e) => {
+        if (!error && !interrupted && lines.size) throw e;
+      });
     }
     await writeRun(!error && !interrupted);
   } catch (e) {
