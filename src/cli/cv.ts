@@ -6,7 +6,7 @@ import { crossValidate, cvTable } from '../train/cv.js';
 import { loadRunConfig } from '../train/config.js';
 import { log } from '../log.js';
 import { configPath } from './paths.js';
-import { positiveInt } from './args.js';
+import { nonNegativeInt, positiveInt } from './args.js';
 
 export function registerCv(program: Command): void {
   program
@@ -18,8 +18,9 @@ export function registerCv(program: Command): void {
     .option('--parallel <n>', 'trainings at once (tfjs trains on one core each)', '2')
     .option('--final', 'also train the final model on every sequence and give it the winning inference variant')
     .option('--epochs-scale <f>', 'scale every stage\'s end epoch (e.g. 0.1 for a quick run)')
+    .option('--min-fps <n>', 'the final model\'s default variant must run at least this fast engine-only here', '25')
     .option('--json', 'print the report as JSON')
-    .action(async (o: { config: string; data: string; out: string; parallel: string; final?: boolean; epochsScale?: string; json?: boolean }) => {
+    .action(async (o: { config: string; data: string; out: string; parallel: string; final?: boolean; epochsScale?: string; minFps: string; json?: boolean }) => {
       const config = configPath(o.config);
       const r = await crossValidate({
         config,
@@ -29,6 +30,7 @@ export function registerCv(program: Command): void {
         parallel: positiveInt('--parallel', o.parallel),
         final: o.final,
         epochsScale: o.epochsScale !== undefined ? Number(o.epochsScale) : undefined,
+        minFps: nonNegativeInt('--min-fps', o.minFps, '25'),
         onLog: (m) => log.info(m),
       });
       if (o.json) console.log(JSON.stringify(r));
