@@ -41,6 +41,14 @@ function windowTaps(off: number, src: number, dst: number, limit: number): { i0:
 }
 
 /**
+ * The one normalisation of 0..255 pixel values used by inference, training crops and training augmentation,
+ * so that the same pixel always becomes the same float (bit-identical): v * scale[c] - shift[c].
+ */
+export function normalizer(norm: Normalization): { scale: number[]; shift: number[] } {
+  return { scale: [0, 1, 2].map((c) => 1 / (255 * norm.std[c])), shift: [0, 1, 2].map((c) => norm.mean[c] / norm.std[c]) };
+}
+
+/**
  * Writes one image, resized and normalised, into `out` at batch position `b` (out holds N x 3 x H x W floats).
  * Returns `out`. The image is only read. `crop` resamples a window of the image instead of all of it.
  */
@@ -49,8 +57,7 @@ export function preprocessInto(img: Image, height: number, width: number, norm: 
   if (crop) return preprocessWindow(img, height, width, norm, layout, out, b, crop);
   const plane = height * width;
   const base = b * plane * 3;
-  const scale = [1 / (255 * norm.std[0]), 1 / (255 * norm.std[1]), 1 / (255 * norm.std[2])];
-  const shift = [norm.mean[0] / norm.std[0], norm.mean[1] / norm.std[1], norm.mean[2] / norm.std[2]];
+  const { scale, shift } = normalizer(norm);
   const src = img.data;
   const W = img.width;
   const same = img.width === width && img.height === height;
@@ -84,6 +91,7 @@ export function preprocessInto(img: Image, height: number, width: number, norm: 
 function preprocessWindow(img: Image, height: number, width: number, norm: Normalization, layout: Layout, out: Float32Array, b: number, crop: Crop): Float32Array {
   const plane = height * width;
   const base = b * plane * 3;
+  const { scale, shift } = normalizer(norm);
   const ty = windowTaps(crop.y, crop.h, height, img.height);
   const tx = windowTaps(crop.x, crop.w, width, img.width);
   const src = img.data;
@@ -100,7 +108,7 @@ function preprocessWindow(img: Image, height: number, width: number, norm: Norma
         const d = src[(r1 + tx.i1[x]) * 3 + c];
         const top = a + (bb - a) * tx.w[x];
         const v = top + (cc + (d - cc) * tx.w[x] - top) * ty.w[y];
-        out[layout === 'nchw' ? base + c * plane + p : base + p * 3 + c] = (v / 255 - norm.mean[c]) / norm.std[c];
+        out[layout === 'nchw' ? base + c * plane + p : base + p * 3 + c] = v * scale[c] - shift[c];
       }
     }
   }

@@ -4,7 +4,7 @@
 // surgical smoke, and the dark border outside the scope's field of view (labelled background, so a model learns
 // that a black border is never instrument). Everything is driven by the caller's seeded RNG.
 import type { Image } from '../types.js';
-import type { Normalization } from '../model/preprocess.js';
+import { normalizer, type Normalization } from '../model/preprocess.js';
 
 export interface RealAugment {
   /** Zoom factor range; < 1 zooms out (the frame shrinks inside a black surround), > 1 crops in. */
@@ -224,11 +224,12 @@ export function augmentReal(img: Image, labels: Uint8Array, H: number, W: number
     for (let i = 0; i < rgb.length; i++) rgb[i] += gauss(r) * sd;
   }
   if (aug.border && r() < aug.border.p) border(rgb, s.labels, H, W, r);
+  // The same normalisation as inference (src/model/preprocess.ts): identical pixels give identical floats.
+  const { scale, shift } = normalizer(norm);
   const image = new Float32Array(H * W * 3);
   for (let i = 0; i < rgb.length; i++) {
     const c = i % 3;
-    const v = Math.min(255, Math.max(0, rgb[i]));
-    image[i] = (v / 255 - norm.mean[c]) / norm.std[c];
+    image[i] = Math.min(255, Math.max(0, rgb[i])) * scale[c] - shift[c];
   }
   return { image, labels: s.labels };
 }

@@ -214,3 +214,27 @@ describe('tds cv end to end (tiny)', () => {
     expect(JSON.parse(again.stdout).scores).toEqual(rep.scores);
   }, 300_000);
 });
+
+describe('one normalisation for training and inference', () => {
+  it('the same pixels give bit-identical floats through inference, training crops and augmentation', async () => {
+    const { preprocessInto } = await import('../../src/model/preprocess.js');
+    const w = 48;
+    const h = 32;
+    const data = Buffer.alloc(w * h * 3);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 37 + (i >> 5)) & 255;
+    const img = { data, width: w, height: h, channels: 3 };
+    const infer = preprocessInto(img, h, w, IMAGENET, 'nhwc', new Float32Array(w * h * 3));
+    const crop = preprocessInto(img, h, w, IMAGENET, 'nhwc', new Float32Array(w * h * 3), 0, { x: 0, y: 0, w, h });
+    const none: RealAugment = { zoom: { min: 1, max: 1 }, rotate: 0, jitter: null, blur: null, noise: null, specular: null, smoke: null, border: null };
+    const aug = augmentReal(img, new Uint8Array(w * h), h, w, IMAGENET, none, { h: false, v: false }, () => 0.5).image;
+    expect(Buffer.from(crop.buffer).equals(Buffer.from(infer.buffer))).toBe(true);
+    expect(Buffer.from(aug.buffer).equals(Buffer.from(infer.buffer))).toBe(true);
+    // Resampled (fractional) values too: a training crop of the whole 640x480 frame at 288x384 equals inference's
+    // resize bit for bit (the two used different arithmetic before and differed in 48 values here).
+    const big = { data: Buffer.alloc(640 * 480 * 3), width: 640, height: 480, channels: 3 };
+    for (let i = 0; i < big.data.length; i++) big.data[i] = (i * 37 + (i >> 5)) & 255;
+    const a = preprocessInto(big, 288, 384, IMAGENET, 'nhwc', new Float32Array(288 * 384 * 3));
+    const b = preprocessInto(big, 288, 384, IMAGENET, 'nhwc', new Float32Array(288 * 384 * 3), 0, { x: 0, y: 0, w: 640, h: 480 });
+    expect(Buffer.from(b.buffer).equals(Buffer.from(a.buffer))).toBe(true);
+  });
+});
