@@ -6,7 +6,7 @@ import * as ort from 'onnxruntime-node';
 import { TdsError } from '../errors.js';
 import { log } from '../log.js';
 import type { Frame, Image } from '../types.js';
-import { readTdsJson, type TdsJson } from './model-dir.js';
+import type { TdsJson } from './model-dir.js';
 import { ensureOnnx } from './onnx-file.js';
 import { preprocessInto } from './preprocess.js';
 import { segToProbs, sigmoid, softmax } from './outputs.js';
@@ -83,8 +83,7 @@ export async function openSession(file: string, providers: ExecutionProvider[], 
 }
 
 export async function createOrtSegmenter(modelDir: string, opts: SegmenterOptions): Promise<Segmenter> {
-  let meta: TdsJson = readTdsJson(modelDir);
-  meta = await ensureOnnx(modelDir);
+  const meta: TdsJson = await ensureOnnx(modelDir);
   if (!meta.onnx) throw new TdsError('BAD_MODEL', `${modelDir} has no ONNX model`, 'run `tds export DIR`');
   const size = opts.size ?? meta.inputSize;
   if (!Number.isInteger(size.height) || !Number.isInteger(size.width) || size.height < 1 || size.width < 1) {

@@ -1,7 +1,8 @@
 // TDSNet in tfjs layers (NHWC), as the official code builds it (xuhuaren/TDSNet util/models.py):
 // encoder -> context-ensemble block -> three task-task latent branches -> segmentation, class, scene heads.
 // Two profiles share the decomposition: `paper` (VGG16, 22,122,331 params with 12 classes / 3 scenes) and
-// `fast` (light encoder, narrow channels, seg head at 1/4 resolution) for live rates on CPU.
+// `fast` (light encoder, narrow channels, seg convs at 1/4 resolution and one refine conv at 1/2) for live
+// rates on CPU.
 import { tf } from './tf.js';
 import { ResizeBilinear } from './resize-layer.js';
 import { TdsError } from '../errors.js';
@@ -19,9 +20,6 @@ export interface BuildOptions {
   /** Seed for He-normal initialisation; same seed, same weights. */
   seed?: number;
 }
-
-/** Output names, in model output order. */
-export const OUTPUTS = ['seg', 'class', 'scene'] as const;
 
 interface Spec {
   /** Encoder convs per block; the block ends with a 2x2 max-pool (VGG) or the first conv strides 2 (fast). */
