@@ -6,10 +6,11 @@ import { join } from 'node:path';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { connect as tcp } from 'node:net';
 import { once } from 'node:events';
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { ffmpegPath } from '../../src/ingest/binaries.js';
 import WebSocket from 'ws';
 import { decodeBinary } from '../../src/stream/protocol.js';
-import { makeClip, root, tmp, waitUntil } from '../helpers.js';
+import { ffmpeg, makeClip, root, tmp, waitUntil } from '../helpers.js';
 import { expectFault, ffmpegPids, tds, tdsBg } from './helpers.js';
 
 const MODEL = join(root, 'models', 'demo');
@@ -142,6 +143,34 @@ describe('fault tier: serve sources and ports', () => {
     } finally {
       c.ws.close();
       await s.stop();
+    }
+  }, 90_000);
+
+  it('a udp feed whose ffmpeg is killed is reopened at once and delivers frames again within 4 s', async () => {
+    const ts = join(d, 'gop1s.mp4');
+    ffmpeg(['-f', 'lavfi', '-i', 'testsrc2=size=320x256:rate=25:duration=4', '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '25', '-pix_fmt', 'yuv420p', ts]);
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const sender = spawn(ffmpegPath(), ['-loglevel', 'error', '-re', '-stream_loop', '-1', '-i', ts, '-c', 'copy', '-f', 'mpegts', `udp://127.0.0.1:${port}?pkt_size=1316`], { stdio: 'ignore' });
+    const s = await startServe([`udp://127.0.0.1:${port}`]);
+    const c = await client(s.ws);
+    c.ws.send(JSON.stringify({ op: 'subscribe', topics: ['classes'] }));
+    try {
+      expect(await waitUntil(() => c.text.filter((m) => m.type === 'classes').length > 5, 30_000)).toBe(true);
+      const ff = ffmpegChildOf(s.child.pid!);
+      expect(ff).toBeDefined();
+      const t0 = Date.now();
+      process.kill(ff!, 'SIGKILL');
+      await new Promise((r) => setTimeout(r, 300)); // frames already on their way are not the recovery
+      const seen = c.text.length;
+      expect(await waitUntil(() => c.text.slice(seen).some((m) => m.type === 'classes'), 15_000)).toBe(true);
+      const ms = Date.now() - t0;
+      console.log(`serve udp: frames again ${ms} ms after its ffmpeg was killed`);
+      expect(ms).toBeLessThan(4000);
+    } finally {
+      c.ws.close();
+      await s.stop();
+      sender.kill('SIGKILL');
+      if (sender.exitCode === null && sender.signalCode === null) await once(sender, 'exit');
     }
   }, 90_000);
 
