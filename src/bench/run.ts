@@ -25,11 +25,7 @@ export interface BenchOptions {
   soakSeconds?: number;
 }
 
-export function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
+export { median } from '../median.js';
 
 export async function runBench(o: BenchOptions): Promise<BenchReport> {
   const want = (name: string) => !o.only || name.startsWith(o.only) || o.only.startsWith(name);

@@ -52,10 +52,13 @@ export function onnxIsStale(dir: string, meta: TdsJson): boolean {
   return existsSync(weights) && statSync(weights).mtimeMs > statSync(onnx).mtimeMs;
 }
 
-/** Throws when weights.bin differs from the weights model.onnx was exported from (hash recorded at export). */
-export function assertWeightsUnchanged(dir: string, meta: TdsJson): void {
+/**
+ * Throws when weights.bin differs from the weights model.onnx was exported from (hash recorded at export).
+ * Returns true when it checked and they match (the export is fresh), false when there was nothing to check.
+ */
+export function assertWeightsUnchanged(dir: string, meta: TdsJson): boolean {
   const recorded = meta.onnx?.source === 'export' ? meta.onnx.weightsSha256 : undefined;
-  if (!recorded || !existsSync(join(dir, meta.onnx!.file))) return;
+  if (!recorded || !existsSync(join(dir, meta.onnx!.file))) return false;
   const now = weightsHash(dir);
   if (now && now !== recorded) {
     throw new TdsError(
@@ -64,12 +67,13 @@ export function assertWeightsUnchanged(dir: string, meta: TdsJson): void {
       `restore weights.bin; if you replaced it on purpose, run \`tds export ${dir}\` (the old model.onnx is kept as model.onnx.bak)`,
     );
   }
+  return now !== undefined;
 }
 
 /** Ensures a fresh model.onnx; returns the (possibly updated) description. */
 export async function ensureOnnx(dir: string): Promise<TdsJson> {
   const meta = readTdsJson(dir);
-  assertWeightsUnchanged(dir, meta);
-  if (!onnxIsStale(dir, meta)) return meta;
+  // One hash of weights.bin per load: a verified export is fresh without onnxIsStale hashing it again.
+  if (assertWeightsUnchanged(dir, meta) || !onnxIsStale(dir, meta)) return meta;
   return (await exportModelDir(dir)).meta;
 }

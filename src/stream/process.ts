@@ -2,8 +2,7 @@
 // writers. Batch policy (lossless, ordered). Every output file is written atomically; labels.ndjson grows one
 // line per finished frame, so --resume knows what is complete and gives identical results.
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { appendFile, readdir, unlink } from 'node:fs/promises';
-import sharp from 'sharp';
+import { appendFile, open, readdir, unlink, type FileHandle } from 'node:fs/promises';
 import { lockOutput } from './out-lock.js';
 import { makeDirs } from '../fs-safe.js';
 import { join, resolve } from 'node:path';
@@ -70,14 +69,27 @@ function settingsOf(input: string, o: ProcessOptions, sizes: string[]) {
   return { input: resolve(input), model: resolve(o.model), sizes, weights: o.weights ?? null, flip: !!o.flip, minArea: o.minArea ?? 0, rate: o.rate ?? 'native', stereo: o.stereo ?? 'none', right: o.right ? resolve(o.right) : null, sequences: o.sequences ?? null };
 }
 
-/** True when `path` is a whole PNG that decodes (a truncated or damaged one is redone on --resume). */
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+/** The IEND chunk every whole PNG ends with (length 0, type, CRC). */
+const PNG_IEND = Buffer.from([0, 0, 0, 0, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82]);
+
+/** True when `path` is a whole PNG: its signature and its closing IEND chunk are there, so a truncated one is
+ * redone on --resume. Reads 20 bytes, not the image: resuming a long recording must not decode every frame. */
 async function pngIntact(path: string): Promise<boolean> {
-  if (!existsSync(path)) return false;
+  let fh: FileHandle | undefined;
   try {
-    await sharp(path, { failOn: 'truncated' }).raw().toBuffer();
-    return true;
+    fh = await open(path, 'r');
+    const { size } = await fh.stat();
+    if (size < PNG_SIGNATURE.length + PNG_IEND.length) return false;
+    const head = Buffer.alloc(8);
+    const tail = Buffer.alloc(12);
+    await fh.read(head, 0, 8, 0);
+    await fh.read(tail, 0, 12, size - 12);
+    return head.equals(PNG_SIGNATURE) && tail.equals(PNG_IEND);
   } catch {
     return false;
+  } finally {
+    await fh?.close();
   }
 }
 

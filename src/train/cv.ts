@@ -16,7 +16,7 @@ import { writeAtomic, readTdsJson, writeTdsJson } from '../model/model-dir.js';
 import type { EvalResult } from '../eval/metrics.js';
 import { evaluateFolders } from '../eval/evaluate.js';
 import { processInput } from '../stream/process.js';
-import { createEnsemble } from '../stream/ensemble.js';
+import { ensembleFps } from '../stream/ensemble-fps.js';
 import { loadRunConfig } from './config.js';
 import { readState } from './checkpoint.js';
 
@@ -114,24 +114,6 @@ export interface CvOptions {
   /** A variant qualifies as the final model's default only at this engine-only rate or more (default 25). */
   minFps?: number;
   onLog?: (msg: string) => void;
-}
-
-/** Engine-only frames per second of an ensemble on a 640x480 frame, median of 20 after 3 warm-up runs. */
-async function variantFps(dir: string, sizes: Array<{ height: number; width: number }>, flip: boolean): Promise<number> {
-  const ens = await createEnsemble(dir, { sizes, flip });
-  const img = { data: Buffer.alloc(640 * 480 * 3, 128), width: 640, height: 480, channels: 3 };
-  try {
-    const times: number[] = [];
-    for (let i = 0; i < 23; i++) {
-      const t0 = performance.now();
-      await ens.segment(img);
-      if (i >= 3) times.push(performance.now() - t0);
-    }
-    times.sort((a, b) => a - b);
-    return 1000 / times[times.length >> 1];
-  } finally {
-    ens.dispose();
-  }
 }
 
 function scoreOf(fold: string, variant: string, r: EvalResult, classNames: string[]): FoldScore {
@@ -243,7 +225,7 @@ export async function crossValidate(o: CvOptions): Promise<CvReport> {
     report.fps = {};
     let chosen: Variant | undefined;
     for (const v of ranked) {
-      report.fps[v.name] = Math.round((await variantFps(dir, sizesOf(v), v.flip)) * 10) / 10;
+      report.fps[v.name] = Math.round((await ensembleFps(dir, { sizes: sizesOf(v), flip: v.flip })) * 10) / 10;
       if (report.fps[v.name] >= minFps) {
         chosen = v;
         break;
