@@ -113,6 +113,43 @@ export async function pruneCheckpoints(runDir: string, s: RunState): Promise<voi
   for (const name of readdirSync(dir)) if (!keep.has(name)) await rm(join(dir, name), { recursive: true, force: true });
 }
 
+interface StageLike {
+  name: string;
+  a: number;
+  b: number;
+  g: number;
+  lr: number;
+  untilEpoch: number;
+}
+
+/**
+ * What a resumed run may change: anything the epochs already started did not depend on. A schedule may be
+ * lengthened or its later stages changed (a run that is still improving gets more epochs without starting
+ * over); the stage, loss weights and rate of every started epoch must stay as they were.
+ */
+export function resumeConflicts(old: Record<string, unknown>, now: Record<string, unknown>, epochsStarted: number): string[] {
+  const stagesOf = (f: Record<string, unknown>) => ((f.train as { stages?: StageLike[] } | undefined)?.stages ?? []);
+  const without = (f: Record<string, unknown>) => ({ ...f, train: { ...(f.train as object), stages: undefined } });
+  const diff = diffFingerprints(without(old), without(now));
+  const at = (stages: StageLike[], epoch: number) => {
+    const s = stages.find((x) => epoch <= x.untilEpoch);
+    return s && JSON.stringify({ name: s.name, a: s.a, b: s.b, g: s.g, lr: s.lr });
+  };
+  for (let e = 1; e <= epochsStarted; e++) {
+    const [a, b] = [at(stagesOf(old), e), at(stagesOf(now), e)];
+    if (a !== b) {
+      diff.push(`train.stages at epoch ${e} (already run): ${a ?? 'none'} -> ${b ?? 'none'}`);
+      break;
+    }
+  }
+  // Stage boundaries inside the run so far matter too: a stage that ended before must still end there.
+  for (const s of stagesOf(old)) {
+    if (s.untilEpoch >= epochsStarted) continue;
+    if (!stagesOf(now).some((x) => x.name === s.name && x.untilEpoch === s.untilEpoch)) diff.push(`train.stages: stage ${s.name} ended at epoch ${s.untilEpoch} in this run; keep that boundary`);
+  }
+  return diff;
+}
+
 /** Paths where two fingerprints differ ("train.stages.1.lr: 0.0001 -> 0.0002"). */
 export function diffFingerprints(a: unknown, b: unknown, path = ''): string[] {
   if (JSON.stringify(a) === JSON.stringify(b)) return [];

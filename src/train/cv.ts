@@ -17,7 +17,7 @@ import type { EvalResult } from '../eval/metrics.js';
 import { evaluateFolders } from '../eval/evaluate.js';
 import { processInput } from '../stream/process.js';
 import { ensembleFps } from '../stream/ensemble-fps.js';
-import { loadRunConfig } from './config.js';
+import { applyOverrides, loadRunConfig } from './config.js';
 import { readState } from './checkpoint.js';
 
 export interface Fold {
@@ -148,7 +148,9 @@ function meanScores(scores: FoldScore[], classNames: string[]): Omit<FoldScore, 
 /** Runs `node CLI train ...` to completion; resumes a run folder that holds an unfinished run. */
 function trainRun(o: CvOptions, runDir: string, holdOut: string, log: (m: string) => void): Promise<void> {
   const state = readState(runDir);
-  if (state?.done) {
+  // A finished run is kept unless the config's schedule now runs longer (train then continues it).
+  const total = applyOverrides(loadRunConfig(o.config).train, { epochsScale: o.epochsScale }).stages.at(-1)!.untilEpoch;
+  if (state?.done && state.epochsDone >= total) {
     log(`${runDir}: already trained (${state.epochsDone} epochs)`);
     return Promise.resolve();
   }

@@ -17,7 +17,7 @@ import { listSamples, SampleCache } from './dataset.js';
 import { epochSeed, makeBatch, shuffled, stepSeed } from './batches.js';
 import { validate } from './validate.js';
 import { curvesSvg } from './curves.js';
-import { diffFingerprints, loadCheckpointWeights, loadOptimizerState, pruneCheckpoints, readState, saveCheckpoint, writeState, type EpochRecord, type RunState } from './checkpoint.js';
+import { resumeConflicts, loadCheckpointWeights, loadOptimizerState, pruneCheckpoints, readState, saveCheckpoint, writeState, type EpochRecord, type RunState } from './checkpoint.js';
 import type { RunConfig } from './config.js';
 
 export interface TrainProgress {
@@ -74,8 +74,11 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   if (state && !o.resume) throw new TdsError('BAD_OUTPUT', `${o.out} already holds a training run (${state.epochsDone} epoch(s) done)`, 'pass --resume to continue it, or choose another --out');
   if (!state && o.resume) throw new TdsError('BAD_OPTION', `--resume: ${o.out} holds no training run to resume`, 'drop --resume to start a new run there');
   if (state) {
-    const diff = diffFingerprints(state.fingerprint, fingerprint);
-    if (diff.length) throw new TdsError('BAD_OPTION', `cannot resume ${o.out} with a different setup: ${diff.slice(0, 5).join('; ')}`, 'resume with the config, data and options of the original run, or start a new run');
+    const started = state.epochsDone + (state.partial ? 1 : 0);
+    const diff = resumeConflicts(state.fingerprint, fingerprint, started);
+    if (diff.length) throw new TdsError('BAD_OPTION', `cannot resume ${o.out} with a different setup: ${diff.slice(0, 5).join('; ')}`, `resume with the config, data and options of the original run (only stages after epoch ${started} may change), or start a new run`);
+    // A longer schedule continues a finished run; the fingerprint records the schedule now in force.
+    state = { ...state, fingerprint, done: state.done && state.epochsDone >= cfg.stages[cfg.stages.length - 1].untilEpoch ? true : undefined };
   }
   makeDirs(join(o.out, 'checkpoints'), 'run folder');
   const backend = await useBackend(o.backend ?? 'wasm');

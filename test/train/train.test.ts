@@ -106,8 +106,33 @@ describe('tds train', () => {
     const ac = new AbortController();
     await train({ config: loadRunConfig(cfgFile), data, out, signal: ac.signal, onProgress: () => ac.abort() });
     const other = loadRunConfig(cfgFile);
-    other.train.stages[1].lr = 2e-4;
-    await expect(train({ config: other, data, out, resume: true })).rejects.toThrow(/cannot resume .* train\.stages\.1\.lr: 0\.0001 -> 0\.0002/);
+    other.train.stages[0].lr = 2e-4;
+    await expect(train({ config: other, data, out, resume: true })).rejects.toThrow(/cannot resume .* train\.stages at epoch 1 \(already run\): .*"lr":0\.0001.* -> .*"lr":0\.0002/);
+    const sized = loadRunConfig(cfgFile);
+    sized.train.size = [96, 96];
+    await expect(train({ config: sized, data, out, resume: true })).rejects.toThrow(/train\.size\.0: 64 -> 96/);
+  });
+
+  it('a finished run continues under a longer schedule; epochs already run stay as they were', async () => {
+    const out = join(tmp(), 'longer');
+    await train({ config: loadRunConfig(cfgFile), data, out });
+    const before = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n');
+    const longer = loadRunConfig(cfgFile);
+    longer.train.stages.push({ name: 'scene-low', a: 0.2, b: 0.6, g: 0.2, lr: 1e-5, untilEpoch: 6 });
+    const r = await train({ config: longer, data, out, resume: true });
+    expect(r).toMatchObject({ interrupted: false, epochsDone: 6 });
+    const after = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n');
+    expect(after.slice(0, 4)).toEqual(before);
+    expect(after.slice(4).map((l) => [JSON.parse(l).epoch, JSON.parse(l).stage, JSON.parse(l).lr])).toEqual([[5, 'scene-low', 1e-5], [6, 'scene-low', 1e-5]]);
+    expect(readState(out)).toMatchObject({ done: true, best: { 'scene-low': { epoch: 6 } } });
+    expect(readTdsJson(join(out, 'model')).producedBy).toMatchObject({ epochs: 6, bestEpoch: 6 });
+    // moving a boundary that the run already passed is refused
+    const moved = loadRunConfig(cfgFile);
+    moved.train.stages[0].untilEpoch = 2;
+    moved.train.stages[1].untilEpoch = 3;
+    moved.train.stages[2].untilEpoch = 5;
+    moved.train.stages[3].untilEpoch = 6;
+    await expect(train({ config: moved, data, out, resume: true })).rejects.toThrow(/train\.stages at epoch 2 \(already run\)/);
   });
 });
 
