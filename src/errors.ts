@@ -15,6 +15,7 @@ export type TdsErrorCode =
   | 'BAD_DATASET'
   | 'BAD_MODEL'
   | 'BAD_IMAGE'
+  | 'BAD_RECORDING'
   | 'TRAIN_FAILED';
 
 export class TdsError extends Error {

@@ -26,10 +26,11 @@ export function registerProcess(program: Command): void {
     .option('--engine <name>', 'ort | tfjs', 'ort')
     .option('--providers <list>', 'ORT execution providers in order (cuda,tensorrt); CPU is the fallback')
     .option('--overlay', 'also write overlay.mp4 (H.264 at the input rate)')
+    .option('--mcap <file.mcap>', 'also record frames, masks and labels as MCAP (Foxglove channels; replay with tds serve FILE)')
     .option('--sequences <list>', 'frame folders: only these sequences (folder names, e.g. OP2 or seq_1,seq_3)')
     .option('--resume', 'continue an interrupted run in --out')
     .option('--json', 'print the summary as JSON')
-    .action(async (input: string, o: { model: string; out: string; rate: string; stereo: string; right?: string; sizes?: string; weights?: string; flip?: boolean; minArea?: string; engine: string; providers?: string; overlay?: boolean; resume?: boolean; sequences?: string; json?: boolean }) => {
+    .action(async (input: string, o: { model: string; out: string; rate: string; stereo: string; right?: string; sizes?: string; weights?: string; flip?: boolean; minArea?: string; engine: string; providers?: string; overlay?: boolean; mcap?: string; resume?: boolean; sequences?: string; json?: boolean }) => {
       if (!ENGINES.includes(o.engine as EngineName)) throw new TdsError('BAD_OPTION', `unknown --engine ${JSON.stringify(o.engine)}`, `use one of ${ENGINES.join(', ')}`);
       const minArea = o.minArea === undefined ? undefined : nonNegativeInt('--min-area', o.minArea, '50');
       const weights = o.weights?.split(',').map(Number);
@@ -62,6 +63,7 @@ export function registerProcess(program: Command): void {
           engine: o.engine as EngineName,
           executionProviders: providers,
           overlay: o.overlay,
+          mcap: o.mcap,
           resume: o.resume,
           sequences: o.sequences?.split(',').map((x) => x.trim()).filter(Boolean),
           signal: ac.signal,

@@ -4,15 +4,15 @@ import { serve } from '../stream/serve.js';
 import { parseSizes } from '../stream/ensemble.js';
 import { parseRate, parseStereo } from '../ingest/options.js';
 import { TdsError } from '../errors.js';
-import { nonNegativeInt } from './args.js';
+import { nonNegativeInt, positiveInt } from './args.js';
 import { log } from '../log.js';
 
 export function registerServe(program: Command): void {
   program
     .command('serve')
     .description('segment a live or recorded stream and publish masks/labels over WebSocket with an overlay page')
-    .argument('<source>', 'video file, URL (rtsp://, udp://), device (/dev/video0), - (stdin), frame folder, or synth')
-    .requiredOption('--model <dir>', 'model folder (e.g. models/demo)')
+    .argument('<source>', 'video file, URL (rtsp://, udp://), device (/dev/video0), - (stdin), frame folder, synth, or a recording (*.mcap) to replay')
+    .option('--model <dir>', 'model folder (e.g. models/demo); not needed to replay a recording')
     .option('--host <host>', 'address to listen on (loopback by default)', '127.0.0.1')
     .option('--port <n>', 'port (0 = any free port)', '8080')
     .option('--token <token>', 'require this token on WebSocket connections and /metrics (or env TDS_TOKEN)')
@@ -27,7 +27,10 @@ export function registerServe(program: Command): void {
     .option('--no-flip', 'no flip TTA even where the model\'s defaults have it')
     .option('--min-area <n>', 'remove foreground regions smaller than N pixels (default: the model\'s, else 0)')
     .option('--deadline-ms <n>', 'drop ensemble sizes when a frame takes longer than this (0 = off)', '0')
-    .action(async (source: string, o: { model: string; host: string; port: string; token?: string; allowOrigin?: string[]; rate: string; stereo: string; right?: string; realtime?: boolean; loop?: boolean; sizes?: string; flip?: boolean; minArea?: string; deadlineMs: string }) => {
+    .option('--record <file.mcap>', 'record frames, masks and labels to an MCAP file (Foxglove channels)')
+    .option('--record-max-mb <n>', 'start a new recording file (NAME-001.mcap, ...) at this size')
+    .option('--no-foxglove', 'no Foxglove WebSocket endpoint at /foxglove')
+    .action(async (source: string, o: { model?: string; host: string; port: string; token?: string; allowOrigin?: string[]; rate: string; stereo: string; right?: string; realtime?: boolean; loop?: boolean; sizes?: string; flip?: boolean; minArea?: string; deadlineMs: string; record?: string; recordMaxMb?: string; foxglove: boolean }) => {
       const port = Number(o.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new TdsError('BAD_OPTION', `--port must be 0..65535, got ${o.port}`, 'e.g. --port 8080, or 0 for any free port');
       const minArea = o.minArea === undefined ? undefined : nonNegativeInt('--min-area', o.minArea, '50');
@@ -48,8 +51,12 @@ export function registerServe(program: Command): void {
         flip: o.flip,
         minArea,
         deadlineMs,
+        record: o.record,
+        recordMaxBytes: o.recordMaxMb === undefined ? undefined : positiveInt('--record-max-mb', o.recordMaxMb) * 2 ** 20,
+        foxglove: o.foxglove,
       });
-      console.log(`tds serve: overlay at ${h.url}/  websocket ${h.url.replace('http', 'ws')}/ws  health ${h.url}/healthz  metrics ${h.url}/metrics`);
+      const ws = h.url.replace('http', 'ws');
+      console.log(`tds serve: overlay at ${h.url}/  websocket ${ws}/ws${h.foxglove ? `  foxglove ${ws}/foxglove` : ''}  health ${h.url}/healthz  metrics ${h.url}/metrics${o.record ? `  recording to ${o.record}` : ''}`);
       const stop = async () => {
         log.info('shutting down');
         // Never hang on shutdown: a stuck peer or source must not keep the process (and ffmpeg) alive.

@@ -20,6 +20,8 @@ import { analyze, type FrameResult } from './analyze.js';
 import { openSource, type SourceOptions } from './source.js';
 import { segmentInOrder } from './batch.js';
 import { channel } from './channel.js';
+import { McapRecorder } from './mcap.js';
+import sharp from 'sharp';
 
 export interface ProcessOptions extends SourceOptions {
   model: string;
@@ -32,6 +34,8 @@ export interface ProcessOptions extends SourceOptions {
   flip?: boolean;
   minArea?: number;
   overlay?: boolean;
+  /** Also record frames, masks and labels as MCAP (Foxglove channels) to this file. */
+  mcap?: string;
   resume?: boolean;
   /** Aborting stops after the frame in progress; what is done stays valid and `--resume` continues it. */
   signal?: AbortSignal;
@@ -163,6 +167,28 @@ async function processLocked(input: string, o: ProcessOptions): Promise<ProcessS
   const encoding = overlays ? encodeVideo(join(o.out, 'overlay.mp4'), overlays, { fps: source.fps ?? 25 }) : undefined;
   encoding?.catch(() => {}); // awaited below; this only keeps an early failure from going unhandled
   const pushOverlay = (img: Image) => overlays!.push(img.width % 2 || img.height % 2 ? cropEven(img) : img);
+  // The MCAP recording is a whole-run output like overlay.mp4: written to NAME.mcap.part, renamed when the run
+  // finishes, removed when it fails or is interrupted (a --resume records the whole run again).
+  let recorder: McapRecorder | undefined;
+  try {
+    if (o.mcap) recorder = await McapRecorder.open(o.mcap, { palette: { classes: meta.classes.map((c) => ({ id: c.id, name: c.name, color: c.color as Rgb })), scenes: sceneNames }, model: { profile: meta.profile, inputSize: meta.inputSize, engine: ens.members[0].info.engine, backend: ens.members[0].info.backend }, source: resolve(input) });
+  } catch (e) {
+    source.close();
+    ens.dispose();
+    overlays?.fail(e as Error);
+    await encoding?.catch(() => {});
+    throw e;
+  }
+  let lastNs = -1n;
+  const record = async (f: Frame, mask: Uint8Array, width: number, height: number, l: FrameLine) => {
+    if (!recorder) return;
+    // Media time; kept strictly increasing where a folder's sequences each start at 0.
+    let timeNs = BigInt(Math.round(f.ptsMs * 1000)) * 1000n;
+    if (timeNs <= lastNs) timeNs = lastNs + 1_000_000n;
+    lastNs = timeNs;
+    const jpeg = await sharp(f.left.data, { raw: { width: f.left.width, height: f.left.height, channels: 3 } }).jpeg({ quality: 85 }).toBuffer();
+    await recorder.write({ timeNs, jpeg, width, height, mask, labels: { frame: l.frame, ptsMs: l.ptsMs, presence: l.presence, present: l.present, maskPresent: l.maskPresent, sync: l.sync, scene: l.scene, sizes: l.sizes } });
+  };
   let processed = 0;
   let resumed = 0;
   let error: TdsError | undefined;
@@ -204,9 +230,10 @@ async function processLocked(input: string, o: ProcessOptions): Promise<ProcessS
       const name = frameName(s.frame);
       if ('skipped' in s) {
         resumed++;
-        if (o.overlay) {
+        if (o.overlay || recorder) {
           const mask = await readRaw(join(o.out, 'masks', `${name}.png`));
-          await pushOverlay(await renderOverlay(s.frame.left, mask.data, colors, classNames, done.get(name)!.maskPresent.map((n) => classNames.indexOf(n))));
+          if (o.overlay) await pushOverlay(await renderOverlay(s.frame.left, mask.data, colors, classNames, done.get(name)!.maskPresent.map((n) => classNames.indexOf(n))));
+          await record(s.frame, mask.data, mask.width, mask.height, done.get(name)!);
         }
         continue;
       }
@@ -220,6 +247,7 @@ async function processLocked(input: string, o: ProcessOptions): Promise<ProcessS
       const write = performance.now() - w0;
       const line: FrameLine = { frame: s.frame.index, name, ptsMs: s.frame.ptsMs, presence: r.presence, present: r.present, maskPresent: r.maskPresent, scene: r.scene, sync: r.sync, sizes: r.sizes, ms: { decode: round(r.ms.decode), infer: round(r.ms.infer), post: round(r.ms.post), write: round(write), total: round(r.ms.decode + r.ms.infer + r.ms.post + write) } };
       // The line is the frame's completion record: written after its PNGs.
+      await record(s.frame, r.labels, r.width, r.height, line);
       await appendFile(join(o.out, 'labels.ndjson'), JSON.stringify(line) + '\n');
       lines.set(name, line);
       processed++;
@@ -246,6 +274,10 @@ async function processLocked(input: string, o: ProcessOptions): Promise<ProcessS
       await encoding.catch((e) => {
         if (!error && !interrupted && lines.size) throw e;
       });
+    }
+    if (recorder) {
+      if (error || interrupted) await recorder.discard();
+      else await recorder.close();
     }
     await writeRun(!error && !interrupted);
   } catch (e) {

@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { WebSocketServer, WebSocket } from 'ws';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { log } from '../log.js';
@@ -31,6 +32,8 @@ export interface ServerOptions {
   stallTimeoutMs?: number;
   heartbeatMs?: number;
   health: () => Record<string, unknown>;
+  /** More WebSocket endpoints by path (e.g. /foxglove), behind the same token and origin checks as /ws. */
+  upgrades?: Record<string, (req: IncomingMessage, socket: Duplex, head: Buffer) => void>;
 }
 
 interface Client {
@@ -132,13 +135,15 @@ export async function startServer(o: ServerOptions): Promise<Publisher> {
       socket.write(`HTTP/1.1 ${code} ${why}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       socket.destroy();
     };
-    if (url.pathname !== '/ws') return reject(404, 'Not Found');
+    const other = o.upgrades?.[url.pathname];
+    if (url.pathname !== '/ws' && !other) return reject(404, 'Not Found');
     if (o.token && tokenOf(req) !== o.token) return reject(401, 'Unauthorized');
     const origin = req.headers.origin;
     if (origin) {
       const own = [`http://${req.headers.host}`, `https://${req.headers.host}`];
       if (!own.includes(origin) && !(o.allowOrigins ?? []).includes(origin)) return reject(403, 'Forbidden');
     }
+    if (other) return other(req, socket, head);
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
   });
 
