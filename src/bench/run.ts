@@ -6,6 +6,7 @@ import { benchTrain } from './train.js';
 import { benchPipeline } from './pipeline.js';
 import { benchLive } from './live.js';
 import { benchModels } from './models.js';
+import { benchFoxglove } from './foxglove.js';
 
 export interface BenchResult {
   name: string;
@@ -36,6 +37,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   if (want('post') || want('pipeline')) results.push(...(await benchPipeline(o)));
   if (want('live') || want('ws')) results.push(...(await benchLive(o)));
   if (want('model')) results.push(...(await benchModels(o)));
+  if (want('foxglove')) results.push(...(await benchFoxglove(o)));
   return {
     machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform}-${process.arch}` },
     results: results.filter((r) => want(r.name)),

@@ -18,7 +18,7 @@ import { initModel } from '../../src/model/init.js';
 import { useBackend } from '../../src/model/backend.js';
 import { loadPalette } from '../../src/ingest/palette.js';
 import { readRaw } from '../../src/ingest/image-io.js';
-import { makeClip, root, tmp, waitUntil } from '../helpers.js';
+import { cli, makeClip, root, tmp, waitUntil } from '../helpers.js';
 
 const { FoxgloveClient } = wsProtocol;
 const robot = loadPalette(join(root, 'configs', 'robot18.yaml'));
@@ -287,5 +287,21 @@ describe('MCAP recording and replay', () => {
     const ac = new AbortController();
     await processInput(clip, { model, out: join(dir, 'out3'), mcap: join(dir, 'cut.mcap'), signal: ac.signal, onFrame: (n) => n === 3 && ac.abort() });
     expect(readdirSync(dir).filter((f) => f.startsWith('cut'))).toEqual([]);
+  });
+
+  it('the CLI: a recording that exists, a live source without --model, a non-recording replayed: one-line errors, nothing listens', () => {
+    const dir = tmp();
+    const existing = join(dir, 'old.mcap');
+    writeFileSync(existing, 'a user recording');
+    const a = cli(['serve', 'synth', '--model', model, '--port', '0', '--record', existing]);
+    expect(a.code).not.toBe(0);
+    expect(a.stderr).toMatch(/^tds: .*old\.mcap already exists .*never overwritten/m);
+    expect(readFileSync(existing, 'utf8')).toBe('a user recording');
+    const b = cli(['serve', 'synth', '--port', '0']);
+    expect(b.code).not.toBe(0);
+    expect(b.stderr).toMatch(/^tds: serving a live source needs --model/m);
+    const c = cli(['serve', existing, '--port', '0']);
+    expect(c.code).not.toBe(0);
+    expect(c.stderr).toMatch(/^tds: .*old\.mcap is not a readable MCAP file/m);
   });
 });

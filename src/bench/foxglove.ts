@@ -1,0 +1,80 @@
+// What publishing to Foxglove and recording MCAP cost the live pipeline: `serve synth` with the bench model and
+// one tds overlay client (mask + frame + labels), with and without a Foxglove client subscribed to every channel
+// plus a recording, in interleaved runs (A, B, A, B; medians). Two figures: throughput when frames arrive as
+// fast as the pipeline takes them (free-running source), and process CPU per frame at 25 fps real time.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+import wsProtocol from '@foxglove/ws-protocol';
+import { serve } from '../stream/serve.js';
+import { benchModel } from './pipeline.js';
+import { median, type BenchOptions, type BenchResult } from './run.js';
+
+const { FoxgloveClient } = wsProtocol;
+
+interface Run {
+  fps: number;
+  cpuMsPerFrame: number;
+}
+
+async function once(model: string, dir: string, withFoxglove: boolean, realtime: boolean, seconds: number, k: number): Promise<Run> {
+  const h = await serve('synth', { model, port: 0, realtime, record: withFoxglove ? join(dir, `rec-${k}-${realtime}.mcap`) : undefined });
+  const ws = new WebSocket(`${h.url.replace('http', 'ws')}/ws`);
+  await new Promise((r) => ws.on('open', r));
+  ws.send(JSON.stringify({ op: 'subscribe', topics: ['mask', 'frame', 'classes', 'scene'] }));
+  let fox: InstanceType<typeof FoxgloveClient> | undefined;
+  if (withFoxglove) {
+    const fws = new WebSocket(`${h.url.replace('http', 'ws')}/foxglove`, [FoxgloveClient.SUPPORTED_SUBPROTOCOL]);
+    fox = new FoxgloveClient({ ws: fws as never });
+    fox.on('advertise', (chs) => chs.forEach((c) => fox!.subscribe(c.id)));
+    await new Promise((r) => fws.once('open', r));
+  }
+  await new Promise((r) => setTimeout(r, 1500)); // warm-up
+  const n0 = h.counters.processed;
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const n = h.counters.processed - n0;
+  const c = process.cpuUsage(c0);
+  const ms = performance.now() - t0;
+  ws.close();
+  fox?.close();
+  await h.close();
+  return { fps: (n * 1000) / ms, cpuMsPerFrame: (c.user + c.system) / 1000 / Math.max(n, 1) };
+}
+
+export async function benchFoxglove(o: BenchOptions): Promise<BenchResult[]> {
+  const dir = await mkdtemp(join(tmpdir(), 'tds-bench-fox-'));
+  const model = await benchModel(dir);
+  const seconds = o.quick ? 4 : 8;
+  const pairs = o.quick ? 2 : 3;
+  const r2 = (x: number) => Math.round(x * 100) / 100;
+  try {
+    const free: Record<'a' | 'b', number[]> = { a: [], b: [] };
+    const cpu: Record<'a' | 'b', number[]> = { a: [], b: [] };
+    const fps25: Record<'a' | 'b', number[]> = { a: [], b: [] };
+    for (let k = 0; k < pairs; k++) {
+      free.a.push((await once(model, dir, false, false, seconds, k)).fps);
+      free.b.push((await once(model, dir, true, false, seconds, k)).fps);
+      const a = await once(model, dir, false, true, seconds, k);
+      const b = await once(model, dir, true, true, seconds, k);
+      cpu.a.push(a.cpuMsPerFrame);
+      cpu.b.push(b.cpuMsPerFrame);
+      fps25.a.push(a.fps);
+      fps25.b.push(b.fps);
+    }
+    const spread = (xs: number[]) => `${r2(Math.min(...xs))}-${r2(Math.max(...xs))}`;
+    return [
+      { name: 'foxglove.free.fps.without', value: r2(median(free.a)), unit: `fps (range ${spread(free.a)})` },
+      { name: 'foxglove.free.fps.with', value: r2(median(free.b)), unit: `fps (range ${spread(free.b)})` },
+      { name: 'foxglove.ratio.throughput', value: r2(median(free.b) / median(free.a)), unit: 'with / without Foxglove client + recording (>= 0.9 wanted)' },
+      { name: 'foxglove.live25.fps.with', value: r2(median(fps25.b)), unit: `fps at 25 fps real time (range ${spread(fps25.b)})` },
+      { name: 'foxglove.live25.cpu.ms.without', value: r2(median(cpu.a)), unit: `process CPU ms per frame (range ${spread(cpu.a)})` },
+      { name: 'foxglove.live25.cpu.ms.with', value: r2(median(cpu.b)), unit: `process CPU ms per frame (range ${spread(cpu.b)})` },
+      { name: 'foxglove.live25.cpu.overhead', value: r2(median(cpu.b) / median(cpu.a) - 1), unit: 'extra CPU per frame, fraction' },
+    ];
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
