@@ -16,3 +16,11 @@ export function bundledModel(name: string): string {
   }
   return dir;
 }
+
+/** configs/NAME.yaml for a dataset name, or the name itself when it is a path. */
+export function configPath(nameOrPath: string): string {
+  if (existsSync(nameOrPath)) return nameOrPath;
+  const p = join(packageRoot, 'configs', `${nameOrPath}.yaml`);
+  if (!existsSync(p)) throw new TdsError('BAD_OPTION', `unknown dataset ${JSON.stringify(nameOrPath)}`, 'use robot18 or endovis17-parts, or give --config FILE');
+  return p;
+}

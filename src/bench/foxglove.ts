@@ -9,7 +9,8 @@ import WebSocket from 'ws';
 import wsProtocol from '@foxglove/ws-protocol';
 import { serve } from '../stream/serve.js';
 import { benchModel } from './pipeline.js';
-import { median, type BenchOptions, type BenchResult } from './run.js';
+import { median } from '../median.js';
+import type { BenchOptions, BenchResult } from './types.js';
 
 const { FoxgloveClient } = wsProtocol;
 

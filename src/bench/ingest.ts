@@ -6,7 +6,8 @@ import { execFileSync } from 'node:child_process';
 import { ffmpegPath } from '../ingest/binaries.js';
 import { openDecoder } from '../ingest/decode.js';
 import { synthSequence } from '../ingest/synth.js';
-import { median, type BenchOptions, type BenchResult } from './run.js';
+import { median } from '../median.js';
+import type { BenchOptions, BenchResult } from './types.js';
 
 export async function benchIngest(o: BenchOptions): Promise<BenchResult[]> {
   const dir = await mkdtemp(join(tmpdir(), 'tds-bench-'));

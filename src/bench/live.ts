@@ -9,7 +9,8 @@ import { tf } from '../model/tf.js';
 import { serve } from '../stream/serve.js';
 import { decodeBinary } from '../stream/protocol.js';
 import { benchModel } from './pipeline.js';
-import { median, type BenchOptions, type BenchResult } from './run.js';
+import { median } from '../median.js';
+import type { BenchOptions, BenchResult } from './types.js';
 
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);

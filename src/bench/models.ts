@@ -6,7 +6,7 @@ import { packageRoot } from '../package-paths.js';
 import { readTdsJson } from '../model/model-dir.js';
 import { resolveInference } from '../model/inference-defaults.js';
 import { ensembleFps } from '../stream/ensemble-fps.js';
-import type { BenchOptions, BenchResult } from './run.js';
+import type { BenchOptions, BenchResult } from './types.js';
 
 export async function benchModels(o: BenchOptions): Promise<BenchResult[]> {
   const dir = join(packageRoot, 'models', 'endovis15');

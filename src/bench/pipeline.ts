@@ -13,9 +13,10 @@ import { createEnsemble } from '../stream/ensemble.js';
 import { initModel } from '../model/init.js';
 import { useBackend } from '../model/backend.js';
 import { loadPalette } from '../ingest/palette.js';
-import { configPath, packageRoot } from '../cli/paths.js';
+import { configPath, packageRoot } from '../package-paths.js';
 import type { Image } from '../types.js';
-import { median, type BenchOptions, type BenchResult } from './run.js';
+import { median } from '../median.js';
+import type { BenchOptions, BenchResult } from './types.js';
 
 /** The demo model when present (same network the README figures use), else a fresh fast model. */
 export async function benchModel(dir: string): Promise<string> {

@@ -7,26 +7,15 @@ import { benchPipeline } from './pipeline.js';
 import { benchLive } from './live.js';
 import { benchModels } from './models.js';
 import { benchFoxglove } from './foxglove.js';
+import type { BenchOptions, BenchResult } from './types.js';
 
-export interface BenchResult {
-  name: string;
-  value: number;
-  unit: string;
-}
 
 export interface BenchReport {
   machine: { cpu: string; cores: number; memGiB: number; node: string; platform: string };
   results: BenchResult[];
 }
 
-export interface BenchOptions {
-  quick: boolean;
-  only?: string;
-  /** Length of the live run (memory over time); default 8 s quick, 20 s full. */
-  soakSeconds?: number;
-}
-
-export { median } from '../median.js';
+export type { BenchOptions, BenchResult } from './types.js';
 
 export async function runBench(o: BenchOptions): Promise<BenchReport> {
   const want = (name: string) => !o.only || name.startsWith(o.only) || o.only.startsWith(name);

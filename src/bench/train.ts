@@ -4,7 +4,8 @@ import '../model/kernels/index.js';
 import { tf } from '../model/tf.js';
 import { buildTdsNet } from '../model/profiles.js';
 import { forwardLoss, lossGrads, STAGE_WEIGHTS, type Batch } from '../train/step.js';
-import { median, type BenchOptions, type BenchResult } from './run.js';
+import { median } from '../median.js';
+import type { BenchOptions, BenchResult } from './types.js';
 
 interface StepTimes {
   step: number;

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { crossValidate, cvTable } from '../train/cv.js';
 import { loadRunConfig } from '../train/config.js';
 import { log } from '../log.js';
-import { configPath } from './paths.js';
+import { configPath } from '../package-paths.js';
 import { nonNegativeInt, positiveInt } from './args.js';
 
 export function registerCv(program: Command): void {

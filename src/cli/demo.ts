@@ -11,7 +11,7 @@ import { readIndexMask, readLabel } from '../ingest/label-file.js';
 import { processInput } from '../stream/process.js';
 import { SegmentationMetrics } from '../eval/metrics.js';
 import { TdsError } from '../errors.js';
-import { configPath, packageRoot } from './paths.js';
+import { configPath, packageRoot } from '../package-paths.js';
 
 export function registerDemo(program: Command): void {
   program

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { evaluateFolders } from '../eval/evaluate.js';
 import { loadPalette } from '../ingest/palette.js';
 import { TdsError } from '../errors.js';
-import { configPath } from './paths.js';
+import { configPath } from '../package-paths.js';
 
 export function registerEval(program: Command): void {
   program

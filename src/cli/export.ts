@@ -4,7 +4,7 @@ import { exportModelDir } from '../model/onnx-file.js';
 import { importOnnx } from '../model/onnx-import.js';
 import { loadPalette } from '../ingest/palette.js';
 import { TdsError } from '../errors.js';
-import { configPath } from './paths.js';
+import { configPath } from '../package-paths.js';
 import { parseSize } from './size.js';
 
 export function registerExport(program: Command): void {

@@ -7,7 +7,7 @@ import { PROFILES, assertInputSize, type ProfileName } from '../model/profiles.j
 import { useBackend } from '../model/backend.js';
 import { loadPalette } from '../ingest/palette.js';
 import { TdsError } from '../errors.js';
-import { configPath } from './paths.js';
+import { configPath } from '../package-paths.js';
 import { parseSize } from './size.js';
 
 export function registerModel(program: Command): void {

@@ -5,7 +5,7 @@ import { prepareDataset } from '../ingest/prepare.js';
 import { parseCrop } from '../ingest/crop.js';
 import { describeUnknown } from '../ingest/labels.js';
 import { scanFolder } from '../ingest/folders.js';
-import { configPath } from './paths.js';
+import { configPath } from '../package-paths.js';
 import { progress } from './progress.js';
 
 export function registerPrepare(program: Command): void {

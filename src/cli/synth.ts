@@ -4,7 +4,7 @@ import { loadPalette } from '../ingest/palette.js';
 import { writeSynthDataset } from '../ingest/synth-write.js';
 import { ensureOutputDir, refuseNonEmpty } from '../ingest/output-dir.js';
 import { parseSize } from './size.js';
-import { configPath } from './paths.js';
+import { configPath } from '../package-paths.js';
 import { progress } from './progress.js';
 import { TdsError } from '../errors.js';
 import { nonNegativeInt, positiveInt } from './args.js';

@@ -6,7 +6,7 @@ import { applyOverrides, loadRunConfig } from '../train/config.js';
 import { BACKENDS, type BackendName } from '../model/backend.js';
 import { TdsError } from '../errors.js';
 import { log } from '../log.js';
-import { configPath } from './paths.js';
+import { configPath } from '../package-paths.js';
 import { parseSize } from './size.js';
 
 /** `--hold-out 2` / `1,3` / `none`. */

@@ -6,7 +6,7 @@ import { join, relative, sep } from 'node:path';
 import { TdsError } from '../errors.js';
 import type { Palette } from '../ingest/palette.js';
 import { naturalCompare, scanFolder, SEQUENCE_DIR, stem } from '../ingest/folders.js';
-import { writeAtomic } from '../model/model-dir.js';
+import { writeAtomic } from '../fs-safe.js';
 import { SegmentationMetrics, type EvalResult } from './metrics.js';
 import { readAnyLabel } from './label-png.js';
 import { barChartSvg } from './chart.js';

@@ -2,6 +2,7 @@
 // intestine regions, robotic instruments (shaft, wrist, clasper), thread, needle, clamps, suction and
 // ultrasound probe, moving from frame to frame, with a right view rendered at a depth-dependent disparity.
 // It is the project's own labelled data: every pixel's class is known exactly.
+import { rng } from '../rng.js';
 import type { Image } from '../types.js';
 
 /** Scene ids follow configs/robot18.yaml: 0 preparing, 1 peeling, 2 incising. */
@@ -31,17 +32,6 @@ export interface SynthSequenceOptions {
   scene?: number;
 }
 
-/** mulberry32: small, fast, good enough for procedural content; same seed -> same stream everywhere. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function hash2(x: number, y: number, s: number): number {
   let h = Math.imul(x, 374761393) ^ Math.imul(y, 668265263) ^ Math.imul(s, 2246822519);

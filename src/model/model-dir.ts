@@ -74,7 +74,6 @@ export function packageVersions(): Record<string, string> {
 }
 
 /** Writes a file atomically (src/fs-safe.ts); re-exported where model code has always found it. */
-export { writeAtomic };
 
 function concatWeights(data: ArrayBuffer | ArrayBuffer[]): Uint8Array {
   if (!Array.isArray(data)) return new Uint8Array(data);

@@ -10,7 +10,7 @@ import type { TdsJson } from './model-dir.js';
 import { ensureOnnx } from './onnx-file.js';
 import { preprocessInto } from './preprocess.js';
 import { segToProbs, sigmoid, softmax } from './outputs.js';
-import { BaseSegmenter, type ExecutionProvider, type Segmentation, type Segmenter, type SegmenterInfo, type SegmenterOptions } from './segmenter.js';
+import { BaseSegmenter, type ExecutionProvider, type Segmentation, type Segmenter, type SegmenterInfo, type SegmenterOptions } from './segmenter-base.js';
 
 // Native ORT logs go to stderr outside our logger; every failure also comes back as an exception, which
 // we report with the file and a fix. Only fatal native messages are let through.

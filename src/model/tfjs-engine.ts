@@ -7,7 +7,7 @@ import { assertWeightsUnchanged } from './onnx-file.js';
 import { useBackend } from './backend.js';
 import { toInput } from './preprocess.js';
 import { assertInputSize } from './profiles.js';
-import { BaseSegmenter, type Segmentation, type Segmenter, type SegmenterInfo, type SegmenterOptions } from './segmenter.js';
+import { BaseSegmenter, type Segmentation, type Segmenter, type SegmenterInfo, type SegmenterOptions } from './segmenter-base.js';
 
 class TfjsSegmenter extends BaseSegmenter {
   constructor(

@@ -1,16 +1,16 @@
 // `tds process` as a library function: a video, frame folder or image through the ensemble, post-processing and
 // writers. Batch policy (lossless, ordered). Every output file is written atomically; labels.ndjson grows one
 // line per finished frame, so --resume knows what is complete and gives identical results.
+import { makeDirs, writeAtomic } from '../fs-safe.js';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { appendFile, open, readdir, unlink, type FileHandle } from 'node:fs/promises';
 import { lockOutput } from './out-lock.js';
-import { makeDirs } from '../fs-safe.js';
 import { join, resolve } from 'node:path';
 import { TdsError } from '../errors.js';
 import type { Frame, Image } from '../types.js';
 import { writePng, readRaw } from '../ingest/image-io.js';
 import { encodeVideo } from '../ingest/encode.js';
-import { packageVersions, readTdsJson, writeAtomic } from '../model/model-dir.js';
+import { packageVersions, readTdsJson } from '../model/model-dir.js';
 import { resolveInference } from '../model/inference-defaults.js';
 import type { EngineName, ExecutionProvider } from '../model/segmenter.js';
 import type { BackendName } from '../model/backend.js';

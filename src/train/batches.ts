@@ -3,7 +3,7 @@
 // epoch's order and augmentations are reproducible (resume mid-epoch gives the same batches).
 import { tf } from '../model/tf.js';
 import { preprocessInto, resizeLabels, type Crop, type Normalization } from '../model/preprocess.js';
-import { rng } from '../ingest/synth.js';
+import { rng } from '../rng.js';
 import { augmentReal } from './augment.js';
 import type { TrainConfig } from './config.js';
 import type { LoadedSample, Sample, SampleCache } from './dataset.js';

@@ -1,13 +1,13 @@
 // Checkpoints and run state. A checkpoint is a model folder (+ optimizer state) written under a temp name
 // and renamed into place; state.json, written last and atomically, is the only thing that says which
 // checkpoints count. A kill -9 at any moment leaves the previous state and its checkpoints intact.
+import { makeDirs, writeAtomic } from '../fs-safe.js';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { readFile, rename, rm } from 'node:fs/promises';
-import { makeDirs } from '../fs-safe.js';
 import { join } from 'node:path';
 import { tf } from '../model/tf.js';
 import { TdsError } from '../errors.js';
-import { loadModelDir, saveModelDir, writeAtomic, type TdsJsonInput } from '../model/model-dir.js';
+import { loadModelDir, saveModelDir, type TdsJsonInput } from '../model/model-dir.js';
 
 export interface EpochRecord {
   epoch: number;

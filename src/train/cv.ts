@@ -4,15 +4,15 @@
 // (sizes, flip, small-region removal). Optionally also the final model on every sequence. The held-out sequence
 // never picks an epoch (each stage keeps its last) nor a variant for its own fold: the variant that wins is
 // chosen on the mean over all folds, and only the final model (trained on everything) gets it as its default.
+import { makeDirs, writeAtomic } from '../fs-safe.js';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { makeDirs } from '../fs-safe.js';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { parse } from 'yaml';
 import { TdsError } from '../errors.js';
 import { scanFolder } from '../ingest/folders.js';
-import { writeAtomic, readTdsJson, writeTdsJson } from '../model/model-dir.js';
+import { readTdsJson, writeTdsJson } from '../model/model-dir.js';
 import type { EvalResult } from '../eval/metrics.js';
 import { evaluateFolders } from '../eval/evaluate.js';
 import { processInput } from '../stream/process.js';

@@ -1,15 +1,15 @@
 // `tds train` as a library function: the staged TDS schedule over frame sequences with validation after every
 // epoch, best checkpoint per stage (the next stage starts from it with a fresh Adam, as the official code does),
 // resumable at the last completed epoch or interrupted step, and a final model folder with model.onnx.
+import { makeDirs, writeAtomic } from '../fs-safe.js';
 import { existsSync, statSync } from 'node:fs';
-import { makeDirs } from '../fs-safe.js';
 import { resolve, join } from 'node:path';
 import { tf } from '../model/tf.js';
 import { TdsError } from '../errors.js';
 import { useBackend, type BackendName } from '../model/backend.js';
 import { buildTdsNet } from '../model/profiles.js';
 import { describeModel } from '../model/init.js';
-import { saveModelDir, writeAtomic, type TdsJsonInput } from '../model/model-dir.js';
+import { saveModelDir, type TdsJsonInput } from '../model/model-dir.js';
 import { exportModelDir } from '../model/onnx-file.js';
 import { IMAGENET } from '../model/preprocess.js';
 import { trainStep, type StepLosses } from './step.js';
