@@ -14,9 +14,9 @@ export { loadPalette, type Palette } from './ingest/palette.js';
 // Models and inference
 export { createSegmenter, type Segmenter, type SegmenterOptions, type Segmentation, type EngineName } from './model/segmenter.js';
 export { readTdsJson, type TdsJson } from './model/model-dir.js';
-export { createEnsemble, type Ensemble, type EnsembleOptions, type EnsembleResult } from './stream/ensemble.js';
+export { createEnsemble, type Ensemble, type EnsembleOptions, type EnsembleResult } from './model/ensemble.js';
 export { createLabeler, type Labeler, type LabelerOptions } from './stream/labeler.js';
-export { analyze, type FrameResult } from './stream/analyze.js';
+export { analyze, type FrameResult } from './postprocess/analyze.js';
 export { removeSmallRegions } from './postprocess/small-regions.js';
 
 // Batch, live, evaluation, training

@@ -22,3 +22,48 @@ export interface Frame {
   /** Sequence folder (e.g. `seq_3`) when the source is a ROBOT18-layout folder. */
   sequence?: string;
 }
+
+/** A model input size (multiples of 32). */
+export interface Size {
+  height: number;
+  width: number;
+}
+
+/** Class probabilities over an image. */
+export interface ProbMap {
+  /** HWC probabilities. */
+  probs: Float32Array;
+  width: number;
+  height: number;
+  numClasses: number;
+}
+
+/** What the multi-size ensemble gives for one image: fused probabilities, class presence, scene. */
+export interface EnsembleResult {
+  fused: ProbMap;
+  presence: Float32Array;
+  scene: Float32Array;
+  /** Sizes that ran, as "HxW". */
+  sizes: string[];
+  inferMs: number;
+}
+
+/** One frame turned into labels: the mask at the source resolution and the frame-level labels. */
+export interface FrameResult {
+  frame: Frame;
+  /** Class index per pixel at the source (left view) resolution. */
+  labels: Uint8Array;
+  width: number;
+  height: number;
+  /** Class-head presence probability per class name. */
+  presence: Record<string, number>;
+  /** Classes the class head says are present (prob > 0.5). */
+  present: string[];
+  /** Classes present in the mask. */
+  maskPresent: string[];
+  scene: { label: string; probs: Record<string, number> };
+  /** Agreement of mask and class head over all classes, in [0,1]. */
+  sync: number;
+  sizes: string[];
+  ms: { decode: number; infer: number; post: number };
+}

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { packageRoot } from '../package-paths.js';
 import { readTdsJson } from '../model/model-dir.js';
 import { resolveInference } from '../model/inference-defaults.js';
-import { ensembleFps } from '../stream/ensemble-fps.js';
+import { ensembleFps } from '../model/ensemble-fps.js';
 import type { BenchOptions, BenchResult } from './types.js';
 
 export async function benchModels(o: BenchOptions): Promise<BenchResult[]> {

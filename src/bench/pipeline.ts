@@ -9,7 +9,7 @@ import { encodeVideo } from '../ingest/encode.js';
 import { openDecoder } from '../ingest/decode.js';
 import { removeSmallRegions } from '../postprocess/small-regions.js';
 import { processInput } from '../stream/process.js';
-import { createEnsemble } from '../stream/ensemble.js';
+import { createEnsemble } from '../model/ensemble.js';
 import { initModel } from '../model/init.js';
 import { useBackend } from '../model/backend.js';
 import { loadPalette } from '../ingest/palette.js';

@@ -1,7 +1,7 @@
 // `tds process INPUT --model DIR --out DIR`: batch processing of a recorded procedure.
 import type { Command } from 'commander';
 import { processInput } from '../stream/process.js';
-import { parseSizes } from '../stream/ensemble.js';
+import { parseSizes } from '../model/ensemble.js';
 import { parseRate, parseStereo } from '../ingest/options.js';
 import { ENGINES, type EngineName, type ExecutionProvider } from '../model/segmenter.js';
 import { TdsError } from '../errors.js';

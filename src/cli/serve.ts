@@ -1,7 +1,7 @@
 // `tds serve SOURCE --model DIR`: live segmentation published over WebSocket, with the overlay page.
 import type { Command } from 'commander';
 import { serve } from '../stream/serve.js';
-import { parseSizes } from '../stream/ensemble.js';
+import { parseSizes } from '../model/ensemble.js';
 import { parseRate, parseStereo } from '../ingest/options.js';
 import { TdsError } from '../errors.js';
 import { nonNegativeInt, positiveInt } from './args.js';

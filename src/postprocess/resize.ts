@@ -1,15 +1,10 @@
 // Bilinear resampling of class-probability maps (HWC, half-pixel centres, as the model's own upsampling) and a
 // fused resize+argmax that labels a full-resolution frame without materialising its probability map.
+import type { ProbMap } from '../types.js';
 import { axisTaps } from '../resample.js';
-export interface ProbMap {
-  /** HWC probabilities. */
-  probs: Float32Array;
-  width: number;
-  height: number;
-  numClasses: number;
-}
 
 export { axisTaps };
+export type { ProbMap };
 
 /** Resizes a probability map to width x height (a new array; the input is not touched). */
 export function resizeProbs(m: ProbMap, width: number, height: number): ProbMap {

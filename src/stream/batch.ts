@@ -1,7 +1,7 @@
 // Batch policy: lossless and in order, with the next frame's inference (ORT's own threads) overlapping the
 // JavaScript post-processing of the current one, and decoding running ahead in ffmpeg's process and pipe.
 import type { Frame } from '../types.js';
-import type { Ensemble, EnsembleResult } from './ensemble.js';
+import type { Ensemble, EnsembleResult } from '../model/ensemble.js';
 
 export interface Segmented {
   frame: Frame;

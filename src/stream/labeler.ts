@@ -4,8 +4,8 @@
 import type { Frame, Image } from '../types.js';
 import { readTdsJson } from '../model/model-dir.js';
 import { resolveInference } from '../model/inference-defaults.js';
-import { createEnsemble, type EnsembleOptions } from './ensemble.js';
-import { analyze, type FrameResult } from './analyze.js';
+import { createEnsemble, type EnsembleOptions } from '../model/ensemble.js';
+import { analyze, type FrameResult } from '../postprocess/analyze.js';
 
 export interface LabelerOptions extends EnsembleOptions {
   /** Remove foreground regions smaller than this many source pixels; default the model's, else 0. */

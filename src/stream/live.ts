@@ -5,8 +5,8 @@
 import { Observable, defer, exhaustMap, from, map, repeat, retry, tap, timer } from 'rxjs';
 import type { Frame } from '../types.js';
 import { log } from '../log.js';
-import type { Ensemble } from './ensemble.js';
-import { analyze, type FrameResult, type PostOptions } from './analyze.js';
+import type { Ensemble } from '../model/ensemble.js';
+import { analyze, type FrameResult, type PostOptions } from '../postprocess/analyze.js';
 import { openSource, type SourceOptions } from './source.js';
 
 export interface LiveResult extends FrameResult {

@@ -10,7 +10,7 @@ import { isLiveInput } from '../ingest/options.js';
 import { TdsError } from '../errors.js';
 import { openSource } from './source.js';
 import { log } from '../log.js';
-import { createEnsemble, type EnsembleOptions } from './ensemble.js';
+import { createEnsemble, type EnsembleOptions } from '../model/ensemble.js';
 import { readTdsJson } from '../model/model-dir.js';
 import { resolveInference } from '../model/inference-defaults.js';
 import { liveFrames, liveSegment, type LiveCounters, type LiveResult } from './live.js';

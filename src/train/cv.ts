@@ -16,7 +16,7 @@ import { readTdsJson, writeTdsJson } from '../model/model-dir.js';
 import type { EvalResult } from '../eval/metrics.js';
 import { evaluateFolders } from '../eval/evaluate.js';
 import { processInput } from '../stream/process.js';
-import { ensembleFps } from '../stream/ensemble-fps.js';
+import { ensembleFps } from '../model/ensemble-fps.js';
 import { applyOverrides, loadRunConfig } from './config.js';
 import { readState } from './checkpoint.js';
 

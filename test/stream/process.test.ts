@@ -3,7 +3,7 @@ import { describe, expect, it, beforeAll } from 'vitest';
 import { join } from 'node:path';
 import { existsSync, readFileSync, readdirSync, writeFileSync, unlinkSync } from 'node:fs';
 import { processInput } from '../../src/stream/process.js';
-import { createEnsemble, parseSizes } from '../../src/stream/ensemble.js';
+import { createEnsemble, parseSizes } from '../../src/model/ensemble.js';
 import { initModel } from '../../src/model/init.js';
 import { useBackend } from '../../src/model/backend.js';
 import { writeSynthDataset } from '../../src/ingest/synth-write.js';

@@ -1,15 +1,13 @@
 // Multi-size ensemble on top of the segmenter: the model runs at several input sizes (and, with flip TTA, on
 // the mirrored frame too); class probabilities are fused at the largest size, presence and scene averaged.
-import { createSegmenter, type Segmenter, type SegmenterOptions } from '../model/segmenter.js';
+import { createSegmenter, type Segmenter, type SegmenterOptions } from './segmenter.js';
 import { TdsError } from '../errors.js';
-import type { Image } from '../types.js';
-import { fuseProbabilities } from '../postprocess/fuse.js';
-import { flipProbsHorizontal, type ProbMap } from '../postprocess/resize.js';
+import type { EnsembleResult, Image, ProbMap, Size } from '../types.js';
 
-export interface Size {
-  height: number;
-  width: number;
-}
+export type { EnsembleResult, Size };
+import { fuseProbabilities } from '../postprocess/fuse.js';
+import { flipProbsHorizontal } from '../postprocess/resize.js';
+
 
 export interface EnsembleOptions extends Omit<SegmenterOptions, 'size'> {
   /** Input sizes (HxW, multiples of 32); default the model's own size. */
@@ -20,14 +18,6 @@ export interface EnsembleOptions extends Omit<SegmenterOptions, 'size'> {
   flip?: boolean;
 }
 
-export interface EnsembleResult {
-  fused: ProbMap;
-  presence: Float32Array;
-  scene: Float32Array;
-  /** Sizes that ran, as "HxW". */
-  sizes: string[];
-  inferMs: number;
-}
 
 export interface Ensemble {
   readonly members: Segmenter[];

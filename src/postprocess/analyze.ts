@@ -1,10 +1,11 @@
 // From fused probabilities to a FrameResult: labels at the source resolution (argmax of the bilinearly
 // upsampled probabilities), small-region removal, presence from mask and class head, sync consistency, scene.
-import type { Frame } from '../types.js';
-import { resizeArgmax } from '../postprocess/resize.js';
-import { removeSmallRegions } from '../postprocess/small-regions.js';
-import { headPresent, maskPresent, sceneLabel, syncConsistency } from '../postprocess/presence.js';
-import type { EnsembleResult } from './ensemble.js';
+import type { EnsembleResult, Frame, FrameResult } from '../types.js';
+
+export type { FrameResult };
+import { resizeArgmax } from './resize.js';
+import { removeSmallRegions } from './small-regions.js';
+import { headPresent, maskPresent, sceneLabel, syncConsistency } from './presence.js';
 
 export interface PostOptions {
   minArea: number;
@@ -12,24 +13,6 @@ export interface PostOptions {
   perClass?: Record<number, number>;
 }
 
-export interface FrameResult {
-  frame: Frame;
-  /** Class index per pixel at the source (left view) resolution. */
-  labels: Uint8Array;
-  width: number;
-  height: number;
-  /** Class-head presence probability per class name. */
-  presence: Record<string, number>;
-  /** Classes the class head says are present (prob > 0.5). */
-  present: string[];
-  /** Classes present in the mask. */
-  maskPresent: string[];
-  scene: { label: string; probs: Record<string, number> };
-  /** Agreement of mask and class head over all classes, in [0,1]. */
-  sync: number;
-  sizes: string[];
-  ms: { decode: number; infer: number; post: number };
-}
 
 export function analyze(frame: Frame, e: EnsembleResult, classNames: string[], sceneNames: string[], o: PostOptions, decodeMs = 0): FrameResult {
   const t0 = performance.now();
