@@ -22,7 +22,7 @@ export { removeSmallRegions } from './postprocess/small-regions.js';
 // Batch, live, evaluation, training
 export { processInput, type ProcessOptions, type ProcessSummary } from './stream/process.js';
 export { serve, type ServeOptions, type ServeHandle } from './stream/serve.js';
-export { liveFrames, liveSegment, type LiveResult } from './stream/live.js';
+export { liveFrames, liveSegment, keepOpen, sourceFrames, type LiveResult, type LiveCounts, type LiveSegmentOptions } from './stream/live.js';
 export { McapRecorder, openRecording, type RecordOptions, type RecordingInfo, type RecordedFrame } from './stream/mcap.js';
 export { CHANNELS as FOXGLOVE_CHANNELS, FOXGLOVE_TOPICS, type PublishedFrame } from './stream/foxglove.js';
 export { evaluateFolders, type EvalOptions } from './eval/evaluate.js';

@@ -13,7 +13,8 @@ import { log } from '../log.js';
 import { createEnsemble, type EnsembleOptions } from '../model/ensemble.js';
 import { readTdsJson } from '../model/model-dir.js';
 import { resolveInference } from '../model/inference-defaults.js';
-import { liveFrames, liveSegment, type LiveCounters, type LiveResult } from './live.js';
+import { liveFrames, liveSegment, type LiveCounts, type LiveResult } from './live.js';
+import { from } from 'rxjs';
 import { startServer, type Publisher, type ServerOptions } from './server.js';
 import { rleEncode } from './protocol.js';
 import type { SourceOptions } from './source.js';
@@ -42,6 +43,11 @@ export interface ServeOptions extends SourceOptions, EnsembleOptions {
   record?: string;
   /** Start a new recording file at this size (bytes; 0 = one file). */
   recordMaxBytes?: number;
+}
+
+/** The live counters as of the latest result, plus source reopenings. */
+export interface LiveCounters extends LiveCounts {
+  reopened: number;
 }
 
 export interface ServeHandle {
@@ -194,11 +200,13 @@ export async function serve(input: string, o: ServeOptions): Promise<ServeHandle
     if (infers.length > 2000) infers.splice(0, infers.length - 2000);
   };
 
-  const frames$ = liveFrames(input, { ...o, isLive: isLiveInput(input) }, counters);
+  const frames$ = liveFrames(input, { ...o, isLive: isLiveInput(input), onReopen: () => counters.reopened++ });
+  const live = liveSegment({ segment: (f, n) => from(ens.segment(f.left, n)), sizes: ens.sizes.length, classNames, sceneNames, post: { minArea: o.minArea ?? 0 }, deadlineMs: o.deadlineMs });
   let sub: Subscription | undefined;
   const done = new Promise<void>((resolve, reject) => {
-    sub = liveSegment(frames$, ens, { classNames, sceneNames, post: { minArea: o.minArea ?? 0 }, deadlineMs: o.deadlineMs }, counters).subscribe({
+    sub = frames$.pipe(live).subscribe({
       next: (r) => {
+        Object.assign(counters, r.counts);
         publish(r).catch((e) => log.error({ err: (e as Error).message }, 'publish failed'));
       },
       error: (e) => {
