@@ -3,7 +3,11 @@
 import '../model/kernels/index.js';
 import { tf } from '../model/tf.js';
 import { buildTdsNet } from '../model/profiles.js';
-import { forwardLoss, lossGrads, STAGE_WEIGHTS, type Batch } from '../train/step.js';
+import { forwardLoss, lossGrads, type Batch } from '../train/step.js';
+import { OFFICIAL_STAGES } from '../train/config.js';
+
+/** The last official stage: every loss term on. */
+const ALL_TERMS = OFFICIAL_STAGES[OFFICIAL_STAGES.length - 1];
 import { median } from '../median.js';
 import type { BenchOptions, BenchResult } from './types.js';
 
@@ -29,10 +33,10 @@ async function timeSteps(backend: string, runs: number): Promise<StepTimes> {
   try {
     for (let i = 0; i < runs + 1; i++) {
       let t0 = performance.now();
-      tf.tidy(() => forwardLoss(model, batch, STAGE_WEIGHTS.scene, 'hard').total.dataSync());
+      tf.tidy(() => forwardLoss(model, batch, ALL_TERMS, 'hard').total.dataSync());
       const forward = performance.now() - t0;
       t0 = performance.now();
-      const { grads } = lossGrads(model, batch, STAGE_WEIGHTS.scene, 'hard');
+      const { grads } = lossGrads(model, batch, ALL_TERMS, 'hard');
       Object.values(grads).forEach((g) => g.dataSync());
       const fb = performance.now() - t0;
       t0 = performance.now();

@@ -1,6 +1,7 @@
 // `tds demo` (npm start): the main job on an embedded default. Generates a side-by-side stereo sample clip with
 // exact labels, runs `tds process` on it with the bundled demo model (ORT, CPU), and prints frames, fps and the
 // challenge IoU against the clip's ground truth. It owns out/sample and out/process and replaces them each run.
+import { frameStem, videoFrameStem } from '../ingest/frame-names.js';
 import type { Command } from 'commander';
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
@@ -33,8 +34,8 @@ export function registerDemo(program: Command): void {
       const s = await processInput(clip, { model: o.model, out: procDir, stereo: 'sbs', minArea: 20, overlay: true });
       const metrics = new SegmentationMetrics(palette.classes.map((c) => c.name));
       for (let i = 0; i < s.frames; i++) {
-        const gt = await readLabel(join(sampleDir, 'seq_1', 'labels', `frame${String(i).padStart(3, '0')}.png`), palette);
-        const pred = await readIndexMask(join(procDir, 'masks', `frame${String(i).padStart(6, '0')}.png`), palette.classes.length);
+        const gt = await readLabel(join(sampleDir, 'seq_1', 'labels', `${frameStem(i)}.png`), palette);
+        const pred = await readIndexMask(join(procDir, 'masks', `${videoFrameStem(i)}.png`), palette.classes.length);
         metrics.update(pred, gt.labels);
       }
       const r = metrics.result();

@@ -1,4 +1,5 @@
 // Extracts video frames to the ROBOT18 layout: DIR/left_frames/frameNNN.png (+ right_frames for stereo).
+import { frameStem } from './frame-names.js';
 import { join } from 'node:path';
 import { writePng } from './image-io.js';
 import { openDecoder, type DecodeOptions } from './decode.js';
@@ -19,10 +20,6 @@ export interface ExtractSummary {
   ms: number;
 }
 
-/** Frame file stem: at least three digits as in ROBOT18 (frame000), growing past 999. */
-export function frameStem(i: number): string {
-  return `frame${String(i).padStart(3, '0')}`;
-}
 
 export async function extractFrames(input: string, out: string, opts: ExtractOptions = {}): Promise<ExtractSummary> {
   const t0 = performance.now();

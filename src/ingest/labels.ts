@@ -1,5 +1,6 @@
 // Label conversion both ways: colour or grey label images <-> class-index maps. Unknown values are
 // mapped to background (0) and counted, never silently.
+import { colorize } from '../colorize.js';
 import { TdsError } from '../errors.js';
 import type { Image } from '../types.js';
 import type { Palette } from './palette.js';
@@ -59,16 +60,7 @@ export function labelToIndex(img: Image, palette: Palette, source = 'label'): In
 
 /** Renders class indices in the palette's colours (RGB), e.g. the challenge colour PNG. */
 export function indexToColor(labels: Uint8Array, width: number, height: number, palette: Palette): Image {
-  const data = Buffer.alloc(width * height * 3);
-  const cols = palette.classes.map((c) => c.color);
-  for (let i = 0; i < labels.length; i++) {
-    const c = cols[labels[i]];
-    if (!c) throw new TdsError('BAD_LABEL', `class index ${labels[i]} at pixel ${i} is not in the ${palette.dataset} palette (0..${cols.length - 1})`, 'use a palette that matches the model');
-    data[i * 3] = c[0];
-    data[i * 3 + 1] = c[1];
-    data[i * 3 + 2] = c[2];
-  }
-  return { data, width, height, channels: 3 };
+  return colorize(labels, width, height, palette.classes.map((c) => c.color));
 }
 
 /** Renders class indices as the palette's grey values (grey-format datasets). */

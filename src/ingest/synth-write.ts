@@ -1,4 +1,5 @@
 // Writes synthetic sequences to disk in the ROBOT18 layout (+ scenes.json, optional stereo mp4).
+import { frameStem } from './frame-names.js';
 import { writeFile, rename } from 'node:fs/promises';
 import { makeDirs } from '../fs-safe.js';
 import { join } from 'node:path';
@@ -55,7 +56,7 @@ export async function writeSynthDataset(out: string, palette: Palette, o: SynthW
     const packed: Image[] = [];
     for (let t = 0; t < o.frames; t++) {
       const f = seq.render(t);
-      const stem = `frame${String(t).padStart(3, '0')}`;
+      const stem = frameStem(t);
       await writePng(join(dir, 'left_frames', `${stem}.png`), f.left);
       await writePng(join(dir, 'right_frames', `${stem}.png`), f.right!);
       await writePng(join(dir, 'labels', `${stem}.png`), indexToColor(f.labels, o.width, o.height, palette));

@@ -3,19 +3,8 @@
 import sharp from 'sharp';
 import type { Image } from '../types.js';
 
-export type Rgb = [number, number, number];
-
-/** Class indices -> RGB in the given colours (the challenge palette). */
-export function colorize(labels: Uint8Array, width: number, height: number, colors: Rgb[]): Image {
-  const data = Buffer.alloc(width * height * 3);
-  for (let i = 0; i < labels.length; i++) {
-    const c = colors[labels[i]] ?? [255, 0, 255];
-    data[i * 3] = c[0];
-    data[i * 3 + 1] = c[1];
-    data[i * 3 + 2] = c[2];
-  }
-  return { data, width, height, channels: 3 };
-}
+export { colorize, type Rgb } from '../colorize.js';
+import type { Rgb } from '../colorize.js';
 
 /** Frame with every non-background class tinted by its colour at `alpha` (background is left as it is). */
 export function blend(frame: Image, labels: Uint8Array, colors: Rgb[], alpha = 0.5): Image {

@@ -20,6 +20,7 @@ import { analyze, type FrameResult } from '../postprocess/analyze.js';
 import { openSource, type SourceOptions } from './source.js';
 import { segmentInOrder } from './batch.js';
 import { channel } from './channel.js';
+import { videoFrameStem } from '../ingest/frame-names.js';
 import { McapRecorder } from './mcap.js';
 import sharp from 'sharp';
 
@@ -65,7 +66,7 @@ export interface ProcessSummary {
 /** Output name of a frame: its source stem (with its sequence folder for ROBOT18 input) or frame000000. */
 export function frameName(f: Frame): string {
   if (f.name) return f.sequence ? `${f.sequence}/${f.name}` : f.name;
-  return `frame${String(f.index).padStart(6, '0')}`;
+  return videoFrameStem(f.index);
 }
 
 /** The settings that must match for --resume to reuse earlier frames. */

@@ -21,14 +21,6 @@ export interface StepLosses {
   scene: number;
 }
 
-/** Official staged schedule weights (shared/DESIGN.md §3; official train.py): a class, b sync, g scene. */
-export const STAGE_WEIGHTS: Record<'seg' | 'class' | 'sync' | 'scene', LossWeights> = {
-  seg: { a: 0, b: 0, g: 0 },
-  class: { a: 0.2, b: 0, g: 0 },
-  sync: { a: 0.2, b: 0.6, g: 0 },
-  scene: { a: 0.2, b: 0.6, g: 0.2 },
-};
-
 /** Forward pass in training mode and all loss terms (caller disposes). */
 export function forwardLoss(model: tf.LayersModel, batch: Batch, w: LossWeights, syncMode: SyncMode) {
   const [probs, classLogits, sceneLogits] = model.apply(batch.images, { training: true }) as tf.Tensor[];

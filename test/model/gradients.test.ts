@@ -5,7 +5,11 @@ import { tf } from '../../src/model/tf.js';
 import '../../src/model/kernels/index.js';
 import { addedWasmKernels } from '../../src/model/kernels/index.js';
 import { buildTdsNet } from '../../src/model/profiles.js';
-import { lossGrads, trainStep, STAGE_WEIGHTS, type Batch } from '../../src/train/step.js';
+import { lossGrads, trainStep, type Batch } from '../../src/train/step.js';
+import { OFFICIAL_STAGES } from '../../src/train/config.js';
+
+/** Loss weights of each official stage by name. */
+const STAGE_WEIGHTS = Object.fromEntries(OFFICIAL_STAGES.map((s) => [s.name, s])) as Record<'seg' | 'class' | 'sync' | 'scene', (typeof OFFICIAL_STAGES)[number]>;
 
 function rand(shape: number[], seed: number): tf.Tensor {
   return tf.randomNormal(shape, 0, 1, 'float32', seed);

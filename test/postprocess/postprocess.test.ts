@@ -155,6 +155,8 @@ describe('rendering', () => {
     await writePng(p, col);
     const back = await readRaw(p);
     expect(Array.from(back.data.subarray((120 * w + 150) * 3, (120 * w + 150) * 3 + 3))).toEqual([0, 255, 0]);
+    // An index without a colour is a palette/model mismatch: an error naming the pixel, never a made-up colour.
+    expect(() => colorize(new Uint8Array([0, 1, 7]), 3, 1, colors)).toThrow(/class index 7 at pixel 2 has no colour \(the palette has 3 classes/);
     const frame = { data: Buffer.alloc(w * h * 3, 100), width: w, height: h, channels: 3 };
     const ov = await renderOverlay(frame, labels, colors, ['bg', 'shaft', 'clasper'], [0, 1], 0.5);
     const px = (x: number, y: number) => Array.from(ov.data.subarray((y * w + x) * 3, (y * w + x) * 3 + 3));
