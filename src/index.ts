@@ -12,6 +12,7 @@ export { scanFolder, folderFrames, type FolderDataset } from './ingest/folders.j
 export { loadPalette, type Palette } from './ingest/palette.js';
 
 // Models and inference
+export { useBackend, type BackendName } from './model/backend.js';
 export { createSegmenter, type Segmenter, type SegmenterOptions, type Segmentation, type EngineName } from './model/segmenter.js';
 export { readTdsJson, type TdsJson } from './model/model-dir.js';
 export { createEnsemble, type Ensemble, type EnsembleOptions, type EnsembleResult } from './model/ensemble.js';

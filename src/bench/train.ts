@@ -1,6 +1,5 @@
 // Training figures: one TDS training step (all four loss terms, batch 1, Adam) of the fast profile at 256x320 on
 // the wasm and cpu backends, in one process on the same model and batch; wasm split into forward/backward/optimizer.
-import '../model/kernels/index.js';
 import { tf } from '../model/tf.js';
 import { buildTdsNet } from '../model/profiles.js';
 import { forwardLoss, lossGrads, type Batch } from '../train/step.js';

@@ -3,6 +3,7 @@
 import { Command, CommanderError } from 'commander';
 import { isTdsError } from '../errors.js';
 import { setVerbose } from '../log.js';
+import { tfjsProdMode } from '../model/tf.js';
 import { registerProbe } from './probe.js';
 import { registerExtract } from './extract.js';
 import { registerPrepare } from './prepare.js';
@@ -16,6 +17,9 @@ import { registerEval } from './eval.js';
 import { registerProcess } from './process.js';
 import { registerServe } from './serve.js';
 import { registerCv } from './cv.js';
+
+// The CLI owns its process: tfjs in production mode (no debug checks, no tfjs-node banner on stderr).
+tfjsProdMode();
 
 const program = new Command();
 program

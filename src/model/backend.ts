@@ -1,6 +1,6 @@
 // tfjs backend selection: wasm (default, XNNPACK), cpu (pure JS), or tensorflow (tfjs-node[-gpu], optional).
 import { createRequire } from 'node:module';
-import { tf } from './tf.js';
+import { tf, tfjsProdMode } from './tf.js';
 import { TdsError } from '../errors.js';
 
 export type BackendName = 'wasm' | 'cpu' | 'tensorflow';
@@ -24,6 +24,7 @@ function loadTensorflow(): string | undefined {
 /** Switches tfjs to `name` and returns the backend that actually runs. Throws when it is unavailable. */
 export async function useBackend(name: BackendName = 'wasm'): Promise<string> {
   if (!BACKENDS.includes(name)) throw new TdsError('BAD_OPTION', `unknown backend ${JSON.stringify(name)}`, `use one of ${BACKENDS.join(', ')}`);
+  tfjsProdMode();
   if (name === 'tensorflow' && !tf.findBackend('tensorflow') && !loadTensorflow()) {
     throw new TdsError(
       'BAD_OPTION',

@@ -12,9 +12,6 @@ import { preprocessInto } from './preprocess.js';
 import { segToProbs, sigmoid, softmax } from './outputs.js';
 import { BaseSegmenter, type ExecutionProvider, type Segmentation, type Segmenter, type SegmenterInfo, type SegmenterOptions } from './segmenter-base.js';
 
-// Native ORT logs go to stderr outside our logger; every failure also comes back as an exception, which
-// we report with the file and a fix. Only fatal native messages are let through.
-ort.env.logLevel = 'fatal';
 
 class OrtSegmenter extends BaseSegmenter {
   private readonly input: Float32Array;
@@ -83,6 +80,9 @@ export async function openSession(file: string, providers: ExecutionProvider[], 
 }
 
 export async function createOrtSegmenter(modelDir: string, opts: SegmenterOptions): Promise<Segmenter> {
+  // Native ORT logs go to stderr outside our logger; every failure also comes back as an exception, which we
+  // report with the file and a fix. Only fatal native messages are let through (set here, not on import).
+  ort.env.logLevel = 'fatal';
   const meta: TdsJson = await ensureOnnx(modelDir);
   if (!meta.onnx) throw new TdsError('BAD_MODEL', `${modelDir} has no ONNX model`, 'run `tds export DIR`');
   const size = opts.size ?? meta.inputSize;

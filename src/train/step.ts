@@ -1,6 +1,6 @@
 // One optimisation step of the TDS loss on a batch (forward, backward, Adam update), and the official stage
 // weights. Works on any tfjs backend once src/model/kernels is imported (dilated conv gradients, wasm kernels).
-import '../model/kernels/index.js';
+import { ensureTrainingKernels } from '../model/kernels/index.js';
 import { tf } from '../model/tf.js';
 import { tdsLoss, type LossWeights, type SyncMode } from '../model/losses.js';
 
@@ -23,12 +23,14 @@ export interface StepLosses {
 
 /** Forward pass in training mode and all loss terms (caller disposes). */
 export function forwardLoss(model: tf.LayersModel, batch: Batch, w: LossWeights, syncMode: SyncMode) {
+  ensureTrainingKernels();
   const [probs, classLogits, sceneLogits] = model.apply(batch.images, { training: true }) as tf.Tensor[];
   return tdsLoss({ probs: probs as tf.Tensor4D, classLogits: classLogits as tf.Tensor2D, sceneLogits: sceneLogits as tf.Tensor2D }, { oneHot: batch.oneHot, sceneIds: batch.sceneIds }, w, syncMode);
 }
 
 /** Gradients of the total loss with respect to every trainable weight, plus the loss terms. */
 export function lossGrads(model: tf.LayersModel, batch: Batch, w: LossWeights, syncMode: SyncMode): { losses: StepLosses; grads: Record<string, tf.Tensor> } {
+  ensureTrainingKernels();
   let kept: tf.Scalar[] = [];
   const vars = model.trainableWeights.map((v) => v.read() as tf.Variable);
   const { value, grads } = tf.variableGrads(() => {
@@ -44,6 +46,7 @@ export function lossGrads(model: tf.LayersModel, batch: Batch, w: LossWeights, s
 
 /** One Adam step; returns the loss terms before the update. */
 export function trainStep(model: tf.LayersModel, opt: tf.Optimizer, batch: Batch, w: LossWeights, syncMode: SyncMode = 'hard'): StepLosses {
+  ensureTrainingKernels();
   const { losses, grads } = lossGrads(model, batch, w, syncMode);
   opt.applyGradients(grads as tf.NamedTensorMap);
   tf.dispose(Object.values(grads));

@@ -2,8 +2,7 @@
 // tfjs-cpu's own Conv2DBackpropInput/Filter kernels on a zero-inserted (undilated) kernel, and cpu-vs-wasm parity.
 import { describe, expect, it, beforeAll } from 'vitest';
 import { tf } from '../../src/model/tf.js';
-import '../../src/model/kernels/index.js';
-import { addedWasmKernels } from '../../src/model/kernels/index.js';
+import { ensureTrainingKernels } from '../../src/model/kernels/index.js';
 import { buildTdsNet } from '../../src/model/profiles.js';
 import { lossGrads, trainStep, type Batch } from '../../src/train/step.js';
 import { OFFICIAL_STAGES } from '../../src/train/config.js';
@@ -53,12 +52,17 @@ function reference(x: tf.Tensor4D, w: tf.Tensor4D, g: tf.Tensor4D, d: number, pa
   return { dx, dw };
 }
 
+// The project's gradients and kernels register on first use by the training step; these tests call tfjs directly.
+beforeAll(() => {
+  ensureTrainingKernels();
+});
+
 describe('Conv2D gradient with dilation', () => {
   beforeAll(async () => {
     await tf.setBackend('cpu');
   });
   it('registers wasm kernels for the missing training ops', () => {
-    expect(addedWasmKernels).toEqual(['Conv2DBackpropFilter']);
+    expect(ensureTrainingKernels()).toEqual(['Conv2DBackpropFilter']);
   });
 
   for (const backend of ['cpu', 'wasm']) {
