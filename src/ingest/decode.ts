@@ -8,6 +8,7 @@ import { TdsError } from '../errors.js';
 import type { Frame, Image } from '../types.js';
 import { assertInputFile, assertRateFits, assertStereoOptions, isLiveInput, type Rate, type StereoPacking } from './options.js';
 import { assertStereoPair, oddStereo, probeStream } from './probe.js';
+import { classifyEnd, FfmpegLog } from './ffmpeg-log.js';
 
 export interface DecodeOptions {
   /** Frame selection; default `native`. */
@@ -32,8 +33,6 @@ export interface Decoder {
   readonly pid: number | undefined;
 }
 
-// Lines ffmpeg prints when a file is damaged but it keeps going; for files these end the stream with an error.
-const DAMAGE = /(error while decoding|invalid nal|corrupt|partial file|truncat|moov atom not found|Invalid data found)/i;
 
 function buildArgs(input: string, opts: DecodeOptions): { args: string[]; mapped: string } {
   const args = ['-hide_banner', '-loglevel', 'info'];
@@ -104,16 +103,9 @@ export function openDecoder(input: string, opts: DecodeOptions = {}): Decoder {
     else proc.stdin.end();
     proc.stdin.on('error', () => {}); // ffmpeg may close stdin first; not our error
 
-    let width = 0;
-    let height = 0;
-    let inOutput = false;
-    const pts: number[] = [];
-    const stderrTail: string[] = [];
-    const damage: string[] = [];
-    let headerSeen = false;
+    const stderr = new FfmpegLog();
     let wake: (() => void) | undefined;
     let stderrDone = false;
-    let pending = '';
     const notify = () => {
       const w = wake;
       wake = undefined;
@@ -121,25 +113,7 @@ export function openDecoder(input: string, opts: DecodeOptions = {}): Decoder {
     };
     proc.stderr.setEncoding('utf8');
     proc.stderr.on('data', (chunk: string) => {
-      pending += chunk;
-      const lines = pending.split(/\r?\n|\r/);
-      pending = lines.pop() ?? '';
-      for (const line of lines) {
-        if (line.startsWith('Output #0')) inOutput = true;
-        const m = inOutput && !headerSeen ? /Stream #0:0.*Video: rawvideo.*?, (\d+)x(\d+)/.exec(line) : null;
-        if (m) {
-          width = Number(m[1]);
-          height = Number(m[2]);
-          headerSeen = true;
-        }
-        const s = /\bn:\s*\d+\s+pts:\s*-?\d+\s+pts_time:(-?[0-9.e+-]+)/.exec(line);
-        if (s) pts.push(Number(s[1]) * 1000);
-        else if (line.trim()) {
-          stderrTail.push(line.trim());
-          if (stderrTail.length > 20) stderrTail.shift();
-          if (DAMAGE.test(line)) damage.push(line.trim());
-        }
-      }
+      stderr.push(chunk);
       notify();
     });
     proc.stderr.on('end', () => {
@@ -173,18 +147,18 @@ export function openDecoder(input: string, opts: DecodeOptions = {}): Decoder {
         chunks.push(res.value);
         queued += res.value.length;
         if (!frameBytes) {
-          await waitFor(() => headerSeen);
-          if (!headerSeen) break;
-          if (packing === 'sbs' && width % 2) throw oddStereo(input, 'width', width, 'sbs');
-          if (packing === 'tb' && height % 2) throw oddStereo(input, 'height', height, 'tb');
-          frameBytes = width * height * 3;
+          await waitFor(() => stderr.headerSeen);
+          if (!stderr.headerSeen) break;
+          if (packing === 'sbs' && stderr.width % 2) throw oddStereo(input, 'width', stderr.width, 'sbs');
+          if (packing === 'tb' && stderr.height % 2) throw oddStereo(input, 'height', stderr.height, 'tb');
+          frameBytes = stderr.width * stderr.height * 3;
         }
         if (queued >= frameBytes) {
           const all = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, queued);
           let off = 0;
           while (queued - off >= frameBytes) {
-            await waitFor(() => pts.length > index);
-            const frame = makeFrame(all.subarray(off, off + frameBytes), index, pts[index] ?? NaN);
+            await waitFor(() => stderr.pts.length > index);
+            const frame = makeFrame(all.subarray(off, off + frameBytes), index, stderr.pts[index] ?? NaN);
             off += frameBytes;
             index++;
             yield frame;
@@ -199,36 +173,15 @@ export function openDecoder(input: string, opts: DecodeOptions = {}): Decoder {
       if (closed) return;
       const { code, signal } = await exited;
       if (closed) return;
-      const last = stderrTail.slice(-1)[0] ?? '';
-      if (code !== 0) {
-        if (index === 0 && input !== '-') {
-          const all = stderrTail.join('\n');
-          if (/detected only with low score|could not find codec|does not contain any stream|Invalid data found/i.test(all) && !/moov atom not found/i.test(all.replace(/.*low score.*\n?/g, '')) || /low score/i.test(all)) {
-            throw new TdsError('NOT_VIDEO', `cannot decode ${input}: ${last}`, 'give a video file ffmpeg can decode (mp4, mkv, avi, ts, ...)');
-          }
-          if (/moov atom not found/i.test(all)) {
-            throw new TdsError('CORRUPT_VIDEO', `${input} is truncated or incomplete (no index found): ${last}`, 'the recording was cut off; re-export or re-copy the complete file');
-          }
-        }
-        const why = stderrTail.find((l) => /error|invalid|not found|failed/i.test(l) && !/Conversion failed/.test(l)) ?? last;
-        const fix = input === '-' ? 'stdin cannot seek: pipe a streamable container (mpegts, mkv, or mp4 written with -movflags +faststart)' : 'check that the input is complete and readable';
-        throw new TdsError('CORRUPT_VIDEO', `ffmpeg failed on ${input} after ${index} frame(s) (exit ${code ?? signal}): ${why}`, fix);
-      }
-      if (queued) {
-        throw new TdsError('CORRUPT_VIDEO', `${input} ended inside frame ${index} (${queued} of ${frameBytes} bytes)`, 'the file is truncated; re-export or re-copy it');
-      }
-      if (index === 0 && !isLiveInput(input)) {
-        throw new TdsError('NOT_VIDEO', `${input} decoded to no frames: ${last}`, 'give a video file with at least one frame');
-      }
-      if (damage.length && !isLiveInput(input)) {
-        throw new TdsError('CORRUPT_VIDEO', `${input} is damaged after frame ${index - 1}: ${damage[0]}`, 'frames before the damage were decoded; re-export or re-copy the file');
-      }
+      const failure = classifyEnd({ input, live: isLiveInput(input), code, signal, frames: index, leftover: queued, frameBytes, tail: stderr.tail, damage: stderr.damage });
+      if (failure) throw failure;
     } finally {
       kill();
     }
 
     function makeFrame(whole: Buffer, i: number, ptsMs: number): Frame {
       const t = Number.isFinite(ptsMs) ? Math.round(ptsMs * 1000) / 1000 : NaN;
+      const { width, height } = stderr;
       if (packing === 'none') {
         return { index: i, ptsMs: t, left: { data: Buffer.from(whole), width, height, channels: 3 } };
       }
