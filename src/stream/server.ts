@@ -1,18 +1,21 @@
-// HTTP + WebSocket publishing: the overlay page (static files from web/ only, with a CSP), /healthz, /metrics
-// (Prometheus via prom-client) and /ws. Per-client backpressure: a client whose send buffer is over a bound
-// skips mask/frame messages (counted) while labels keep flowing; one stalled past a timeout is closed; a
-// heartbeat drops dead peers. Nothing a client sends can crash the server or affect other clients.
+// HTTP + WebSocket publishing: the overlay page (static-files.ts), /healthz, /metrics (Prometheus,
+// server-metrics.ts) and /ws (client-session.ts), behind one auth rule (auth.ts). Per-client backpressure: a
+// client whose send buffer is over a bound skips mask/frame messages (counted) while labels keep flowing; one
+// stalled past a timeout is closed; a heartbeat drops dead peers. Nothing a client sends can crash the server
+// or affect other clients.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { readFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
-import { extname, join, normalize, resolve, sep } from 'node:path';
+import { resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, WebSocket } from 'ws';
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import { log } from '../log.js';
 import { TdsError } from '../errors.js';
 import { MAX_CLIENT_MESSAGE, PROTOCOL_VERSION, TOPICS, encodeBinary, type BinaryHeader, type HelloMessage, type ServerMessage, type Topic } from './protocol.js';
+import { serveStatic } from './static-files.js';
+import { tokenOf, upgradeRefusal } from './auth.js';
+import { createServerMetrics, type ServerMetrics } from './server-metrics.js';
+import { canTakeLarge, handleClientMessage, newClient, type Client } from './client-session.js';
 
 export interface ServerOptions {
   host?: string;
@@ -36,20 +39,11 @@ export interface ServerOptions {
   upgrades?: Record<string, (req: IncomingMessage, socket: Duplex, head: Buffer) => void>;
 }
 
-interface Client {
-  ws: WebSocket;
-  topics: Set<Topic>;
-  maskEncoding: 'png' | 'rle';
-  skipped: number;
-  stalledSince?: number;
-  alive: boolean;
-}
-
 export interface Publisher {
   readonly url: string;
   readonly port: number;
   readonly registry: Registry;
-  readonly metrics: { framesIn: Counter; processed: Counter; dropped: Counter; latency: Histogram; infer: Histogram; clients: Gauge; bytesSent: Counter };
+  readonly metrics: ServerMetrics;
   /** Topics at least one client wants (so the caller can skip encoding what nobody reads). */
   wanted(topic: Topic): boolean;
   wantsRle(): boolean;
@@ -63,26 +57,8 @@ export interface Publisher {
   close(): Promise<void>;
 }
 
-const MIME: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8', '.map': 'application/json', '.svg': 'image/svg+xml', '.png': 'image/png' };
-const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'";
-
-function tokenOf(req: IncomingMessage): string | undefined {
-  const auth = req.headers.authorization;
-  if (auth?.startsWith('Bearer ')) return auth.slice(7);
-  return new URL(req.url ?? '/', 'http://x').searchParams.get('token') ?? undefined;
-}
-
 export async function startServer(o: ServerOptions): Promise<Publisher> {
-  const registry = new Registry();
-  const metrics = {
-    framesIn: new Counter({ name: 'tds_frames_in_total', help: 'Frames received from the source', registers: [registry] }),
-    processed: new Counter({ name: 'tds_frames_processed_total', help: 'Frames segmented and published', registers: [registry] }),
-    dropped: new Counter({ name: 'tds_frames_dropped_total', help: 'Frames skipped because inference was busy', registers: [registry] }),
-    latency: new Histogram({ name: 'tds_latency_seconds', help: 'Frame arrival to publish', buckets: [0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2], registers: [registry] }),
-    infer: new Histogram({ name: 'tds_inference_seconds', help: 'Ensemble inference time per frame', buckets: [0.002, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28], registers: [registry] }),
-    clients: new Gauge({ name: 'tds_clients', help: 'Connected WebSocket clients', registers: [registry] }),
-    bytesSent: new Counter({ name: 'tds_bytes_sent_total', help: 'Bytes sent to WebSocket clients', registers: [registry] }),
-  };
+  const { registry, metrics } = createServerMetrics();
   const clients = new Set<Client>();
   const maxBuffered = o.maxBufferedBytes ?? 1 << 20;
   const stallTimeout = o.stallTimeoutMs ?? 10_000;
@@ -108,21 +84,7 @@ export async function startServer(o: ServerOptions): Promise<Publisher> {
       res.writeHead(200, { 'Content-Type': registry.contentType }).end(await registry.metrics());
       return;
     }
-    // Static files from the page's folder only: decode, normalise, and require the result to stay inside it.
-    let rel: string;
-    try {
-      rel = decodeURIComponent(url.pathname === '/' ? '/index.html' : url.pathname);
-    } catch {
-      res.writeHead(400).end();
-      return;
-    }
-    const file = normalize(join(webRoot, rel));
-    if (!file.startsWith(webRoot + sep) || rel.includes('\0') || !existsSync(file) || !MIME[extname(file)]) {
-      res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
-      return;
-    }
-    res.writeHead(200, { 'Content-Type': MIME[extname(file)], 'Content-Security-Policy': CSP, 'Cache-Control': 'no-cache' });
-    res.end(req.method === 'HEAD' ? undefined : await readFile(file));
+    await serveStatic(webRoot, url.pathname, req, res);
   });
 
   // A client that trickles its request (slowloris) is cut after 10 s of headers, not Node's default 60 s.
@@ -137,12 +99,8 @@ export async function startServer(o: ServerOptions): Promise<Publisher> {
     };
     const other = o.upgrades?.[url.pathname];
     if (url.pathname !== '/ws' && !other) return reject(404, 'Not Found');
-    if (o.token && tokenOf(req) !== o.token) return reject(401, 'Unauthorized');
-    const origin = req.headers.origin;
-    if (origin) {
-      const own = [`http://${req.headers.host}`, `https://${req.headers.host}`];
-      if (!own.includes(origin) && !(o.allowOrigins ?? []).includes(origin)) return reject(403, 'Forbidden');
-    }
+    const refused = upgradeRefusal(req, o);
+    if (refused) return reject(...refused);
     if (other) return other(req, socket, head);
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
   });
@@ -152,35 +110,16 @@ export async function startServer(o: ServerOptions): Promise<Publisher> {
     c.ws.send(data);
     metrics.bytesSent.inc(typeof data === 'string' ? Buffer.byteLength(data) : data.length);
   };
-  const errorTo = (c: Client, error: string) => sendTo(c, JSON.stringify({ type: 'error', error } satisfies ServerMessage));
 
   wss.on('connection', (ws) => {
-    const c: Client = { ws, topics: new Set(), maskEncoding: 'png', skipped: 0, alive: true };
+    const c = newClient(ws);
     clients.add(c);
     metrics.clients.set(clients.size);
     sendTo(c, JSON.stringify({ type: 'hello', protocol: PROTOCOL_VERSION, topics: TOPICS, ...o.hello } satisfies HelloMessage));
     ws.on('pong', () => (c.alive = true));
     ws.on('message', (data, isBinary) => {
-      if (isBinary) return errorTo(c, 'binary messages are not accepted; send JSON text');
-      let msg: { op?: unknown; topics?: unknown; maskEncoding?: unknown };
-      try {
-        msg = JSON.parse(data.toString());
-      } catch {
-        return errorTo(c, 'invalid JSON');
-      }
-      if (!msg || typeof msg !== 'object') return errorTo(c, 'a message must be a JSON object with an op');
-      if (msg.op === 'ping') return sendTo(c, JSON.stringify({ type: 'pong' }));
-      if (msg.op === 'subscribe' || msg.op === 'unsubscribe') {
-        const topics = Array.isArray(msg.topics) ? msg.topics : [];
-        const bad = topics.filter((t) => !TOPICS.includes(t as Topic));
-        if (!topics.length || bad.length) return errorTo(c, `topics must be a non-empty list of ${TOPICS.join(', ')}${bad.length ? `; unknown: ${bad.map(String).join(', ')}` : ''}`);
-        // A subscription is checked whole before any of it applies: a refused one changes nothing.
-        if (msg.op === 'subscribe' && msg.maskEncoding !== undefined && msg.maskEncoding !== 'png' && msg.maskEncoding !== 'rle') return errorTo(c, `maskEncoding must be png or rle, got ${JSON.stringify(msg.maskEncoding)}; the subscription was not applied`);
-        for (const t of topics as Topic[]) msg.op === 'subscribe' ? c.topics.add(t) : c.topics.delete(t);
-        if (msg.op === 'subscribe' && msg.maskEncoding !== undefined) c.maskEncoding = msg.maskEncoding as 'png' | 'rle';
-        return;
-      }
-      errorTo(c, `unknown op ${JSON.stringify(msg.op)}; use subscribe, unsubscribe or ping`);
+      const reply = handleClientMessage(c, isBinary ? undefined : data.toString());
+      if (reply) sendTo(c, JSON.stringify(reply));
     });
     ws.on('error', (e) => log.debug({ err: e.message }, 'websocket client error'));
     ws.on('close', () => {
@@ -215,18 +154,6 @@ export async function startServer(o: ServerOptions): Promise<Publisher> {
   const addr = server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
 
-  /** Large messages only go to clients that keep up; a client over the bound for too long is closed. */
-  const canTakeLarge = (c: Client): boolean => {
-    if (c.ws.bufferedAmount <= maxBuffered) {
-      c.stalledSince = undefined;
-      return true;
-    }
-    c.stalledSince ??= performance.now();
-    c.skipped++;
-    if (performance.now() - c.stalledSince > stallTimeout) c.ws.terminate();
-    return false;
-  };
-
   return {
     url: `http://${host}:${addr.port}`,
     port: addr.port,
@@ -244,7 +171,7 @@ export async function startServer(o: ServerOptions): Promise<Publisher> {
       for (const c of clients) {
         if (!c.topics.has(header.topic)) continue;
         if (header.topic === 'mask' && header.encoding !== c.maskEncoding) continue;
-        if (canTakeLarge(c)) sendTo(c, framed);
+        if (canTakeLarge(c, maxBuffered, stallTimeout)) sendTo(c, framed);
       }
     },
     sendStats(make) {
