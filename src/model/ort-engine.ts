@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { TdsError } from '../errors.js';
 import { log } from '../log.js';
-import type { Frame, Image } from '../types.js';
+import type { Image } from '../types.js';
 import type { TdsJson } from './model-dir.js';
 import { ensureOnnx } from './onnx-file.js';
 import { preprocessInto } from './preprocess.js';

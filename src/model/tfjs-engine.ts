@@ -1,7 +1,6 @@
 // The tfjs engine: the layers model on the wasm, cpu or tensorflow backend (training's own runtime).
 import { tf } from './tf.js';
-import { TdsError } from '../errors.js';
-import type { Frame, Image } from '../types.js';
+import type { Image } from '../types.js';
 import { loadModelDir, readTdsJson } from './model-dir.js';
 import { assertWeightsUnchanged } from './onnx-file.js';
 import { useBackend } from './backend.js';

@@ -2,8 +2,8 @@
 // writers. Batch policy (lossless, ordered). Every output file is written atomically; labels.ndjson grows one
 // line per finished frame, so --resume knows what is complete and gives identical results.
 import { makeDirs, writeAtomic } from '../fs-safe.js';
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { appendFile, open, readdir, unlink, type FileHandle } from 'node:fs/promises';
+import { existsSync, statSync } from 'node:fs';
+import { appendFile } from 'node:fs/promises';
 import { lockOutput } from './out-lock.js';
 import { join, resolve } from 'node:path';
 import { TdsError } from '../errors.js';
@@ -20,9 +20,12 @@ import { analyze, type FrameResult } from '../postprocess/analyze.js';
 import { openSource, type SourceOptions } from './source.js';
 import { segmentInOrder } from './batch.js';
 import { channel } from './channel.js';
+import { resumePoint } from './resume.js';
+import type { FrameLine } from './frame-line.js';
+
+export type { FrameLine };
 import { videoFrameStem } from '../ingest/frame-names.js';
-import { McapRecorder } from './mcap.js';
-import sharp from 'sharp';
+import { RunRecording } from './run-recording.js';
 
 export interface ProcessOptions extends SourceOptions {
   model: string;
@@ -43,13 +46,6 @@ export interface ProcessOptions extends SourceOptions {
   onFrame?: (done: number, total: number | undefined, r: FrameLine) => void;
 }
 
-/** One line of labels.ndjson: the frame-level labels of a FrameResult plus where and how fast. */
-export type FrameLine = Pick<FrameResult, 'presence' | 'present' | 'maskPresent' | 'scene' | 'sync' | 'sizes'> & {
-  frame: number;
-  name: string;
-  ptsMs: number;
-  ms: { decode: number; infer: number; post: number; write: number; total: number };
-};
 
 export interface ProcessSummary {
   input: string;
@@ -74,55 +70,6 @@ function settingsOf(input: string, o: ProcessOptions, sizes: string[]) {
   return { input: resolve(input), model: resolve(o.model), sizes, weights: o.weights ?? null, flip: !!o.flip, minArea: o.minArea ?? 0, rate: o.rate ?? 'native', stereo: o.stereo ?? 'none', right: o.right ? resolve(o.right) : null, sequences: o.sequences ?? null };
 }
 
-const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-/** The IEND chunk every whole PNG ends with (length 0, type, CRC). */
-const PNG_IEND = Buffer.from([0, 0, 0, 0, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82]);
-
-/** True when `path` is a whole PNG: its signature and its closing IEND chunk are there, so a truncated one is
- * redone on --resume. Reads 20 bytes, not the image: resuming a long recording must not decode every frame. */
-async function pngIntact(path: string): Promise<boolean> {
-  let fh: FileHandle | undefined;
-  try {
-    fh = await open(path, 'r');
-    const { size } = await fh.stat();
-    if (size < PNG_SIGNATURE.length + PNG_IEND.length) return false;
-    const head = Buffer.alloc(8);
-    const tail = Buffer.alloc(12);
-    await fh.read(head, 0, 8, 0);
-    await fh.read(tail, 0, 12, size - 12);
-    return head.equals(PNG_SIGNATURE) && tail.equals(PNG_IEND);
-  } catch {
-    return false;
-  } finally {
-    await fh?.close();
-  }
-}
-
-/** Frames an earlier run finished: a labels.ndjson line whose two PNGs are intact. */
-async function readDoneLines(out: string): Promise<Map<string, FrameLine>> {
-  const p = join(out, 'labels.ndjson');
-  const done = new Map<string, FrameLine>();
-  if (!existsSync(p)) return done;
-  for (const line of readFileSync(p, 'utf8').split('\n')) {
-    if (!line.trim()) continue;
-    let l: FrameLine;
-    try {
-      l = JSON.parse(line) as FrameLine;
-    } catch {
-      continue; // a line cut short by an interruption: that frame is redone
-    }
-    if ((await pngIntact(join(out, 'masks', `${l.name}.png`))) && (await pngIntact(join(out, 'color', `${l.name}.png`)))) done.set(l.name, l);
-  }
-  return done;
-}
-
-/** Temp files an interrupted run left (writes are temp-then-rename): removed before resuming. */
-async function removeTempFiles(dir: string): Promise<void> {
-  for (const e of await readdir(dir, { withFileTypes: true, recursive: true })) {
-    if (e.isFile() && e.name.endsWith('.tmp')) await unlink(join(e.parentPath, e.name)).catch(() => {});
-  }
-}
-
 export async function processInput(input: string, o: ProcessOptions): Promise<ProcessSummary> {
   if (o.minArea !== undefined && (!Number.isInteger(o.minArea) || o.minArea < 0)) throw new TdsError('BAD_OPTION', `--min-area must be a non-negative integer, got ${o.minArea}`, 'e.g. --min-area 50');
   if (existsSync(o.out) && !statSync(o.out).isDirectory()) throw new TdsError('BAD_OUTPUT', `output ${o.out} is a file, not a folder`, 'give a folder path with --out');
@@ -145,17 +92,7 @@ async function processLocked(input: string, o: ProcessOptions): Promise<ProcessS
   const sizes = o.sizes!.map((s) => `${s.height}x${s.width}`);
   const settings = settingsOf(input, o, sizes);
   const runJson = join(o.out, 'run.json');
-  let done = new Map<string, FrameLine>();
-  if (existsSync(runJson) || existsSync(join(o.out, 'labels.ndjson'))) {
-    if (!o.resume) throw new TdsError('BAD_OUTPUT', `${o.out} holds the outputs of another run`, 'pass --resume to continue it, or choose another --out (results are never overwritten silently)');
-    const prev = existsSync(runJson) ? (JSON.parse(readFileSync(runJson, 'utf8')) as { settings?: unknown }).settings : undefined;
-    if (prev && JSON.stringify(prev) !== JSON.stringify(settings)) {
-      const diff = Object.keys(settings).filter((k) => JSON.stringify((prev as Record<string, unknown>)[k]) !== JSON.stringify((settings as Record<string, unknown>)[k]));
-      throw new TdsError('BAD_OPTION', `cannot resume ${o.out}: it was made with different ${diff.join(', ')}`, 'resume with the same input, model and options, or choose another --out');
-    }
-    await removeTempFiles(o.out);
-    done = await readDoneLines(o.out);
-  }
+  const done = await resumePoint(o.out, settings, !!o.resume);
   const source = await openSource(input, o);
   const ens = await createEnsemble(o.model, { engine: o.engine, backend: o.backend, executionProviders: o.executionProviders, sizes: o.sizes, weights: o.weights, flip: o.flip });
   const classNames = meta.classes.map((c) => c.name);
@@ -168,11 +105,9 @@ async function processLocked(input: string, o: ProcessOptions): Promise<ProcessS
   const encoding = overlays ? encodeVideo(join(o.out, 'overlay.mp4'), overlays, { fps: source.fps ?? 25 }) : undefined;
   encoding?.catch(() => {}); // awaited below; this only keeps an early failure from going unhandled
   const pushOverlay = (img: Image) => overlays!.push(img.width % 2 || img.height % 2 ? cropEven(img) : img);
-  // The MCAP recording is a whole-run output like overlay.mp4: written to NAME.mcap.part, renamed when the run
-  // finishes, removed when it fails or is interrupted (a --resume records the whole run again).
-  let recorder: McapRecorder | undefined;
+  let recorder: RunRecording | undefined;
   try {
-    if (o.mcap) recorder = await McapRecorder.open(o.mcap, { palette: { classes: meta.classes.map((c) => ({ id: c.id, name: c.name, color: c.color as Rgb })), scenes: sceneNames }, model: { profile: meta.profile, inputSize: meta.inputSize, engine: ens.members[0].info.engine, backend: ens.members[0].info.backend }, source: resolve(input) });
+    if (o.mcap) recorder = await RunRecording.open(o.mcap, meta, ens.members[0].info, input);
   } catch (e) {
     source.close();
     ens.dispose();
@@ -180,16 +115,7 @@ async function processLocked(input: string, o: ProcessOptions): Promise<ProcessS
     await encoding?.catch(() => {});
     throw e;
   }
-  let lastNs = -1n;
-  const record = async (f: Frame, mask: Uint8Array, width: number, height: number, l: FrameLine) => {
-    if (!recorder) return;
-    // Media time; kept strictly increasing where a folder's sequences each start at 0.
-    let timeNs = BigInt(Math.round(f.ptsMs * 1000)) * 1000n;
-    if (timeNs <= lastNs) timeNs = lastNs + 1_000_000n;
-    lastNs = timeNs;
-    const jpeg = await sharp(f.left.data, { raw: { width: f.left.width, height: f.left.height, channels: 3 } }).jpeg({ quality: 85 }).toBuffer();
-    await recorder.write({ timeNs, jpeg, width, height, mask, labels: { frame: l.frame, ptsMs: l.ptsMs, presence: l.presence, present: l.present, maskPresent: l.maskPresent, sync: l.sync, scene: l.scene, sizes: l.sizes } });
-  };
+  const record = async (f: Frame, mask: Uint8Array, width: number, height: number, l: FrameLine) => recorder?.record(f, mask, width, height, l);
   let processed = 0;
   let resumed = 0;
   let error: TdsError | undefined;
@@ -276,10 +202,7 @@ async function processLocked(input: string, o: ProcessOptions): Promise<ProcessS
         if (!error && !interrupted && lines.size) throw e;
       });
     }
-    if (recorder) {
-      if (error || interrupted) await recorder.discard();
-      else await recorder.close();
-    }
+    await recorder?.finish(!error && !interrupted);
     await writeRun(!error && !interrupted);
   } catch (e) {
     // After a failure (a full disk, say) the summary files are best effort: the first error is the one to report.

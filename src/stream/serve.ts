@@ -200,6 +200,8 @@ export async function serve(input: string, o: ServeOptions): Promise<ServeHandle
     if (infers.length > 2000) infers.splice(0, infers.length - 2000);
   };
 
+  // Frames being published (encodes in flight): close waits for them, so a recording holds every frame counted.
+  const inflight = new Set<Promise<void>>();
   const frames$ = liveFrames(input, { ...o, isLive: isLiveInput(input), onReopen: () => counters.reopened++ });
   const live = liveSegment({ segment: (f, n) => from(ens.segment(f.left, n)), sizes: ens.sizes.length, classNames, sceneNames, post: { minArea: o.minArea ?? 0 }, deadlineMs: o.deadlineMs });
   let sub: Subscription | undefined;
@@ -207,7 +209,10 @@ export async function serve(input: string, o: ServeOptions): Promise<ServeHandle
     sub = frames$.pipe(live).subscribe({
       next: (r) => {
         Object.assign(counters, r.counts);
-        publish(r).catch((e) => log.error({ err: (e as Error).message }, 'publish failed'));
+        const p = publish(r)
+          .catch((e) => log.error({ err: (e as Error).message }, 'publish failed'))
+          .finally(() => inflight.delete(p));
+        inflight.add(p);
       },
       error: (e) => {
         log.error({ err: (e as Error).message }, 'source failed');
@@ -231,6 +236,7 @@ export async function serve(input: string, o: ServeOptions): Promise<ServeHandle
       closing ??= (async () => {
         clearInterval(stats);
         sub?.unsubscribe();
+        await Promise.all(inflight);
         try {
           await out.close();
         } finally {
