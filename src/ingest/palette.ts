@@ -1,6 +1,5 @@
 // Dataset palettes from YAML (configs/*.yaml): classes with colours or grey values, and scenes per sequence.
-import { readFileSync } from 'node:fs';
-import { parse } from 'yaml';
+import { readConfigFile } from './config-file.js';
 import { z } from 'zod';
 import { TdsError } from '../errors.js';
 
@@ -72,19 +71,7 @@ export function parsePalette(obj: unknown, source = 'palette'): Palette {
 }
 
 export function loadPalette(path: string): Palette {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch {
-    throw new TdsError('ENOENT_INPUT', `config not found: ${path}`, 'give a palette YAML such as configs/robot18.yaml');
-  }
-  let obj: unknown;
-  try {
-    obj = parse(text);
-  } catch (e) {
-    throw new TdsError('BAD_PALETTE', `${path} is not valid YAML: ${(e as Error).message.split('\n')[0]}`, 'fix the YAML syntax at that line');
-  }
-  return parsePalette(obj, path);
+  return parsePalette(readConfigFile(path), path);
 }
 
 /** Scene id for sequence number `seq`, or -1 when the palette does not list it. */

@@ -1,7 +1,6 @@
 // The training section of a config YAML: the staged schedule (official defaults, shared/DESIGN.md §3),
 // validation split by sequence, augmentation, batch size, sync mode. Validated at start-up.
-import { readFileSync } from 'node:fs';
-import { parse } from 'yaml';
+import { readConfigFile } from '../ingest/config-file.js';
 import { z } from 'zod';
 import { TdsError } from '../errors.js';
 import { parsePalette, type Palette } from '../ingest/palette.js';
@@ -98,13 +97,7 @@ export interface RunConfig {
 
 /** Loads palette + train section from one YAML file. */
 export function loadRunConfig(path: string): RunConfig {
-  let obj: Record<string, unknown>;
-  try {
-    obj = parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
-  } catch (e) {
-    const missing = (e as NodeJS.ErrnoException).code === 'ENOENT';
-    throw new TdsError(missing ? 'ENOENT_INPUT' : 'BAD_PALETTE', missing ? `config not found: ${path}` : `${path} is not valid YAML: ${(e as Error).message.split('\n')[0]}`, missing ? 'give a config such as configs/robot18.yaml' : 'fix the YAML syntax at that line');
-  }
+  const obj = readConfigFile(path);
   const palette = parsePalette(obj, path);
   const r = trainSchema.safeParse(obj.train ?? {});
   if (!r.success) {

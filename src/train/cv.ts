@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { parse } from 'yaml';
+import { readConfigFile } from '../ingest/config-file.js';
 import { TdsError } from '../errors.js';
 import { scanFolder } from '../ingest/folders.js';
 import { readTdsJson, writeTdsJson } from '../model/model-dir.js';
@@ -58,7 +58,7 @@ const cvSchema = z.object({ variants: z.array(variantSchema).min(1).default(DEFA
 
 /** The `cv` section of a config (variants to score); defaults when absent. */
 export function loadCvSection(configFile: string): { variants: Variant[] } {
-  const obj = parse(readFileSync(configFile, 'utf8')) as Record<string, unknown>;
+  const obj = readConfigFile(configFile);
   const r = cvSchema.safeParse(obj.cv ?? {});
   if (!r.success) {
     const i = r.error.issues[0];
