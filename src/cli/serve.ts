@@ -1,6 +1,7 @@
 // `tds serve SOURCE --model DIR`: live segmentation published over WebSocket, with the overlay page.
 import type { Command } from 'commander';
 import { serve } from '../stream/serve.js';
+import { DEFAULT_SERVE } from '../stream/defaults.js';
 import { parseSizes } from '../model/ensemble.js';
 import { parseRate, parseStereo } from '../ingest/options.js';
 import { TdsError } from '../errors.js';
@@ -13,8 +14,8 @@ export function registerServe(program: Command): void {
     .description('segment a live or recorded stream and publish masks/labels over WebSocket with an overlay page')
     .argument('<source>', 'video file, URL (rtsp://, udp://), device (/dev/video0), - (stdin), frame folder, synth, or a recording (*.mcap) to replay')
     .option('--model <dir>', 'model folder (e.g. models/demo); not needed to replay a recording')
-    .option('--host <host>', 'address to listen on (loopback by default)', '127.0.0.1')
-    .option('--port <n>', 'port (0 = any free port)', '8080')
+    .option('--host <host>', 'address to listen on (loopback by default)', DEFAULT_SERVE.host)
+    .option('--port <n>', 'port (0 = any free port)', String(DEFAULT_SERVE.port))
     .option('--token <token>', 'require this token on WebSocket connections and /metrics (or env TDS_TOKEN)')
     .option('--allow-origin <origin...>', 'browser origins allowed to connect besides this server')
     .option('--rate <rate>', '1hz | native | FPS', 'native')
@@ -26,7 +27,7 @@ export function registerServe(program: Command): void {
     .option('--flip', 'horizontal-flip test-time augmentation (default: the model\'s)')
     .option('--no-flip', 'no flip TTA even where the model\'s defaults have it')
     .option('--min-area <n>', 'remove foreground regions smaller than N pixels (default: the model\'s, else 0)')
-    .option('--deadline-ms <n>', 'drop ensemble sizes when a frame takes longer than this (0 = off)', '0')
+    .option('--deadline-ms <n>', 'drop ensemble sizes when a frame takes longer than this (0 = off)', String(DEFAULT_SERVE.deadlineMs))
     .option('--record <file.mcap>', 'record frames, masks and labels to an MCAP file (Foxglove channels)')
     .option('--record-max-mb <n>', 'start a new recording file (NAME-001.mcap, ...) at this size')
     .option('--no-foxglove', 'no Foxglove WebSocket endpoint at /foxglove')

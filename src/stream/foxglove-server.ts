@@ -26,12 +26,10 @@ export interface FoxglovePublisher {
   close(): Promise<void>;
 }
 
-/** Image messages go to a client only while its buffer holds less than this (bytes). */
-const MAX_BUFFERED = 4 << 20;
 /** The palette is resent this often, so a panel opened later gets it too (it is a few hundred bytes). */
 const PALETTE_EVERY_MS = 1000;
 
-export function createFoxglovePublisher(o: { name: string; palette: PaletteInfo; maxBufferedBytes?: number }): FoxglovePublisher {
+export function createFoxglovePublisher(o: { name: string; palette: PaletteInfo; /** Image messages go to a client only while its buffer holds less than this. */ maxBufferedBytes: number }): FoxglovePublisher {
   const fox = new FoxgloveServer({ name: o.name, capabilities: [], supportedEncodings: ['json'], metadata: { classes: o.palette.classes.map((c) => c.name).join(',') } });
   const ids = new Map<FoxgloveTopic, number>();
   const keyOf = new Map<number, FoxgloveTopic>();
@@ -60,7 +58,7 @@ export function createFoxglovePublisher(o: { name: string; palette: PaletteInfo;
   });
   fox.on('error', (e) => log.debug({ err: e.message }, 'foxglove client error'));
 
-  const maxBuffered = o.maxBufferedBytes ?? MAX_BUFFERED;
+  const maxBuffered = o.maxBufferedBytes;
   const sockets = new Set<WebSocket>();
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_CLIENT_MESSAGE, handleProtocols: (protocols) => fox.handleProtocols(protocols) });
   wss.on('connection', (ws, req) => {

@@ -67,7 +67,7 @@ export function frameName(f: Frame): string {
 
 /** The settings that must match for --resume to reuse earlier frames. */
 function settingsOf(input: string, o: ProcessOptions, sizes: string[]) {
-  return { input: resolve(input), model: resolve(o.model), sizes, weights: o.weights ?? null, flip: !!o.flip, minArea: o.minArea ?? 0, rate: o.rate ?? 'native', stereo: o.stereo ?? 'none', right: o.right ? resolve(o.right) : null, sequences: o.sequences ?? null };
+  return { input: resolve(input), model: resolve(o.model), sizes, weights: o.weights ?? null, flip: !!o.flip, minArea: o.minArea!, rate: o.rate ?? 'native', stereo: o.stereo ?? 'none', right: o.right ? resolve(o.right) : null, sequences: o.sequences ?? null };
 }
 
 export async function processInput(input: string, o: ProcessOptions): Promise<ProcessSummary> {
@@ -132,7 +132,7 @@ async function processLocked(input: string, o: ProcessOptions): Promise<ProcessS
           backend: m.backend,
           sizes,
           flip: !!o.flip,
-          minArea: o.minArea ?? 0,
+          minArea: o.minArea!,
           settings,
           versions: packageVersions(),
           counts: { frames: lines.size, processed, resumed },
@@ -164,7 +164,7 @@ async function processLocked(input: string, o: ProcessOptions): Promise<ProcessS
         }
         continue;
       }
-      const r: FrameResult = analyze(s.frame, s.result, classNames, sceneNames, { minArea: o.minArea ?? 0 }, s.decodeMs);
+      const r: FrameResult = analyze(s.frame, s.result, classNames, sceneNames, { minArea: o.minArea! }, s.decodeMs);
       const w0 = performance.now();
       await Promise.all([
         writePng(join(o.out, 'masks', `${name}.png`), { data: Buffer.from(r.labels.buffer, r.labels.byteOffset, r.labels.length), width: r.width, height: r.height, channels: 1 }),

@@ -21,6 +21,7 @@ import type { SourceOptions } from './source.js';
 import type { PaletteInfo, PublishedFrame } from './foxglove.js';
 import { createFoxglovePublisher, FOXGLOVE_PATH, type FoxglovePublisher } from './foxglove-server.js';
 import { McapRecorder, openRecording, type RecordingInfo } from './mcap.js';
+import { DEFAULT_SERVE, resolveServeDefaults } from './defaults.js';
 
 export interface ServeOptions extends SourceOptions, EnsembleOptions {
   /** The model folder (not needed to replay a recording). */
@@ -95,7 +96,7 @@ interface Publishing {
 async function startPublishing(o: ServeOptions, hello: ServerOptions['hello'], palette: PaletteInfo, health: ServerOptions['health'], source: string): Promise<Publishing> {
   // The recording is opened first: an existing file or a missing folder fails before anything listens.
   const recorder = o.record ? await McapRecorder.open(o.record, { palette, model: hello.model, source } satisfies RecordingInfo, { maxBytes: o.recordMaxBytes }) : undefined;
-  const fox = o.foxglove === false ? undefined : createFoxglovePublisher({ name: 'tds', palette, maxBufferedBytes: o.maxBufferedBytes && Math.max(o.maxBufferedBytes, 1 << 20) });
+  const fox = o.foxglove === false ? undefined : createFoxglovePublisher({ name: 'tds', palette, maxBufferedBytes: 4 * (o.maxBufferedBytes ?? DEFAULT_SERVE.maxBufferedBytes) }) // base64 JSON images: 4x the /ws bound;
   let pub: Publisher;
   try {
     pub = await startServer({
@@ -152,7 +153,8 @@ async function startPublishing(o: ServeOptions, hello: ServerOptions['hello'], p
 
 const paletteOf = (classes: ServerOptions['hello']['classes'], scenes: string[]): PaletteInfo => ({ classes, scenes });
 
-export async function serve(input: string, o: ServeOptions): Promise<ServeHandle> {
+export async function serve(input: string, options: ServeOptions): Promise<ServeHandle> {
+  let o: ServeOptions = { ...options, ...resolveServeDefaults(options) };
   if (isRecording(input)) return replay(input, o);
   if (!o.model) throw new TdsError('BAD_OPTION', 'serving a live source needs --model', 'e.g. --model models/demo (only a recording, *.mcap, replays without one)');
   const model = o.model;
@@ -189,7 +191,7 @@ export async function serve(input: string, o: ServeOptions): Promise<ServeHandle
     pub.metrics.processed.inc();
     pub.metrics.infer.observe(r.ms.infer / 1000);
     infers.push(r.ms.infer);
-    const jpeg = out.wantsJpeg() ? await sharp(frame.left.data, { raw: { width: frame.left.width, height: frame.left.height, channels: 3 } }).jpeg({ quality: o.jpegQuality ?? 80 }).toBuffer() : undefined;
+    const jpeg = out.wantsJpeg() ? await sharp(frame.left.data, { raw: { width: frame.left.width, height: frame.left.height, channels: 3 } }).jpeg({ quality: o.jpegQuality }).toBuffer() : undefined;
     const latencyMs = performance.now() - r.arrivedAt;
     // Capture time (the frame's arrival, wall clock) stamps every channel of the frame alike.
     const timeNs = BigInt(Math.round((performance.timeOrigin + r.arrivedAt) * 1000)) * 1000n;

@@ -15,6 +15,7 @@ import { MAX_CLIENT_MESSAGE, PROTOCOL_VERSION, TOPICS, encodeBinary, type Binary
 import { serveStatic } from './static-files.js';
 import { tokenOf, upgradeRefusal } from './auth.js';
 import { createServerMetrics, type ServerMetrics } from './server-metrics.js';
+import { resolveServeDefaults } from './defaults.js';
 import { canTakeLarge, handleClientMessage, newClient, type Client } from './client-session.js';
 
 export interface ServerOptions {
@@ -57,11 +58,12 @@ export interface Publisher {
   close(): Promise<void>;
 }
 
-export async function startServer(o: ServerOptions): Promise<Publisher> {
+export async function startServer(options: ServerOptions): Promise<Publisher> {
+  const o = { ...options, ...resolveServeDefaults(options) };
   const { registry, metrics } = createServerMetrics();
   const clients = new Set<Client>();
-  const maxBuffered = o.maxBufferedBytes ?? 1 << 20;
-  const stallTimeout = o.stallTimeoutMs ?? 10_000;
+  const maxBuffered = o.maxBufferedBytes;
+  const stallTimeout = o.stallTimeoutMs;
   const webRoot = resolve(o.webRoot);
 
   const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
@@ -88,7 +90,7 @@ export async function startServer(o: ServerOptions): Promise<Publisher> {
   });
 
   // A client that trickles its request (slowloris) is cut after 10 s of headers, not Node's default 60 s.
-  server.headersTimeout = o.headersTimeoutMs ?? 10_000;
+  server.headersTimeout = o.headersTimeoutMs;
   server.requestTimeout = 30_000;
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_CLIENT_MESSAGE });
   server.on('upgrade', (req, socket, head) => {
@@ -137,19 +139,19 @@ export async function startServer(o: ServerOptions): Promise<Publisher> {
       c.alive = false;
       c.ws.ping();
     }
-  }, o.heartbeatMs ?? 15_000);
+  }, o.heartbeatMs);
   heartbeat.unref();
 
   await new Promise<void>((r, j) => {
     server.once('error', (e: NodeJS.ErrnoException) => {
       clearInterval(heartbeat);
-      const where = `${o.host ?? '127.0.0.1'}:${o.port ?? 8080}`;
-      if (e.code === 'EADDRINUSE') j(new TdsError('BAD_OPTION', `port ${o.port ?? 8080} is already in use on ${o.host ?? '127.0.0.1'}`, 'stop the other server, or choose another --port (0 picks a free one)'));
+      const where = `${o.host}:${o.port}`;
+      if (e.code === 'EADDRINUSE') j(new TdsError('BAD_OPTION', `port ${o.port} is already in use on ${o.host}`, 'stop the other server, or choose another --port (0 picks a free one)'));
       else if (e.code === 'EACCES') j(new TdsError('BAD_OPTION', `no permission to listen on ${where}`, 'use a port above 1023, or run with the needed rights'));
       else if (e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND') j(new TdsError('BAD_OPTION', `cannot listen on ${where}: this machine has no such address`, 'use --host 127.0.0.1, 0.0.0.0 or one of this machine\'s addresses'));
       else j(new TdsError('BAD_OPTION', `cannot listen on ${where}: ${e.message}`, 'check --host and --port'));
     });
-    server.listen(o.port ?? 8080, o.host ?? '127.0.0.1', () => r());
+    server.listen(o.port, o.host, () => r());
   });
   const addr = server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
