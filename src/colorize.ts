@@ -6,11 +6,21 @@ import type { Image } from './types.js';
 export type Rgb = [number, number, number];
 
 /** Class indices -> RGB in the given colours (e.g. the challenge palette). */
-export function colorize(labels: Uint8Array, width: number, height: number, colors: readonly Rgb[] | readonly number[][]): Image {
+export function colorize(
+  labels: Uint8Array,
+  width: number,
+  height: number,
+  colors: readonly Rgb[] | readonly number[][],
+): Image {
   const data = Buffer.alloc(width * height * 3);
   for (let i = 0; i < labels.length; i++) {
     const c = colors[labels[i]];
-    if (!c) throw new TdsError('BAD_LABEL', `class index ${labels[i]} at pixel ${i} has no colour (the palette has ${colors.length} classes, 0..${colors.length - 1})`, 'use a palette that matches the model');
+    if (!c)
+      throw new TdsError(
+        'BAD_LABEL',
+        `class index ${labels[i]} at pixel ${i} has no colour (the palette has ${colors.length} classes, 0..${colors.length - 1})`,
+        'use a palette that matches the model',
+      );
     data[i * 3] = c[0];
     data[i * 3 + 1] = c[1];
     data[i * 3 + 2] = c[2];

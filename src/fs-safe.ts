@@ -20,20 +20,38 @@ export function makeDirs(dir: string, what = 'output folder'): void {
     if (up === p) break;
     p = up;
   }
-  if (!statSync(p).isDirectory()) throw new TdsError('BAD_OUTPUT', `cannot create ${what} ${dir}: ${p} is a file`, 'give a folder path, or move the file away');
+  if (!statSync(p).isDirectory())
+    throw new TdsError(
+      'BAD_OUTPUT',
+      `cannot create ${what} ${dir}: ${p} is a file`,
+      'give a folder path, or move the file away',
+    );
   if (!missing.length) return;
-  if (PSEUDO_FS.has(Number(statfsSync(p).type))) throw new TdsError('BAD_OUTPUT', `cannot create ${what} ${dir}: ${p} is a kernel file system, not storage`, 'write outputs to a real folder');
+  if (PSEUDO_FS.has(Number(statfsSync(p).type)))
+    throw new TdsError(
+      'BAD_OUTPUT',
+      `cannot create ${what} ${dir}: ${p} is a kernel file system, not storage`,
+      'write outputs to a real folder',
+    );
   try {
     accessSync(p, constants.W_OK);
   } catch {
-    throw new TdsError('BAD_OUTPUT', `cannot create ${what} ${dir}: ${p} is not writable`, 'choose a folder you can write to, or fix its permissions');
+    throw new TdsError(
+      'BAD_OUTPUT',
+      `cannot create ${what} ${dir}: ${p} is not writable`,
+      'choose a folder you can write to, or fix its permissions',
+    );
   }
   for (const m of missing) {
     try {
       mkdirSync(m);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'EEXIST' && statSync(m).isDirectory()) continue;
-      throw new TdsError('BAD_OUTPUT', `cannot create ${what} ${dir}: ${(e as Error).message}`, 'check the path and its permissions');
+      throw new TdsError(
+        'BAD_OUTPUT',
+        `cannot create ${what} ${dir}: ${(e as Error).message}`,
+        'check the path and its permissions',
+      );
     }
   }
 }
@@ -52,8 +70,14 @@ export async function writeAtomic(path: string, data: string | Uint8Array): Prom
   } catch (e) {
     await unlink(tmp).catch(() => {});
     const err = e as NodeJS.ErrnoException;
-    if (err.code === 'ENOSPC') throw new TdsError('BAD_OUTPUT', `no space left to write ${path}`, 'free disk space, or write to another disk; earlier outputs are intact');
-    if (err.code === 'EISDIR' || (existsSync(path) && statSync(path).isDirectory())) throw new TdsError('BAD_OUTPUT', `cannot write ${path}: it is a folder`, 'give a file path');
+    if (err.code === 'ENOSPC')
+      throw new TdsError(
+        'BAD_OUTPUT',
+        `no space left to write ${path}`,
+        'free disk space, or write to another disk; earlier outputs are intact',
+      );
+    if (err.code === 'EISDIR' || (existsSync(path) && statSync(path).isDirectory()))
+      throw new TdsError('BAD_OUTPUT', `cannot write ${path}: it is a folder`, 'give a file path');
     throw new TdsError('BAD_OUTPUT', `cannot write ${path}: ${err.message}`, 'check the path and its permissions');
   }
 }

@@ -13,7 +13,13 @@ export { loadPalette, type Palette } from './ingest/palette.js';
 
 // Models and inference
 export { useBackend, type BackendName } from './model/backend.js';
-export { createSegmenter, type Segmenter, type SegmenterOptions, type Segmentation, type EngineName } from './model/segmenter.js';
+export {
+  createSegmenter,
+  type Segmenter,
+  type SegmenterOptions,
+  type Segmentation,
+  type EngineName,
+} from './model/segmenter.js';
 export { readTdsJson, type TdsJson } from './model/model-dir.js';
 export { createEnsemble, type Ensemble, type EnsembleOptions, type EnsembleResult } from './model/ensemble.js';
 export { createLabeler, type Labeler, type LabelerOptions } from './stream/labeler.js';
@@ -23,8 +29,22 @@ export { removeSmallRegions } from './postprocess/small-regions.js';
 // Batch, live, evaluation, training
 export { processInput, type ProcessOptions, type ProcessSummary } from './stream/process.js';
 export { serve, type ServeOptions, type ServeHandle } from './stream/serve.js';
-export { liveFrames, liveSegment, keepOpen, sourceFrames, type LiveResult, type LiveCounts, type LiveSegmentOptions } from './stream/live.js';
-export { McapRecorder, openRecording, type RecordOptions, type RecordingInfo, type RecordedFrame } from './stream/mcap.js';
+export {
+  liveFrames,
+  liveSegment,
+  keepOpen,
+  sourceFrames,
+  type LiveResult,
+  type LiveCounts,
+  type LiveSegmentOptions,
+} from './stream/live.js';
+export {
+  McapRecorder,
+  openRecording,
+  type RecordOptions,
+  type RecordingInfo,
+  type RecordedFrame,
+} from './stream/mcap.js';
 export { CHANNELS as FOXGLOVE_CHANNELS, FOXGLOVE_TOPICS, type PublishedFrame } from './stream/foxglove.js';
 export { evaluateFolders, type EvalOptions } from './eval/evaluate.js';
 export { SegmentationMetrics, type EvalResult } from './eval/metrics.js';

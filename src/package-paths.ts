@@ -12,7 +12,11 @@ export function bundledModel(name: string): string {
   const dir = join(packageRoot, 'models', name);
   if (!existsSync(join(dir, 'tds.json'))) {
     const have = existsSync(join(packageRoot, 'models')) ? readdirSync(join(packageRoot, 'models')) : [];
-    throw new TdsError('BAD_MODEL', `no bundled model ${JSON.stringify(name)}`, `use one of ${have.join(', ') || '(none)'} or give a model folder`);
+    throw new TdsError(
+      'BAD_MODEL',
+      `no bundled model ${JSON.stringify(name)}`,
+      `use one of ${have.join(', ') || '(none)'} or give a model folder`,
+    );
   }
   return dir;
 }
@@ -21,6 +25,11 @@ export function bundledModel(name: string): string {
 export function configPath(nameOrPath: string): string {
   if (existsSync(nameOrPath)) return nameOrPath;
   const p = join(packageRoot, 'configs', `${nameOrPath}.yaml`);
-  if (!existsSync(p)) throw new TdsError('BAD_OPTION', `unknown dataset ${JSON.stringify(nameOrPath)}`, 'use robot18 or endovis17-parts, or give --config FILE');
+  if (!existsSync(p))
+    throw new TdsError(
+      'BAD_OPTION',
+      `unknown dataset ${JSON.stringify(nameOrPath)}`,
+      'use robot18 or endovis17-parts, or give --config FILE',
+    );
   return p;
 }

@@ -13,16 +13,24 @@ describe('tds CLI', () => {
     clip = makeClip(join(dir, 'c.mp4'), { w: 64, h: 48, fps: 25, seconds: 2 });
   });
 
-  it('probe --json prints one view\'s geometry', () => {
+  it("probe --json prints one view's geometry", () => {
     const r = cli(['probe', clip, '--json']);
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout)).toEqual({ width: 64, height: 48, fps: 25, frames: 50, durationMs: 2000, codec: 'h264' });
+    expect(JSON.parse(r.stdout)).toEqual({
+      width: 64,
+      height: 48,
+      fps: 25,
+      frames: 50,
+      durationMs: 2000,
+      codec: 'h264',
+    });
     const s = cli(['probe', clip, '--stereo', 'sbs', '--json']);
     expect(JSON.parse(s.stdout).width).toBe(32);
   });
 
   it('npx tds prints nothing from npm: --help, and probe --json is JSON alone on stdout with an empty stderr', () => {
-    const run = (args: string[]) => spawnSync('npx', ['--no-install', 'tds', ...args], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+    const run = (args: string[]) =>
+      spawnSync('npx', ['--no-install', 'tds', ...args], { cwd: root, encoding: 'utf8', timeout: 60_000 });
     const h = run(['--help']);
     expect(h.status).toBe(0);
     expect(h.stderr).toBe('');
@@ -53,7 +61,20 @@ describe('tds CLI', () => {
 
   it('synth then prepare, with a summary of unknown colours', () => {
     const raw = join(dir, 'raw');
-    const s = cli(['synth', '--out', raw, '--sequences', '2', '--frames', '2', '--seed', '3', '--size', '64x48', '--json']);
+    const s = cli([
+      'synth',
+      '--out',
+      raw,
+      '--sequences',
+      '2',
+      '--frames',
+      '2',
+      '--seed',
+      '3',
+      '--size',
+      '64x48',
+      '--json',
+    ]);
     expect(s.code).toBe(0);
     expect(Object.keys(JSON.parse(s.stdout).sequences)).toEqual(['seq_1', 'seq_2']);
     const p = cli(['prepare', '--input', raw, '--out', join(dir, 'prep')]);
@@ -73,7 +94,9 @@ describe('tds CLI', () => {
   ])('bad input %j exits 1 with one line and no stack', (args, msg) => {
     const file = join(dir, 'a-file');
     writeFileSync(file, 'x');
-    const a = args.map((x) => (x === 'CLIP' ? clip : x === 'OUT' ? join(dir, 'o1') : x === 'OUT2' ? join(dir, 'o2') : x === 'FILE' ? file : x));
+    const a = args.map((x) =>
+      x === 'CLIP' ? clip : x === 'OUT' ? join(dir, 'o1') : x === 'OUT2' ? join(dir, 'o2') : x === 'FILE' ? file : x,
+    );
     const r = cli(a);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(msg);
@@ -97,6 +120,12 @@ describe('tds CLI', () => {
     expect(s).toMatchObject({ frames: 6, out: join(out, 'process') });
     expect(s.challengeIoU).toBeGreaterThan(0.5);
     expect(readdirSync(join(out, 'process', 'masks'))).toHaveLength(6);
-    expect(readdirSync(join(out, 'process')).sort()).toEqual(['color', 'labels.ndjson', 'masks', 'overlay.mp4', 'run.json']);
+    expect(readdirSync(join(out, 'process')).sort()).toEqual([
+      'color',
+      'labels.ndjson',
+      'masks',
+      'overlay.mp4',
+      'run.json',
+    ]);
   });
 });

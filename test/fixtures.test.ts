@@ -38,9 +38,42 @@ describe.skipIf(!FIX)('fixture tier (real data)', () => {
     const R = await readRgb(r);
     expect(L).toMatchObject({ width: 720, height: 576 });
     const lossless = ['-c:v', 'ffv1', '-pix_fmt', 'bgr0'];
-    ffmpeg(['-loop', '1', '-i', l, '-loop', '1', '-i', r, '-filter_complex', 'hstack', '-frames:v', '2', ...lossless, join(d, 'sbs.mkv')]);
-    ffmpeg(['-loop', '1', '-i', l, '-loop', '1', '-i', r, '-filter_complex', 'vstack', '-frames:v', '2', ...lossless, join(d, 'tb.mkv')]);
-    for (const [file, stereo] of [['sbs.mkv', 'sbs'], ['tb.mkv', 'tb']] as const) {
+    ffmpeg([
+      '-loop',
+      '1',
+      '-i',
+      l,
+      '-loop',
+      '1',
+      '-i',
+      r,
+      '-filter_complex',
+      'hstack',
+      '-frames:v',
+      '2',
+      ...lossless,
+      join(d, 'sbs.mkv'),
+    ]);
+    ffmpeg([
+      '-loop',
+      '1',
+      '-i',
+      l,
+      '-loop',
+      '1',
+      '-i',
+      r,
+      '-filter_complex',
+      'vstack',
+      '-frames:v',
+      '2',
+      ...lossless,
+      join(d, 'tb.mkv'),
+    ]);
+    for (const [file, stereo] of [
+      ['sbs.mkv', 'sbs'],
+      ['tb.mkv', 'tb'],
+    ] as const) {
       const f = await lastValueFrom(decodeVideo(join(d, file), { stereo }).pipe(toArray()));
       expect(f).toHaveLength(2);
       expect(f[1].left.data.equals(L.data)).toBe(true);
@@ -74,9 +107,15 @@ describe.skipIf(!FIX)('fixture tier (real data)', () => {
 
   it('the official ROBOT18 labels.json agrees with configs/robot18.yaml', async () => {
     const { readFileSync } = await import('node:fs');
-    const official = JSON.parse(readFileSync(fx('endovis18', 'labels.json'), 'utf8')) as Array<{ name: string; color: number[]; classid: number }>;
+    const official = JSON.parse(readFileSync(fx('endovis18', 'labels.json'), 'utf8')) as Array<{
+      name: string;
+      color: number[];
+      classid: number;
+    }>;
     const robot = loadPalette(join(root, 'configs', 'robot18.yaml'));
-    expect(robot.classes.map((c) => [c.id, c.name, c.color])).toEqual(official.map((o) => [o.classid, o.name, o.color]));
+    expect(robot.classes.map((c) => [c.id, c.name, c.color])).toEqual(
+      official.map((o) => [o.classid, o.name, o.color]),
+    );
   });
 });
 
@@ -92,14 +131,19 @@ describe.skipIf(!FIX)('fixture tier: real-data training check (EndoVis17 parts)'
     const parts = loadPalette(join(root, 'configs', 'endovis17-parts.yaml'));
     const d = tmp();
     // The official 1280x1024 crop; frames 1-2 train (seq_1), frame 3 validates (seq_2): split by sequence.
-    await prepareDataset(join(FIX!, 'endovis17-parts'), join(d, 'prep'), parts, { crop: { x: 320, y: 28, w: 1280, h: 1024 } });
+    await prepareDataset(join(FIX!, 'endovis17-parts'), join(d, 'prep'), parts, {
+      crop: { x: 320, y: 28, w: 1280, h: 1024 },
+    });
     const names = scanFolder(join(d, 'prep')).sequences[0].frames.map((f) => f.name);
     for (const sub of ['images', 'masks']) {
       mkdirSync(join(d, 'prep', 'seq_2', sub), { recursive: true });
       renameSync(join(d, 'prep', 'seq_1', sub, `${names[2]}.png`), join(d, 'prep', 'seq_2', sub, `${names[2]}.png`));
     }
     const cfg = loadRunConfig(join(root, 'configs', 'endovis17-parts.yaml'));
-    cfg.train = applyOverrides({ ...cfg.train, seed: 4, stages: cfg.train.stages.map((s) => ({ ...s, lr: s.lr * 10 })) }, { size: [256, 320], epochsScale: 0.6 });
+    cfg.train = applyOverrides(
+      { ...cfg.train, seed: 4, stages: cfg.train.stages.map((s) => ({ ...s, lr: s.lr * 10 })) },
+      { size: [256, 320], epochsScale: 0.6 },
+    );
     const r = await train({ config: cfg, data: join(d, 'prep'), out: join(d, 'run') });
     expect(r.interrupted).toBe(false);
     const seg = await createSegmenter(r.modelDir!);
@@ -109,13 +153,18 @@ describe.skipIf(!FIX)('fixture tier: real-data training check (EndoVis17 parts)'
     const out = await seg.segmentImage(img);
     seg.dispose();
     const partsIoU = (pred: Uint8Array) => {
-      const m = new SegmentationMetrics(parts.classes.map((c) => c.name), [0]);
+      const m = new SegmentationMetrics(
+        parts.classes.map((c) => c.name),
+        [0],
+      );
       m.update(pred, gt);
       return m.result().metrics.challengeIoU;
     };
     const model = partsIoU(argmaxLabels(out.probs, 4));
     const trivial = partsIoU(new Uint8Array(gt.length));
-    console.log(`EndoVis17 real-data check: instrument-part IoU ${model.toFixed(3)} vs all-background ${trivial.toFixed(3)}`);
+    console.log(
+      `EndoVis17 real-data check: instrument-part IoU ${model.toFixed(3)} vs all-background ${trivial.toFixed(3)}`,
+    );
     expect(trivial).toBe(0);
     // A clear margin over the trivial prediction (which scores 0 on every part class).
     expect(model).toBeGreaterThan(0.1);
@@ -138,7 +187,16 @@ describe.skipIf(!FIX)('fixture tier: real-surgery training check (EndoVis 2015, 
     for (const op of ['OP1', 'OP2']) symlinkSync(join(FIX!, 'endovis15-rigid', op), join(data, op));
     const cfg = loadRunConfig(join(root, 'configs', 'endovis15-rigid.yaml'));
     // The shipped recipe's augmentation, a short seg-then-class schedule at 96x128: about a minute on one core.
-    cfg.train = applyOverrides({ ...cfg.train, stages: [{ name: 'seg', a: 0, b: 0, g: 0, lr: 2e-3, untilEpoch: 5 }, { name: 'class', a: 0.2, b: 0, g: 0, lr: 1e-3, untilEpoch: 6 }] }, { size: [96, 128], holdOut: [2] });
+    cfg.train = applyOverrides(
+      {
+        ...cfg.train,
+        stages: [
+          { name: 'seg', a: 0, b: 0, g: 0, lr: 2e-3, untilEpoch: 5 },
+          { name: 'class', a: 0.2, b: 0, g: 0, lr: 1e-3, untilEpoch: 6 },
+        ],
+      },
+      { size: [96, 128], holdOut: [2] },
+    );
     const r = await train({ config: cfg, data, out: join(d, 'run') });
     expect(r.trainFrames).toBe(40);
     const pred = join(d, 'pred');
@@ -151,7 +209,9 @@ describe.skipIf(!FIX)('fixture tier: real-surgery training check (EndoVis 2015, 
       trivial.update(new Uint8Array(gt.labels.length), gt.labels);
     }
     const t = trivial.result();
-    console.log(`EndoVis 2015 OP1 -> OP2 check: binary instrument IoU ${ev.pooled.foreground.iou.toFixed(3)} (all-background 0), challenge IoU ${ev.metrics.challengeIoU.toFixed(3)} vs ${t.metrics.challengeIoU.toFixed(3)}`);
+    console.log(
+      `EndoVis 2015 OP1 -> OP2 check: binary instrument IoU ${ev.pooled.foreground.iou.toFixed(3)} (all-background 0), challenge IoU ${ev.metrics.challengeIoU.toFixed(3)} vs ${t.metrics.challengeIoU.toFixed(3)}`,
+    );
     expect(t.pooled.foreground.iou).toBe(0);
     expect(ev.pooled.foreground.iou).toBeGreaterThan(0.2);
     expect(ev.metrics.challengeIoU).toBeGreaterThan(t.metrics.challengeIoU);
@@ -167,7 +227,11 @@ describe.skipIf(!FIX)('fixture tier: the shipped real-surgery model (models/endo
     const { readdirSync, statSync } = await import('node:fs');
     const dir = join(root, 'models', 'endovis15');
     const meta = readTdsJson(dir);
-    expect(meta.classes.map((c) => [c.id, c.name])).toEqual([[0, 'background'], [1, 'shaft'], [2, 'manipulator']]);
+    expect(meta.classes.map((c) => [c.id, c.name])).toEqual([
+      [0, 'background'],
+      [1, 'shaft'],
+      [2, 'manipulator'],
+    ]);
     expect(statSync(join(dir, 'model.onnx')).size).toBeLessThan(8 << 20);
     expect(JSON.stringify(meta.producedBy)).toMatch(/EndoVis 2015/);
     const out = join(tmp(), 'out');
@@ -182,7 +246,10 @@ describe.skipIf(!FIX)('fixture tier: the shipped real-surgery model (models/endo
       const pred = await readRaw(join(out, 'masks', f));
       expect([pred.width, pred.height, pred.channels]).toEqual([640, 480, 1]);
       for (const v of pred.data) seen.add(v);
-      const gt = await readLabel(join(FIX!, 'endovis15-rigid', 'OP2', 'Masks', f.replace('_raw.png', '_class.png')), cfg);
+      const gt = await readLabel(
+        join(FIX!, 'endovis15-rigid', 'OP2', 'Masks', f.replace('_raw.png', '_class.png')),
+        cfg,
+      );
       m.update(new Uint8Array(pred.data), gt.labels);
     }
     expect([...seen].every((v) => v <= 2)).toBe(true);

@@ -13,11 +13,16 @@ export function tmp(prefix = 'tds-test-'): string {
 
 /** Runs ffmpeg with args; throws with stderr on failure. */
 export function ffmpeg(args: string[]): void {
-  execFileSync(ffmpegPath(), ['-hide_banner', '-loglevel', 'error', '-y', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  execFileSync(ffmpegPath(), ['-hide_banner', '-loglevel', 'error', '-y', ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
 }
 
 /** A testsrc2 clip; lossless FFV1/MKV when `lossless`, else H.264 mp4. */
-export function makeClip(path: string, o: { w: number; h: number; fps: number; seconds: number; lossless?: boolean; audio?: boolean }): string {
+export function makeClip(
+  path: string,
+  o: { w: number; h: number; fps: number; seconds: number; lossless?: boolean; audio?: boolean },
+): string {
   const args = ['-f', 'lavfi', '-i', `testsrc2=size=${o.w}x${o.h}:rate=${o.fps}:duration=${o.seconds}`];
   if (o.audio) args.push('-f', 'lavfi', '-i', `sine=frequency=440:duration=${o.seconds}`);
   if (o.lossless) args.push('-c:v', 'ffv1', '-pix_fmt', 'bgr0');
@@ -29,7 +34,9 @@ export function makeClip(path: string, o: { w: number; h: number; fps: number; s
 
 /** The shared fixtures folder, or undefined when this machine has none (the fixture tier then says it did not run). */
 export function fixturesDir(): string | undefined {
-  const d = process.env.TDS_FIXTURES ? resolve(root, process.env.TDS_FIXTURES) : resolve(root, '..', 'shared', 'fixtures');
+  const d = process.env.TDS_FIXTURES
+    ? resolve(root, process.env.TDS_FIXTURES)
+    : resolve(root, '..', 'shared', 'fixtures');
   return existsSync(join(d, 'README.md')) ? d : undefined;
 }
 
@@ -59,7 +66,15 @@ export async function waitUntil(cond: () => boolean, ms = 3000): Promise<boolean
 }
 
 /** Runs the built CLI (dist/) and returns its exit code and output. */
-export function cli(args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv } = {}): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [join(root, 'dist', 'cli', 'index.js'), ...args], { encoding: 'utf8', input: opts.input, env: { ...process.env, ...opts.env }, maxBuffer: 64 << 20 });
+export function cli(
+  args: string[],
+  opts: { input?: string; env?: NodeJS.ProcessEnv } = {},
+): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [join(root, 'dist', 'cli', 'index.js'), ...args], {
+    encoding: 'utf8',
+    input: opts.input,
+    env: { ...process.env, ...opts.env },
+    maxBuffer: 64 << 20,
+  });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }

@@ -145,7 +145,9 @@ function connect(): void {
   conn.className = 'conn connecting';
   conn.textContent = 'connecting…';
   const token = params.get('token');
-  const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws${token ? `?token=${encodeURIComponent(token)}` : ''}`);
+  const ws = new WebSocket(
+    `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws${token ? `?token=${encodeURIComponent(token)}` : ''}`,
+  );
   ws.binaryType = 'arraybuffer';
   ws.onopen = () => {
     backoff = 500;

@@ -17,7 +17,12 @@ import { OnnxGraph } from '../model/onnx-graph.js';
 import { countGflops } from '../model/flops.js';
 import { buildTdsNet } from '../model/profiles.js';
 
-export async function timeSegmenter(dir: string, opts: Parameters<typeof createSegmenter>[1], runs: number, warmup = 1): Promise<number> {
+export async function timeSegmenter(
+  dir: string,
+  opts: Parameters<typeof createSegmenter>[1],
+  runs: number,
+  warmup = 1,
+): Promise<number> {
   const seg = await createSegmenter(dir, opts);
   const img = synthSequence({ seed: 1, seq: 1, width: 320, height: 256 }).render(0).left;
   try {
@@ -34,11 +39,16 @@ export async function timeSegmenter(dir: string, opts: Parameters<typeof createS
 }
 
 /** Creates throwaway models of each profile at 256x320 in a temp folder. */
-export async function benchModels(): Promise<{ dir: string; model: (p: ProfileName) => string; cleanup: () => Promise<void> }> {
+export async function benchModels(): Promise<{
+  dir: string;
+  model: (p: ProfileName) => string;
+  cleanup: () => Promise<void>;
+}> {
   const dir = await mkdtemp(join(tmpdir(), 'tds-bench-models-'));
   await useBackend('cpu');
   const palette = loadPalette(configPath('robot18'));
-  for (const profile of ['fast', 'paper'] as const) await initModel(join(dir, profile), { profile, palette, height: 256, width: 320 });
+  for (const profile of ['fast', 'paper'] as const)
+    await initModel(join(dir, profile), { profile, palette, height: 256, width: 320 });
   return { dir, model: (p) => join(dir, p), cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
 
@@ -55,9 +65,18 @@ export async function peakGflops(runs: number): Promise<number> {
     const g = new OnnxGraph();
     g.input('x', [1, c, h, w]);
     const wt = Float32Array.from({ length: c * c * 9 }, (_, i) => ((i % 17) - 8) / 100);
-    g.node('Conv', ['x', g.constant('w', wt, [c, c, 3, 3]), g.constant('b', new Float32Array(c), [c])], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }, 'y');
+    g.node(
+      'Conv',
+      ['x', g.constant('w', wt, [c, c, 3, 3]), g.constant('b', new Float32Array(c), [c])],
+      { kernel_shape: [3, 3], pads: [1, 1, 1, 1] },
+      'y',
+    );
     g.output('y', [1, c, h, w]);
-    const s = await ort.InferenceSession.create(g.encode('peak'), { intraOpNumThreads: cpus().length, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+    const s = await ort.InferenceSession.create(g.encode('peak'), {
+      intraOpNumThreads: cpus().length,
+      interOpNumThreads: 1,
+      graphOptimizationLevel: 'all',
+    });
     const x = new ort.Tensor('float32', new Float32Array(c * h * w).fill(0.5), [1, c, h, w]);
     const times: number[] = [];
     for (let i = 0; i < runs + 2; i++) {
@@ -92,7 +111,11 @@ export async function benchEngines(o: BenchOptions): Promise<BenchResult[]> {
       { name: 'engine.ort.fast.256x320.gflops', value: r1(fastGflop / (ortFast / 1000)), unit: 'GFLOP/s' },
       { name: 'engine.peak.gflops', value: r1(peak), unit: 'GFLOP/s' },
       { name: 'engine.ratio.ort-vs-wasm.fast', value: Math.round((wasmFast / ortFast) * 100) / 100, unit: 'x' },
-      { name: 'engine.ratio.achieved-vs-peak.fast', value: Math.round((fastGflop / (ortFast / 1000) / peak) * 100) / 100, unit: 'fraction' },
+      {
+        name: 'engine.ratio.achieved-vs-peak.fast',
+        value: Math.round((fastGflop / (ortFast / 1000) / peak) * 100) / 100,
+        unit: 'fraction',
+      },
     ];
   } finally {
     await m.cleanup();

@@ -19,8 +19,20 @@ interface Run {
   cpuMsPerFrame: number;
 }
 
-async function once(model: string, dir: string, withFoxglove: boolean, realtime: boolean, seconds: number, k: number): Promise<Run> {
-  const h = await serve('synth', { model, port: 0, realtime, record: withFoxglove ? join(dir, `rec-${k}-${realtime}.mcap`) : undefined });
+async function once(
+  model: string,
+  dir: string,
+  withFoxglove: boolean,
+  realtime: boolean,
+  seconds: number,
+  k: number,
+): Promise<Run> {
+  const h = await serve('synth', {
+    model,
+    port: 0,
+    realtime,
+    record: withFoxglove ? join(dir, `rec-${k}-${realtime}.mcap`) : undefined,
+  });
   const ws = new WebSocket(`${h.url.replace('http', 'ws')}/ws`);
   await new Promise((r) => ws.on('open', r));
   ws.send(JSON.stringify({ op: 'subscribe', topics: ['mask', 'frame', 'classes', 'scene'] }));
@@ -69,11 +81,31 @@ export async function benchFoxglove(o: BenchOptions): Promise<BenchResult[]> {
     return [
       { name: 'foxglove.free.fps.without', value: r2(median(free.a)), unit: `fps (range ${spread(free.a)})` },
       { name: 'foxglove.free.fps.with', value: r2(median(free.b)), unit: `fps (range ${spread(free.b)})` },
-      { name: 'foxglove.ratio.throughput', value: r2(median(free.b) / median(free.a)), unit: 'with / without Foxglove client + recording (>= 0.9 wanted)' },
-      { name: 'foxglove.live25.fps.with', value: r2(median(fps25.b)), unit: `fps at 25 fps real time (range ${spread(fps25.b)})` },
-      { name: 'foxglove.live25.cpu.ms.without', value: r2(median(cpu.a)), unit: `process CPU ms per frame (range ${spread(cpu.a)})` },
-      { name: 'foxglove.live25.cpu.ms.with', value: r2(median(cpu.b)), unit: `process CPU ms per frame (range ${spread(cpu.b)})` },
-      { name: 'foxglove.live25.cpu.overhead', value: r2(median(cpu.b) / median(cpu.a) - 1), unit: 'extra CPU per frame, fraction' },
+      {
+        name: 'foxglove.ratio.throughput',
+        value: r2(median(free.b) / median(free.a)),
+        unit: 'with / without Foxglove client + recording (>= 0.9 wanted)',
+      },
+      {
+        name: 'foxglove.live25.fps.with',
+        value: r2(median(fps25.b)),
+        unit: `fps at 25 fps real time (range ${spread(fps25.b)})`,
+      },
+      {
+        name: 'foxglove.live25.cpu.ms.without',
+        value: r2(median(cpu.a)),
+        unit: `process CPU ms per frame (range ${spread(cpu.a)})`,
+      },
+      {
+        name: 'foxglove.live25.cpu.ms.with',
+        value: r2(median(cpu.b)),
+        unit: `process CPU ms per frame (range ${spread(cpu.b)})`,
+      },
+      {
+        name: 'foxglove.live25.cpu.overhead',
+        value: r2(median(cpu.b) / median(cpu.a) - 1),
+        unit: 'extra CPU per frame, fraction',
+      },
     ];
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -13,7 +13,21 @@ export async function benchIngest(o: BenchOptions): Promise<BenchResult[]> {
   const dir = await mkdtemp(join(tmpdir(), 'tds-bench-'));
   try {
     const clip = join(dir, 'clip720.mp4');
-    execFileSync(ffmpegPath(), ['-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=25:duration=8', '-c:v', 'libx264', '-preset', 'veryfast', '-pix_fmt', 'yuv420p', clip]);
+    execFileSync(ffmpegPath(), [
+      '-loglevel',
+      'error',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=size=1280x720:rate=25:duration=8',
+      '-c:v',
+      'libx264',
+      '-preset',
+      'veryfast',
+      '-pix_fmt',
+      'yuv420p',
+      clip,
+    ]);
     const runs: number[] = [];
     for (let r = 0; r < (o.quick ? 2 : 4); r++) {
       const t0 = performance.now();

@@ -50,21 +50,33 @@ export async function benchLive(o: BenchOptions & { soakSeconds?: number }): Pro
     await h.close();
 
     // Fan-out: 50 clients on everything, one of them never reads.
-    const f = await serve('synth', { model, port: 0, realtime: true, maxBufferedBytes: 256 * 1024, stallTimeoutMs: 120_000 });
+    const f = await serve('synth', {
+      model,
+      port: 0,
+      realtime: true,
+      maxBufferedBytes: 256 * 1024,
+      stallTimeoutMs: 120_000,
+    });
     const furl = `${f.url.replace('http', 'ws')}/ws`;
     const clients = await Promise.all(
-      Array.from({ length: 50 }, () => new Promise<{ ws: WebSocket; got: Map<number, number> }>((resolve) => {
-        const ws = new WebSocket(furl);
-        const got = new Map<number, number>();
-        ws.on('message', (d, bin) => {
-          const frame = bin ? decodeBinary(new Uint8Array(d as Buffer)).header.frame : (JSON.parse(d.toString()) as { frame?: number }).frame;
-          if (frame !== undefined) got.set(frame, (got.get(frame) ?? 0) + 1);
-        });
-        ws.on('open', () => {
-          ws.send(JSON.stringify({ op: 'subscribe', topics: ['classes', 'scene', 'mask', 'frame'] }));
-          resolve({ ws, got });
-        });
-      })),
+      Array.from(
+        { length: 50 },
+        () =>
+          new Promise<{ ws: WebSocket; got: Map<number, number> }>((resolve) => {
+            const ws = new WebSocket(furl);
+            const got = new Map<number, number>();
+            ws.on('message', (d, bin) => {
+              const frame = bin
+                ? decodeBinary(new Uint8Array(d as Buffer)).header.frame
+                : (JSON.parse(d.toString()) as { frame?: number }).frame;
+              if (frame !== undefined) got.set(frame, (got.get(frame) ?? 0) + 1);
+            });
+            ws.on('open', () => {
+              ws.send(JSON.stringify({ op: 'subscribe', topics: ['classes', 'scene', 'mask', 'frame'] }));
+              resolve({ ws, got });
+            });
+          }),
+      ),
     );
     (clients[0].ws as unknown as { _socket: { pause(): void } })._socket.pause();
     await new Promise((r) => setTimeout(r, 1000));
@@ -84,7 +96,11 @@ export async function benchLive(o: BenchOptions & { soakSeconds?: number }): Pro
       { name: 'live.latency.p99.ms', value: r1(pct(lat, 99)), unit: 'ms' },
       { name: 'live.engine.p50.ms', value: r1(median(inf)), unit: 'ms' },
       { name: 'live.dropped.fraction', value: Math.round((1 - processed / framesIn) * 1000) / 1000, unit: 'fraction' },
-      { name: 'ws.fanout.50clients.delivered.fraction', value: Math.round(Math.min(...fractions) * 1000) / 1000, unit: 'fraction (worst fast client)' },
+      {
+        name: 'ws.fanout.50clients.delivered.fraction',
+        value: Math.round(Math.min(...fractions) * 1000) / 1000,
+        unit: 'fraction (worst fast client)',
+      },
       { name: 'live.soak.seconds', value: seconds, unit: 's' },
       { name: 'live.rss.start.mb', value: Math.round(rssStart / 2 ** 20), unit: 'MiB' },
       { name: 'live.rss.half.mb', value: Math.round(rssHalf / 2 ** 20), unit: 'MiB' },

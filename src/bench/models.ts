@@ -18,7 +18,11 @@ export async function benchModels(o: BenchOptions): Promise<BenchResult[]> {
   const ensemble = await ensembleFps(dir, def, runs, 5);
   const tag = def.sizes.map((s) => `${s.height}x${s.width}`).join('+') + (def.flip ? '+flip' : '');
   return [
-    { name: `model.endovis15.engine.${meta.inputSize.height}x${meta.inputSize.width}.fps`, value: Math.round(single * 10) / 10, unit: 'fps' },
+    {
+      name: `model.endovis15.engine.${meta.inputSize.height}x${meta.inputSize.width}.fps`,
+      value: Math.round(single * 10) / 10,
+      unit: 'fps',
+    },
     { name: `model.endovis15.engine.default.fps`, value: Math.round(ensemble * 10) / 10, unit: `fps (${tag})` },
   ];
 }

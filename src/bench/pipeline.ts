@@ -65,7 +65,11 @@ export async function benchPipeline(o: BenchOptions): Promise<BenchResult[]> {
       { name: 'post.remove-small.1280x1024.ms', value: Math.round(median(rs) * 100) / 100, unit: 'ms' },
       { name: 'pipeline.batch.fast.fps', value: Math.round(batchFps * 10) / 10, unit: 'fps' },
       { name: 'pipeline.engine-only.fast.fps', value: Math.round(engineFps * 10) / 10, unit: 'fps' },
-      { name: 'pipeline.ratio.batch-vs-engine', value: Math.round((batchFps / engineFps) * 100) / 100, unit: 'fraction' },
+      {
+        name: 'pipeline.ratio.batch-vs-engine',
+        value: Math.round((batchFps / engineFps) * 100) / 100,
+        unit: 'fraction',
+      },
     ];
   } finally {
     await rm(dir, { recursive: true, force: true });

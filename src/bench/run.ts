@@ -9,7 +9,6 @@ import { benchModels } from './models.js';
 import { benchFoxglove } from './foxglove.js';
 import type { BenchOptions, BenchResult } from './types.js';
 
-
 export interface BenchReport {
   machine: { cpu: string; cores: number; memGiB: number; node: string; platform: string };
   results: BenchResult[];
@@ -28,7 +27,13 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   if (want('model')) results.push(...(await benchModels(o)));
   if (want('foxglove')) results.push(...(await benchFoxglove(o)));
   return {
-    machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform}-${process.arch}` },
+    machine: {
+      cpu: cpus()[0]?.model ?? 'unknown',
+      cores: cpus().length,
+      memGiB: Math.round(totalmem() / 2 ** 30),
+      node: process.version,
+      platform: `${process.platform}-${process.arch}`,
+    },
     results: results.filter((r) => want(r.name)),
   };
 }

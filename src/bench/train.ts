@@ -51,7 +51,12 @@ async function timeSteps(backend: string, runs: number): Promise<StepTimes> {
     opt.dispose();
     tf.dispose([batch.images, batch.oneHot, batch.sceneIds]);
   }
-  return { step: median(t.map((x) => x.step)), forward: median(t.map((x) => x.forward)), backward: median(t.map((x) => x.backward)), optimizer: median(t.map((x) => x.optimizer)) };
+  return {
+    step: median(t.map((x) => x.step)),
+    forward: median(t.map((x) => x.forward)),
+    backward: median(t.map((x) => x.backward)),
+    optimizer: median(t.map((x) => x.optimizer)),
+  };
 }
 
 export async function benchTrain(o: BenchOptions): Promise<BenchResult[]> {

@@ -5,7 +5,7 @@ import { runBench } from '../bench/run.js';
 export function registerBench(program: Command): void {
   program
     .command('bench')
-    .description('measure the project\'s benchmark figures on this machine')
+    .description("measure the project's benchmark figures on this machine")
     .option('--quick', 'fewer repetitions (under 2 minutes)')
     .option('--only <prefix>', 'only results whose name starts with this')
     .option('--soak <seconds>', 'length of the live run that reports memory over time (e.g. 600)')

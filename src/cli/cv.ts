@@ -17,23 +17,40 @@ export function registerCv(program: Command): void {
     .requiredOption('--out <dir>', 'folder for fold-SEQ/run, fold-SEQ/pred-VARIANT, cv.json, cv.md (rerun to resume)')
     .option('--parallel <n>', 'trainings at once (tfjs trains on one core each)', '2')
     .option('--final', 'also train the final model on every sequence and give it the winning inference variant')
-    .option('--epochs-scale <f>', 'scale every stage\'s end epoch (e.g. 0.1 for a quick run)')
-    .option('--min-fps <n>', 'the final model\'s default variant must run at least this fast engine-only here', '25')
+    .option('--epochs-scale <f>', "scale every stage's end epoch (e.g. 0.1 for a quick run)")
+    .option('--min-fps <n>', "the final model's default variant must run at least this fast engine-only here", '25')
     .option('--json', 'print the report as JSON')
-    .action(async (o: { config: string; data: string; out: string; parallel: string; final?: boolean; epochsScale?: string; minFps: string; json?: boolean }) => {
-      const config = configPath(o.config);
-      const r = await crossValidate({
-        config,
-        data: o.data,
-        out: o.out,
-        cli: fileURLToPath(new URL('./index.js', import.meta.url)),
-        parallel: positiveInt('--parallel', o.parallel),
-        final: o.final,
-        epochsScale: o.epochsScale !== undefined ? Number(o.epochsScale) : undefined,
-        minFps: nonNegativeInt('--min-fps', o.minFps, '25'),
-        onLog: (m) => log.info(m),
-      });
-      if (o.json) console.log(JSON.stringify(r));
-      else console.log(cvTable(r, loadRunConfig(config).palette.classes.map((c) => c.name)));
-    });
+    .action(
+      async (o: {
+        config: string;
+        data: string;
+        out: string;
+        parallel: string;
+        final?: boolean;
+        epochsScale?: string;
+        minFps: string;
+        json?: boolean;
+      }) => {
+        const config = configPath(o.config);
+        const r = await crossValidate({
+          config,
+          data: o.data,
+          out: o.out,
+          cli: fileURLToPath(new URL('./index.js', import.meta.url)),
+          parallel: positiveInt('--parallel', o.parallel),
+          final: o.final,
+          epochsScale: o.epochsScale !== undefined ? Number(o.epochsScale) : undefined,
+          minFps: nonNegativeInt('--min-fps', o.minFps, '25'),
+          onLog: (m) => log.info(m),
+        });
+        if (o.json) console.log(JSON.stringify(r));
+        else
+          console.log(
+            cvTable(
+              r,
+              loadRunConfig(config).palette.classes.map((c) => c.name),
+            ),
+          );
+      },
+    );
 }

@@ -10,24 +10,61 @@ export function registerEval(program: Command): void {
     .command('eval')
     .description('score predicted masks against ground truth with the challenge metric (writes eval.csv, eval.svg)')
     .requiredOption('--pred <dir>', 'predictions: tds process output or a folder of mask PNGs (colour, grey or index)')
-    .requiredOption('--gt <dir>', 'ground truth: ROBOT18 labels, prepared masks, EndoVis17 ground_truth or a folder of PNGs')
+    .requiredOption(
+      '--gt <dir>',
+      'ground truth: ROBOT18 labels, prepared masks, EndoVis17 ground_truth or a folder of PNGs',
+    )
     .option('--config <file>', 'palette YAML', 'robot18')
     .option('--ignore <ids>', 'class ids to leave out, e.g. 0 for background')
     .option('--missing <rule>', 'error (default) | zero: score missing predictions as failures', 'error')
-    .option('--sequences <list>', 'score only these sequences of the ground truth (folder names, e.g. OP2 or seq_1,seq_3)')
+    .option(
+      '--sequences <list>',
+      'score only these sequences of the ground truth (folder names, e.g. OP2 or seq_1,seq_3)',
+    )
     .option('--json', 'print {frames, metrics, pooled, perClass, perVideo}')
-    .action(async (o: { pred: string; gt: string; config: string; ignore?: string; missing: string; sequences?: string; json?: boolean }) => {
-      if (o.missing !== 'error' && o.missing !== 'zero') throw new TdsError('BAD_OPTION', `--missing must be error or zero, got ${JSON.stringify(o.missing)}`, 'zero scores missing frames as failures');
-      const ignore = o.ignore ? o.ignore.split(',').map((s) => Number(s.trim())) : [];
-      if (ignore.some((v) => !Number.isInteger(v) || v < 0)) throw new TdsError('BAD_OPTION', `--ignore must be class ids, got ${JSON.stringify(o.ignore)}`, 'e.g. --ignore 0');
-      const r = await evaluateFolders(o.pred, o.gt, loadPalette(configPath(o.config)), { ignore, missing: o.missing, sequences: o.sequences?.split(',').map((x) => x.trim()) });
-      if (o.json) console.log(JSON.stringify(r));
-      else {
-        console.log(`${r.frames} frames: challenge IoU ${r.metrics.challengeIoU.toFixed(4)} (GT u pred: ${r.metrics.challengeIoUUnion.toFixed(4)}), general Jaccard ${r.metrics.generalJaccard.toFixed(4)}, mean Dice ${r.metrics.meanDice.toFixed(4)}`);
-        for (const [n, v] of Object.entries(r.perClass)) if (v.frames) console.log(`  ${n.padEnd(22)} IoU ${v.iou.toFixed(4)}  Dice ${v.dice.toFixed(4)}  (${v.frames} frames)`);
-        const fg = r.pooled.foreground;
-        console.log(`pooled over all pixels: foreground (all but class 0) IoU ${fg.iou.toFixed(4)} Dice ${fg.dice.toFixed(4)} (per-frame mean IoU ${fg.frameMeanIoU.toFixed(4)})`);
-        for (const [n, v] of Object.entries(r.pooled.perClass)) console.log(`  ${n.padEnd(22)} IoU ${v.iou.toFixed(4)}  Dice ${v.dice.toFixed(4)}`);
-      }
-    });
+    .action(
+      async (o: {
+        pred: string;
+        gt: string;
+        config: string;
+        ignore?: string;
+        missing: string;
+        sequences?: string;
+        json?: boolean;
+      }) => {
+        if (o.missing !== 'error' && o.missing !== 'zero')
+          throw new TdsError(
+            'BAD_OPTION',
+            `--missing must be error or zero, got ${JSON.stringify(o.missing)}`,
+            'zero scores missing frames as failures',
+          );
+        const ignore = o.ignore ? o.ignore.split(',').map((s) => Number(s.trim())) : [];
+        if (ignore.some((v) => !Number.isInteger(v) || v < 0))
+          throw new TdsError(
+            'BAD_OPTION',
+            `--ignore must be class ids, got ${JSON.stringify(o.ignore)}`,
+            'e.g. --ignore 0',
+          );
+        const r = await evaluateFolders(o.pred, o.gt, loadPalette(configPath(o.config)), {
+          ignore,
+          missing: o.missing,
+          sequences: o.sequences?.split(',').map((x) => x.trim()),
+        });
+        if (o.json) console.log(JSON.stringify(r));
+        else {
+          console.log(
+            `${r.frames} frames: challenge IoU ${r.metrics.challengeIoU.toFixed(4)} (GT u pred: ${r.metrics.challengeIoUUnion.toFixed(4)}), general Jaccard ${r.metrics.generalJaccard.toFixed(4)}, mean Dice ${r.metrics.meanDice.toFixed(4)}`,
+          );
+          for (const [n, v] of Object.entries(r.perClass))
+            if (v.frames)
+              console.log(`  ${n.padEnd(22)} IoU ${v.iou.toFixed(4)}  Dice ${v.dice.toFixed(4)}  (${v.frames} frames)`);
+          const fg = r.pooled.foreground;
+          console.log(
+            `pooled over all pixels: foreground (all but class 0) IoU ${fg.iou.toFixed(4)} Dice ${fg.dice.toFixed(4)} (per-frame mean IoU ${fg.frameMeanIoU.toFixed(4)})`,
+          );
+          for (const [n, v] of Object.entries(r.pooled.perClass))
+            console.log(`  ${n.padEnd(22)} IoU ${v.iou.toFixed(4)}  Dice ${v.dice.toFixed(4)}`);
+        }
+      },
+    );
 }

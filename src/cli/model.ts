@@ -23,21 +23,49 @@ export function registerModel(program: Command): void {
     .option('--seed <n>', 'initialisation seed', '1')
     .option('--overwrite', 'replace a model already in --out (its weights are lost)')
     .option('--json', 'print tds.json')
-    .action(async (o: { out: string; config: string; profile: string; size: string; encoderWeights?: string; seed: string; overwrite?: boolean; json?: boolean }) => {
-      if (!PROFILES.includes(o.profile as ProfileName)) throw new TdsError('BAD_MODEL', `unknown profile ${JSON.stringify(o.profile)}`, `use one of ${PROFILES.join(', ')}`);
-      const { height, width } = parseSize(o.size, 'HxW');
-      assertInputSize(height, width);
-      await useBackend('cpu');
-      const cfg = configPath(o.config);
-      const meta = await initModel(o.out, { profile: o.profile as ProfileName, palette: loadPalette(cfg), height, width, encoderWeights: o.encoderWeights, seed: Number(o.seed), overwrite: o.overwrite, producedBy: { config: cfg, command: 'tds model init' } });
-      if (o.json) console.log(JSON.stringify(meta));
-      else console.log(`created ${o.profile} model in ${o.out}: ${meta.params!.toLocaleString('en')} params, ${meta.gflops} GFLOP at ${height}x${width}, ${meta.classes.length} classes, ${meta.scenes.length} scenes`);
-    });
+    .action(
+      async (o: {
+        out: string;
+        config: string;
+        profile: string;
+        size: string;
+        encoderWeights?: string;
+        seed: string;
+        overwrite?: boolean;
+        json?: boolean;
+      }) => {
+        if (!PROFILES.includes(o.profile as ProfileName))
+          throw new TdsError(
+            'BAD_MODEL',
+            `unknown profile ${JSON.stringify(o.profile)}`,
+            `use one of ${PROFILES.join(', ')}`,
+          );
+        const { height, width } = parseSize(o.size, 'HxW');
+        assertInputSize(height, width);
+        await useBackend('cpu');
+        const cfg = configPath(o.config);
+        const meta = await initModel(o.out, {
+          profile: o.profile as ProfileName,
+          palette: loadPalette(cfg),
+          height,
+          width,
+          encoderWeights: o.encoderWeights,
+          seed: Number(o.seed),
+          overwrite: o.overwrite,
+          producedBy: { config: cfg, command: 'tds model init' },
+        });
+        if (o.json) console.log(JSON.stringify(meta));
+        else
+          console.log(
+            `created ${o.profile} model in ${o.out}: ${meta.params!.toLocaleString('en')} params, ${meta.gflops} GFLOP at ${height}x${width}, ${meta.classes.length} classes, ${meta.scenes.length} scenes`,
+          );
+      },
+    );
   model
     .command('summary')
     .description('print {profile, params, gflops, inputSize, classes, scenes} of a model folder')
     .argument('<dir>', 'model folder')
-    .option('--size <HxW>', 'count GFLOPs at this input size instead of the model\'s')
+    .option('--size <HxW>', "count GFLOPs at this input size instead of the model's")
     .option('--json', 'print JSON')
     .action(async (dir: string, o: { size?: string; json?: boolean }) => {
       await useBackend('cpu');
@@ -54,7 +82,10 @@ export function registerModel(program: Command): void {
           scenes: meta.scenes.map((c) => c.name),
         };
         if (o.json) console.log(JSON.stringify(s));
-        else console.log(`${dir}: ${s.profile}, ${s.params.toLocaleString('en')} params, ${s.gflops} GFLOP at ${size.height}x${size.width}, classes: ${s.classes.join(', ')}; scenes: ${s.scenes.join(', ')}`);
+        else
+          console.log(
+            `${dir}: ${s.profile}, ${s.params.toLocaleString('en')} params, ${s.gflops} GFLOP at ${size.height}x${size.width}, classes: ${s.classes.join(', ')}; scenes: ${s.scenes.join(', ')}`,
+          );
       } finally {
         model.dispose();
       }

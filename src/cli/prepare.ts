@@ -19,21 +19,41 @@ export function registerPrepare(program: Command): void {
     .option('--crop <x,y,w,h>', 'crop every frame and label, e.g. 320,28,1280,1024')
     .option('--overwrite', 'replace an earlier preparation in --out')
     .option('--json', 'print the summary as JSON')
-    .action(async (o: { input: string; out: string; dataset: string; config?: string; crop?: string; overwrite?: boolean; json?: boolean }) => {
-      const palette = loadPalette(o.config ?? configPath(o.dataset));
-      const crop = o.crop ? parseCrop(o.crop) : undefined;
-      const total = scanFolder(o.input).sequences.reduce((n, s) => n + s.frames.length, 0);
-      const bar = progress('prepare', total);
-      try {
-        const s = await prepareDataset(o.input, o.out, palette, { crop, overwrite: o.overwrite, onFrame: (d) => bar.update(d) });
-        bar.stop();
-        if (o.json) console.log(JSON.stringify(s));
-        else {
-          console.log(`prepared ${s.frames} frame(s) in ${s.sequences} sequence(s) to ${o.out}${s.unlabelled ? `; skipped ${s.unlabelled} without labels` : ''}`);
-          console.log(s.unknownPixels ? `unknown label values (mapped to background): ${s.unknownPixels} px: ${describeUnknown(new Map(Object.entries(s.unknownValues)))}` : 'unknown label values: none');
+    .action(
+      async (o: {
+        input: string;
+        out: string;
+        dataset: string;
+        config?: string;
+        crop?: string;
+        overwrite?: boolean;
+        json?: boolean;
+      }) => {
+        const palette = loadPalette(o.config ?? configPath(o.dataset));
+        const crop = o.crop ? parseCrop(o.crop) : undefined;
+        const total = scanFolder(o.input).sequences.reduce((n, s) => n + s.frames.length, 0);
+        const bar = progress('prepare', total);
+        try {
+          const s = await prepareDataset(o.input, o.out, palette, {
+            crop,
+            overwrite: o.overwrite,
+            onFrame: (d) => bar.update(d),
+          });
+          bar.stop();
+          if (o.json) console.log(JSON.stringify(s));
+          else {
+            console.log(
+              `prepared ${s.frames} frame(s) in ${s.sequences} sequence(s) to ${o.out}${s.unlabelled ? `; skipped ${s.unlabelled} without labels` : ''}`,
+            );
+            console.log(
+              s.unknownPixels
+                ? `unknown label values (mapped to background): ${s.unknownPixels} px: ${describeUnknown(new Map(Object.entries(s.unknownValues)))}`
+                : 'unknown label values: none',
+            );
+          }
+        } finally {
+          bar.stop();
         }
-      } finally {
-        bar.stop();
-      }
-    });
+      },
+    );
 }

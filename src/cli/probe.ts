@@ -14,6 +14,9 @@ export function registerProbe(program: Command): void {
     .action(async (input: string, o: { stereo: string; right?: string; json?: boolean }) => {
       const p = await probeVideo(input, { stereo: parseStereo(o.stereo), right: o.right });
       if (o.json) console.log(JSON.stringify(p));
-      else console.log(`${input}: ${p.width}x${p.height} ${p.codec}, ${p.fps} fps, ${p.frames} frames, ${(p.durationMs / 1000).toFixed(2)} s`);
+      else
+        console.log(
+          `${input}: ${p.width}x${p.height} ${p.codec}, ${p.fps} fps, ${p.frames} frames, ${(p.durationMs / 1000).toFixed(2)} s`,
+        );
     });
 }

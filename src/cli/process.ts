@@ -20,70 +20,118 @@ export function registerProcess(program: Command): void {
     .option('--right <file>', 'second file holding the right view')
     .option('--sizes <list>', 'ensemble input sizes HxW,HxW (multiples of 32)')
     .option('--weights <list>', 'fusion weight per size')
-    .option('--flip', 'horizontal-flip test-time augmentation (default: the model\'s)')
-    .option('--no-flip', 'no flip TTA even where the model\'s defaults have it')
-    .option('--min-area <n>', 'remove foreground regions smaller than N pixels (default: the model\'s, else 0)')
+    .option('--flip', "horizontal-flip test-time augmentation (default: the model's)")
+    .option('--no-flip', "no flip TTA even where the model's defaults have it")
+    .option('--min-area <n>', "remove foreground regions smaller than N pixels (default: the model's, else 0)")
     .option('--engine <name>', 'ort | tfjs', 'ort')
     .option('--providers <list>', 'ORT execution providers in order (cuda,tensorrt); CPU is the fallback')
     .option('--overlay', 'also write overlay.mp4 (H.264 at the input rate)')
-    .option('--mcap <file.mcap>', 'also record frames, masks and labels as MCAP (Foxglove channels; replay with tds serve FILE)')
+    .option(
+      '--mcap <file.mcap>',
+      'also record frames, masks and labels as MCAP (Foxglove channels; replay with tds serve FILE)',
+    )
     .option('--sequences <list>', 'frame folders: only these sequences (folder names, e.g. OP2 or seq_1,seq_3)')
     .option('--resume', 'continue an interrupted run in --out')
     .option('--json', 'print the summary as JSON')
-    .action(async (input: string, o: { model: string; out: string; rate: string; stereo: string; right?: string; sizes?: string; weights?: string; flip?: boolean; minArea?: string; engine: string; providers?: string; overlay?: boolean; mcap?: string; resume?: boolean; sequences?: string; json?: boolean }) => {
-      if (!ENGINES.includes(o.engine as EngineName)) throw new TdsError('BAD_OPTION', `unknown --engine ${JSON.stringify(o.engine)}`, `use one of ${ENGINES.join(', ')}`);
-      const minArea = o.minArea === undefined ? undefined : nonNegativeInt('--min-area', o.minArea, '50');
-      const weights = o.weights?.split(',').map(Number);
-      if (weights?.some((w) => !(w >= 0))) throw new TdsError('BAD_OPTION', `--weights must be non-negative numbers, got ${o.weights}`, 'e.g. --weights 1,2');
-      const providers = o.providers?.split(',').map((p) => p.trim()) as ExecutionProvider[] | undefined;
-      if (providers?.some((p) => !['cpu', 'cuda', 'tensorrt'].includes(p))) throw new TdsError('BAD_OPTION', `--providers takes cpu, cuda, tensorrt; got ${o.providers}`, 'e.g. --providers cuda');
-      let bar: ReturnType<typeof progress> | undefined;
-      const t0 = performance.now();
-      // Ctrl-C / SIGTERM: finish the frame in progress, write run.json, and say how to resume.
-      const ac = new AbortController();
-      let signalName: NodeJS.Signals | undefined;
-      const onSignal = (sig: NodeJS.Signals) => {
-        if (ac.signal.aborted) process.exit(sig === 'SIGINT' ? 130 : 143);
-        signalName = sig;
-        ac.abort();
-      };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
-      try {
-        const s = await processInput(input, {
-          model: o.model,
-          out: o.out,
-          rate: parseRate(o.rate),
-          stereo: parseStereo(o.stereo),
-          right: o.right,
-          sizes: o.sizes ? parseSizes(o.sizes) : undefined,
-          weights,
-          flip: o.flip,
-          minArea,
-          engine: o.engine as EngineName,
-          executionProviders: providers,
-          overlay: o.overlay,
-          mcap: o.mcap,
-          resume: o.resume,
-          sequences: o.sequences?.split(',').map((x) => x.trim()).filter(Boolean),
-          signal: ac.signal,
-          onFrame: (done, total) => {
-            bar ??= progress('process', total ?? 0, ' | {fps} fps');
-            bar.update(done, total, { fps: (done / ((performance.now() - t0) / 1000)).toFixed(1) });
-          },
-        });
-        bar?.stop();
-        if (s.interrupted) {
-          console.error(`tds: interrupted by ${signalName}: ${s.frames} frame(s) are complete in ${o.out} (fix: run the same command with --resume to continue)`);
-          process.exitCode = signalName === 'SIGINT' ? 130 : 143;
-          return;
+    .action(
+      async (
+        input: string,
+        o: {
+          model: string;
+          out: string;
+          rate: string;
+          stereo: string;
+          right?: string;
+          sizes?: string;
+          weights?: string;
+          flip?: boolean;
+          minArea?: string;
+          engine: string;
+          providers?: string;
+          overlay?: boolean;
+          mcap?: string;
+          resume?: boolean;
+          sequences?: string;
+          json?: boolean;
+        },
+      ) => {
+        if (!ENGINES.includes(o.engine as EngineName))
+          throw new TdsError(
+            'BAD_OPTION',
+            `unknown --engine ${JSON.stringify(o.engine)}`,
+            `use one of ${ENGINES.join(', ')}`,
+          );
+        const minArea = o.minArea === undefined ? undefined : nonNegativeInt('--min-area', o.minArea, '50');
+        const weights = o.weights?.split(',').map(Number);
+        if (weights?.some((w) => !(w >= 0)))
+          throw new TdsError(
+            'BAD_OPTION',
+            `--weights must be non-negative numbers, got ${o.weights}`,
+            'e.g. --weights 1,2',
+          );
+        const providers = o.providers?.split(',').map((p) => p.trim()) as ExecutionProvider[] | undefined;
+        if (providers?.some((p) => !['cpu', 'cuda', 'tensorrt'].includes(p)))
+          throw new TdsError(
+            'BAD_OPTION',
+            `--providers takes cpu, cuda, tensorrt; got ${o.providers}`,
+            'e.g. --providers cuda',
+          );
+        let bar: ReturnType<typeof progress> | undefined;
+        const t0 = performance.now();
+        // Ctrl-C / SIGTERM: finish the frame in progress, write run.json, and say how to resume.
+        const ac = new AbortController();
+        let signalName: NodeJS.Signals | undefined;
+        const onSignal = (sig: NodeJS.Signals) => {
+          if (ac.signal.aborted) process.exit(sig === 'SIGINT' ? 130 : 143);
+          signalName = sig;
+          ac.abort();
+        };
+        process.on('SIGINT', onSignal);
+        process.on('SIGTERM', onSignal);
+        try {
+          const s = await processInput(input, {
+            model: o.model,
+            out: o.out,
+            rate: parseRate(o.rate),
+            stereo: parseStereo(o.stereo),
+            right: o.right,
+            sizes: o.sizes ? parseSizes(o.sizes) : undefined,
+            weights,
+            flip: o.flip,
+            minArea,
+            engine: o.engine as EngineName,
+            executionProviders: providers,
+            overlay: o.overlay,
+            mcap: o.mcap,
+            resume: o.resume,
+            sequences: o.sequences
+              ?.split(',')
+              .map((x) => x.trim())
+              .filter(Boolean),
+            signal: ac.signal,
+            onFrame: (done, total) => {
+              bar ??= progress('process', total ?? 0, ' | {fps} fps');
+              bar.update(done, total, { fps: (done / ((performance.now() - t0) / 1000)).toFixed(1) });
+            },
+          });
+          bar?.stop();
+          if (s.interrupted) {
+            console.error(
+              `tds: interrupted by ${signalName}: ${s.frames} frame(s) are complete in ${o.out} (fix: run the same command with --resume to continue)`,
+            );
+            process.exitCode = signalName === 'SIGINT' ? 130 : 143;
+            return;
+          }
+          if (o.json) console.log(JSON.stringify(s));
+          else
+            console.log(
+              `processed ${s.frames} frame(s)${s.resumedFrames ? ` (${s.resumedFrames} from the earlier run)` : ''} at ${s.fps.toFixed(1)} fps into ${o.out}`,
+            );
+        } finally {
+          bar?.stop();
+          process.off('SIGINT', onSignal);
+          process.off('SIGTERM', onSignal);
         }
-        if (o.json) console.log(JSON.stringify(s));
-        else console.log(`processed ${s.frames} frame(s)${s.resumedFrames ? ` (${s.resumedFrames} from the earlier run)` : ''} at ${s.fps.toFixed(1)} fps into ${o.out}`);
-      } finally {
-        bar?.stop();
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
-      }
-    });
+      },
+    );
 }

@@ -23,25 +23,62 @@ export function registerSynth(program: Command): void {
     .option('--fps <n>', 'frame rate of --video', '25')
     .option('--overwrite', 'replace sequences from an earlier run')
     .option('--json', 'print the summary as JSON')
-    .action(async (o: { out: string; sequences: string; frames: string; seed: string; size: string; firstSeq: string; video?: boolean; fps: string; overwrite?: boolean; json?: boolean }) => {
-      const sequences = positiveInt('--sequences', o.sequences);
-      const frames = positiveInt('--frames', o.frames);
-      const firstSeq = positiveInt('--first-seq', o.firstSeq);
-      const seed = nonNegativeInt('--seed', o.seed, '7');
-      const { width, height } = parseSize(o.size, 'WxH');
-      if (width % 2 || height % 2) throw new TdsError('BAD_OPTION', `--size must have even width and height, got ${o.size}`, 'e.g. --size 320x256');
-      ensureOutputDir(o.out);
-      refuseNonEmpty(o.out, Array.from({ length: sequences }, (_, i) => `seq_${firstSeq + i}`), o.overwrite);
-      const bar = progress('synth', sequences * frames);
-      try {
-        const s = await writeSynthDataset(o.out, loadPalette(configPath('robot18')), {
-          sequences, frames, seed, width, height, video: o.video, fps: Number(o.fps), firstSeq, onFrame: (d) => bar.update(d),
-        });
-        bar.stop();
-        if (o.json) console.log(JSON.stringify(s));
-        else console.log(`wrote ${sequences} sequence(s) x ${frames} frame(s) of ${width}x${height} to ${o.out}: ${Object.entries(s.sequences).map(([k, v]) => `${k}=${v.name}`).join(', ')}`);
-      } finally {
-        bar.stop();
-      }
-    });
+    .action(
+      async (o: {
+        out: string;
+        sequences: string;
+        frames: string;
+        seed: string;
+        size: string;
+        firstSeq: string;
+        video?: boolean;
+        fps: string;
+        overwrite?: boolean;
+        json?: boolean;
+      }) => {
+        const sequences = positiveInt('--sequences', o.sequences);
+        const frames = positiveInt('--frames', o.frames);
+        const firstSeq = positiveInt('--first-seq', o.firstSeq);
+        const seed = nonNegativeInt('--seed', o.seed, '7');
+        const { width, height } = parseSize(o.size, 'WxH');
+        if (width % 2 || height % 2)
+          throw new TdsError(
+            'BAD_OPTION',
+            `--size must have even width and height, got ${o.size}`,
+            'e.g. --size 320x256',
+          );
+        ensureOutputDir(o.out);
+        refuseNonEmpty(
+          o.out,
+          Array.from({ length: sequences }, (_, i) => `seq_${firstSeq + i}`),
+          o.overwrite,
+        );
+        const bar = progress('synth', sequences * frames);
+        try {
+          const s = await writeSynthDataset(o.out, loadPalette(configPath('robot18')), {
+            sequences,
+            frames,
+            seed,
+            width,
+            height,
+            video: o.video,
+            fps: Number(o.fps),
+            firstSeq,
+            onFrame: (d) => bar.update(d),
+          });
+          bar.stop();
+          if (o.json) console.log(JSON.stringify(s));
+          else
+            console.log(
+              `wrote ${sequences} sequence(s) x ${frames} frame(s) of ${width}x${height} to ${o.out}: ${Object.entries(
+                s.sequences,
+              )
+                .map(([k, v]) => `${k}=${v.name}`)
+                .join(', ')}`,
+            );
+        } finally {
+          bar.stop();
+        }
+      },
+    );
 }

@@ -13,7 +13,12 @@ import { parseSize } from './size.js';
 function parseHoldOut(v: string): number[] {
   if (v.trim() === 'none') return [];
   const ids = v.split(',').map((x) => Number(x.trim().replace(/^(?:seq_|OP)/, '')));
-  if (!ids.length || ids.some((n) => !Number.isInteger(n) || n < 0)) throw new TdsError('BAD_OPTION', `--hold-out takes sequence numbers such as 2 or 1,3 (or none), got ${JSON.stringify(v)}`, 'e.g. --hold-out 3 to train on the other sequences');
+  if (!ids.length || ids.some((n) => !Number.isInteger(n) || n < 0))
+    throw new TdsError(
+      'BAD_OPTION',
+      `--hold-out takes sequence numbers such as 2 or 1,3 (or none), got ${JSON.stringify(v)}`,
+      'e.g. --hold-out 3 to train on the other sequences',
+    );
   return ids;
 }
 
@@ -28,59 +33,125 @@ export function registerTrain(program: Command): void {
     .option('--size <HxW>', 'training input size, multiples of 32 (overrides the config)')
     .option('--backend <name>', 'wasm | cpu | tensorflow', 'wasm')
     .option('--resume', 'continue an interrupted run in --out')
-    .option('--epochs-scale <f>', 'scale every stage\'s end epoch (e.g. 0.1 for a quick run)')
-    .option('--hold-out <list>', 'sequence numbers kept out of training (monitored, never used to pick epochs: each stage keeps its last), or none to train on all')
+    .option('--epochs-scale <f>', "scale every stage's end epoch (e.g. 0.1 for a quick run)")
+    .option(
+      '--hold-out <list>',
+      'sequence numbers kept out of training (monitored, never used to pick epochs: each stage keeps its last), or none to train on all',
+    )
     .option('--json', 'print the summary as JSON')
-    .action(async (o: { config: string; data: string; out: string; profile?: string; size?: string; backend: string; resume?: boolean; epochsScale?: string; holdOut?: string; json?: boolean }) => {
-      if (!BACKENDS.includes(o.backend as BackendName)) throw new TdsError('BAD_OPTION', `unknown --backend ${JSON.stringify(o.backend)}`, `use one of ${BACKENDS.join(', ')}`);
-      if (o.profile && o.profile !== 'fast' && o.profile !== 'paper') throw new TdsError('BAD_MODEL', `unknown profile ${JSON.stringify(o.profile)}`, 'use fast or paper');
-      const cfg = loadRunConfig(configPath(o.config));
-      const size = o.size ? parseSize(o.size, 'HxW') : undefined;
-      cfg.train = applyOverrides(cfg.train, { profile: o.profile as 'fast' | undefined, size: size && [size.height, size.width], epochsScale: o.epochsScale !== undefined ? Number(o.epochsScale) : undefined, holdOut: o.holdOut !== undefined ? parseHoldOut(o.holdOut) : undefined });
-      const ac = new AbortController();
-      const onSigint = () => {
-        if (ac.signal.aborted) process.exit(130);
-        log.warn('interrupt: finishing the current step and saving; press Ctrl-C again to quit at once');
-        ac.abort();
-      };
-      process.on('SIGINT', onSigint);
-      process.on('SIGTERM', onSigint);
-      const tty = process.stderr.isTTY;
-      const bar = tty
-        ? new cliProgress.SingleBar({ format: '{stage} epoch {epoch}/{epochs} [{bar}] step {value}/{total} | loss {loss} (seg {seg} cls {cls} sync {sync} scene {scene}) | val IoU {iou} | ETA {etaText}', stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic)
-        : undefined;
-      let barEpoch = -1;
-      try {
-        const r = await train({
-          config: cfg,
-          data: o.data,
-          out: o.out,
-          backend: o.backend as BackendName,
-          resume: o.resume,
-          signal: ac.signal,
-          command: `tds ${process.argv.slice(2).join(' ')}`,
-          onProgress: (p) => {
-            const payload = { stage: p.stage, epoch: p.epoch, epochs: p.totalEpochs, loss: p.losses.total.toFixed(3), seg: p.losses.seg.toFixed(3), cls: p.losses.cls.toFixed(3), sync: p.losses.sync.toFixed(3), scene: p.losses.scene.toFixed(3), iou: p.lastValIoU?.toFixed(3) ?? '-', etaText: `${Math.round(p.etaSeconds / 60)} min` };
-            if (!bar) return;
-            if (p.epoch !== barEpoch) {
-              if (barEpoch >= 0) bar.stop();
-              bar.start(p.steps, p.step, payload);
-              barEpoch = p.epoch;
-            } else bar.update(p.step, payload);
-          },
-          onEpoch: (e) => {
-            if (!tty) log.info({ epoch: e.epoch, stage: e.stage, loss: e.loss, val: e.val, seconds: Math.round(e.seconds) }, 'epoch done');
-          },
+    .action(
+      async (o: {
+        config: string;
+        data: string;
+        out: string;
+        profile?: string;
+        size?: string;
+        backend: string;
+        resume?: boolean;
+        epochsScale?: string;
+        holdOut?: string;
+        json?: boolean;
+      }) => {
+        if (!BACKENDS.includes(o.backend as BackendName))
+          throw new TdsError(
+            'BAD_OPTION',
+            `unknown --backend ${JSON.stringify(o.backend)}`,
+            `use one of ${BACKENDS.join(', ')}`,
+          );
+        if (o.profile && o.profile !== 'fast' && o.profile !== 'paper')
+          throw new TdsError('BAD_MODEL', `unknown profile ${JSON.stringify(o.profile)}`, 'use fast or paper');
+        const cfg = loadRunConfig(configPath(o.config));
+        const size = o.size ? parseSize(o.size, 'HxW') : undefined;
+        cfg.train = applyOverrides(cfg.train, {
+          profile: o.profile as 'fast' | undefined,
+          size: size && [size.height, size.width],
+          epochsScale: o.epochsScale !== undefined ? Number(o.epochsScale) : undefined,
+          holdOut: o.holdOut !== undefined ? parseHoldOut(o.holdOut) : undefined,
         });
-        bar?.stop();
-        const last = r.history.at(-1);
-        if (o.json) console.log(JSON.stringify({ interrupted: r.interrupted, epochsDone: r.epochsDone, backend: r.backend, modelDir: r.modelDir, best: r.best, lastEpoch: last }));
-        else if (r.interrupted) console.log(`interrupted after ${r.epochsDone} complete epoch(s); progress saved. Continue with: tds train ... --out ${o.out} --resume`);
-        else console.log(`trained ${r.epochsDone} epochs on ${r.backend} (${r.trainFrames} training / ${r.valFrames} validation frames); final validation IoU ${last?.val.challengeIoU.toFixed(3)}; model in ${r.modelDir}`);
-      } finally {
-        bar?.stop();
-        process.off('SIGINT', onSigint);
-        process.off('SIGTERM', onSigint);
-      }
-    });
+        const ac = new AbortController();
+        const onSigint = () => {
+          if (ac.signal.aborted) process.exit(130);
+          log.warn('interrupt: finishing the current step and saving; press Ctrl-C again to quit at once');
+          ac.abort();
+        };
+        process.on('SIGINT', onSigint);
+        process.on('SIGTERM', onSigint);
+        const tty = process.stderr.isTTY;
+        const bar = tty
+          ? new cliProgress.SingleBar(
+              {
+                format:
+                  '{stage} epoch {epoch}/{epochs} [{bar}] step {value}/{total} | loss {loss} (seg {seg} cls {cls} sync {sync} scene {scene}) | val IoU {iou} | ETA {etaText}',
+                stream: process.stderr,
+                hideCursor: true,
+              },
+              cliProgress.Presets.shades_classic,
+            )
+          : undefined;
+        let barEpoch = -1;
+        try {
+          const r = await train({
+            config: cfg,
+            data: o.data,
+            out: o.out,
+            backend: o.backend as BackendName,
+            resume: o.resume,
+            signal: ac.signal,
+            command: `tds ${process.argv.slice(2).join(' ')}`,
+            onProgress: (p) => {
+              const payload = {
+                stage: p.stage,
+                epoch: p.epoch,
+                epochs: p.totalEpochs,
+                loss: p.losses.total.toFixed(3),
+                seg: p.losses.seg.toFixed(3),
+                cls: p.losses.cls.toFixed(3),
+                sync: p.losses.sync.toFixed(3),
+                scene: p.losses.scene.toFixed(3),
+                iou: p.lastValIoU?.toFixed(3) ?? '-',
+                etaText: `${Math.round(p.etaSeconds / 60)} min`,
+              };
+              if (!bar) return;
+              if (p.epoch !== barEpoch) {
+                if (barEpoch >= 0) bar.stop();
+                bar.start(p.steps, p.step, payload);
+                barEpoch = p.epoch;
+              } else bar.update(p.step, payload);
+            },
+            onEpoch: (e) => {
+              if (!tty)
+                log.info(
+                  { epoch: e.epoch, stage: e.stage, loss: e.loss, val: e.val, seconds: Math.round(e.seconds) },
+                  'epoch done',
+                );
+            },
+          });
+          bar?.stop();
+          const last = r.history.at(-1);
+          if (o.json)
+            console.log(
+              JSON.stringify({
+                interrupted: r.interrupted,
+                epochsDone: r.epochsDone,
+                backend: r.backend,
+                modelDir: r.modelDir,
+                best: r.best,
+                lastEpoch: last,
+              }),
+            );
+          else if (r.interrupted)
+            console.log(
+              `interrupted after ${r.epochsDone} complete epoch(s); progress saved. Continue with: tds train ... --out ${o.out} --resume`,
+            );
+          else
+            console.log(
+              `trained ${r.epochsDone} epochs on ${r.backend} (${r.trainFrames} training / ${r.valFrames} validation frames); final validation IoU ${last?.val.challengeIoU.toFixed(3)}; model in ${r.modelDir}`,
+            );
+        } finally {
+          bar?.stop();
+          process.off('SIGINT', onSigint);
+          process.off('SIGTERM', onSigint);
+        }
+      },
+    );
 }

@@ -1,5 +1,8 @@
 // A horizontal bar chart as SVG (per-class IoU next to eval.csv).
-export function barChartSvg(bars: Array<{ label: string; value: number; color: [number, number, number] }>, title: string): string {
+export function barChartSvg(
+  bars: Array<{ label: string; value: number; color: [number, number, number] }>,
+  title: string,
+): string {
   const rowH = 22;
   const left = 170;
   const barW = 400;

@@ -46,18 +46,41 @@ function groundTruthFiles(dir: string, sequences?: string[]): Array<{ key: strin
   if (ds.layout === 'images') return pngsUnder(dir).map((f) => ({ key: keyOf(dir, f), file: f }));
   return ds.sequences
     .filter((s) => !sequences || sequences.includes(s.name))
-    .flatMap((s) => s.frames.filter((f) => f.label).map((f) => ({ key: SEQUENCE_DIR.test(s.name) ? `${s.name}/${f.name}` : f.name, file: f.label! })));
+    .flatMap((s) =>
+      s.frames
+        .filter((f) => f.label)
+        .map((f) => ({ key: SEQUENCE_DIR.test(s.name) ? `${s.name}/${f.name}` : f.name, file: f.label! })),
+    );
 }
 
-export async function evaluateFolders(predDir: string, gtDir: string, palette: Palette, o: EvalOptions = {}): Promise<EvalResult> {
-  for (const [what, d] of [['predictions', predDir], ['ground truth', gtDir]] as const) {
-    if (!existsSync(d) || !statSync(d).isDirectory()) throw new TdsError('ENOENT_INPUT', `${what} folder not found: ${d}`, 'check the path');
+export async function evaluateFolders(
+  predDir: string,
+  gtDir: string,
+  palette: Palette,
+  o: EvalOptions = {},
+): Promise<EvalResult> {
+  for (const [what, d] of [
+    ['predictions', predDir],
+    ['ground truth', gtDir],
+  ] as const) {
+    if (!existsSync(d) || !statSync(d).isDirectory())
+      throw new TdsError('ENOENT_INPUT', `${what} folder not found: ${d}`, 'check the path');
   }
   const predRoot = existsSync(join(predDir, 'masks')) ? join(predDir, 'masks') : predDir;
   const preds = new Map(pngsUnder(predRoot).map((f) => [keyOf(predRoot, f), f]));
   const gts = groundTruthFiles(gtDir, o.sequences);
-  if (!gts.length) throw new TdsError('BAD_DATASET', `no ground-truth PNGs in ${gtDir}`, 'give a folder of label PNGs (ROBOT18 labels/, prepared masks/, EndoVis17 ground_truth/ or plain)');
-  if (!preds.size) throw new TdsError('BAD_DATASET', `no prediction PNGs in ${predRoot}`, 'give the output folder of tds process (its masks/) or a folder of mask PNGs');
+  if (!gts.length)
+    throw new TdsError(
+      'BAD_DATASET',
+      `no ground-truth PNGs in ${gtDir}`,
+      'give a folder of label PNGs (ROBOT18 labels/, prepared masks/, EndoVis17 ground_truth/ or plain)',
+    );
+  if (!preds.size)
+    throw new TdsError(
+      'BAD_DATASET',
+      `no prediction PNGs in ${predRoot}`,
+      'give the output folder of tds process (its masks/) or a folder of mask PNGs',
+    );
   const names = palette.classes.map((c) => c.name);
   const metrics = new SegmentationMetrics(names, o.ignore ?? []);
   for (const g of gts) {
@@ -65,14 +88,23 @@ export async function evaluateFolders(predDir: string, gtDir: string, palette: P
     const video = g.key.includes('/') ? g.key.split('/')[0] : undefined;
     const pf = preds.get(g.key) ?? preds.get(g.key.split('/').pop()!);
     if (!pf) {
-      if (o.missing !== 'zero') throw new TdsError('BAD_DATASET', `no prediction for ground-truth frame ${g.key} (${g.file})`, 'predict every frame, or pass --missing zero to score missing frames as failures (the official rule)');
+      if (o.missing !== 'zero')
+        throw new TdsError(
+          'BAD_DATASET',
+          `no prediction for ground-truth frame ${g.key} (${g.file})`,
+          'predict every frame, or pass --missing zero to score missing frames as failures (the official rule)',
+        );
       // A missing frame is a failure: a prediction that matches no class.
       metrics.update(new Uint8Array(gt.labels.length).fill(255), gt.labels, video);
       continue;
     }
     const pr = await readAnyLabel(pf, palette);
     if (pr.width !== gt.width || pr.height !== gt.height) {
-      throw new TdsError('BAD_LABEL', `prediction ${pf} is ${pr.width}x${pr.height} but ground truth ${g.file} is ${gt.width}x${gt.height}`, 'predict at the ground truth\'s resolution (tds process writes masks at the source size)');
+      throw new TdsError(
+        'BAD_LABEL',
+        `prediction ${pf} is ${pr.width}x${pr.height} but ground truth ${g.file} is ${gt.width}x${gt.height}`,
+        "predict at the ground truth's resolution (tds process writes masks at the source size)",
+      );
     }
     metrics.update(pr.labels, gt.labels, video);
   }
@@ -87,7 +119,17 @@ export async function evaluateFolders(predDir: string, gtDir: string, palette: P
       `pooled:foreground,${f(r.pooled.foreground.iou)},${f(r.pooled.foreground.dice)},${r.frames}`,
     ];
     await writeAtomic(join(predDir, 'eval.csv'), rows.join('\n') + '\n');
-    await writeAtomic(join(predDir, 'eval.svg'), barChartSvg(Object.entries(r.perClass).map(([n, v]) => ({ label: n, value: v.iou, color: palette.classes.find((c) => c.name === n)!.color })), `per-class IoU (challenge IoU ${r.metrics.challengeIoU.toFixed(3)}, ${r.frames} frames)`));
+    await writeAtomic(
+      join(predDir, 'eval.svg'),
+      barChartSvg(
+        Object.entries(r.perClass).map(([n, v]) => ({
+          label: n,
+          value: v.iou,
+          color: palette.classes.find((c) => c.name === n)!.color,
+        })),
+        `per-class IoU (challenge IoU ${r.metrics.challengeIoU.toFixed(3)}, ${r.frames} frames)`,
+      ),
+    );
   }
   return r;
 }

@@ -29,7 +29,12 @@ export async function readAnyLabel(path: string, palette: Palette): Promise<Read
   const C = palette.classes.length;
   if (ch >= 3 && !greyish && palette.labels.format === 'color') {
     const r = labelToIndex(img, palette, path);
-    if (r.unknownPixels) throw new TdsError('BAD_LABEL', `${path}: colours not in the ${palette.dataset} palette: ${describeUnknown(r.unknownValues)}`, 'give masks in the palette\'s colours, grey values or class indices');
+    if (r.unknownPixels)
+      throw new TdsError(
+        'BAD_LABEL',
+        `${path}: colours not in the ${palette.dataset} palette: ${describeUnknown(r.unknownValues)}`,
+        "give masks in the palette's colours, grey values or class indices",
+      );
     return { labels: r.labels, width: img.width, height: img.height, kind: 'color' };
   }
   const values = new Set<number>();
@@ -46,7 +51,12 @@ export async function readAnyLabel(path: string, palette: Palette): Promise<Read
     return { labels, width: img.width, height: img.height, kind: 'index' };
   }
   if (palette.labels.format === 'grey' && vals.every((v) => greyValues.has(v))) {
-    return { labels: labelToIndex({ ...img, channels: ch }, palette, path).labels, width: img.width, height: img.height, kind: 'grey' };
+    return {
+      labels: labelToIndex({ ...img, channels: ch }, palette, path).labels,
+      width: img.width,
+      height: img.height,
+      kind: 'grey',
+    };
   }
   // Black-and-white colour masks of a colour palette (e.g. only background) land here too.
   if (ch >= 3 && palette.labels.format === 'color') {
@@ -54,5 +64,9 @@ export async function readAnyLabel(path: string, palette: Palette): Promise<Read
     if (!r.unknownPixels) return { labels: r.labels, width: img.width, height: img.height, kind: 'color' };
   }
   const bad = vals.filter((v) => v >= C && !greyValues.has(v)).slice(0, 5);
-  throw new TdsError('BAD_LABEL', `${path}: values ${bad.join(', ')} are neither class indices (0..${C - 1}) nor ${palette.dataset} ${palette.labels.format === 'grey' ? 'grey values' : 'colours'}`, 'give masks in the palette\'s colours, grey values or class indices');
+  throw new TdsError(
+    'BAD_LABEL',
+    `${path}: values ${bad.join(', ')} are neither class indices (0..${C - 1}) nor ${palette.dataset} ${palette.labels.format === 'grey' ? 'grey values' : 'colours'}`,
+    "give masks in the palette's colours, grey values or class indices",
+  );
 }

@@ -16,7 +16,12 @@ export interface FrameCounts {
 
 /** Per-class pixel counts of one frame. Classes in `ignore` are left out of every metric. */
 export function frameCounts(pred: Uint8Array, gt: Uint8Array, numClasses: number): FrameCounts {
-  if (pred.length !== gt.length) throw new TdsError('BAD_LABEL', `prediction has ${pred.length} pixels but ground truth has ${gt.length}`, 'compare masks of the same size');
+  if (pred.length !== gt.length)
+    throw new TdsError(
+      'BAD_LABEL',
+      `prediction has ${pred.length} pixels but ground truth has ${gt.length}`,
+      'compare masks of the same size',
+    );
   const inter = new Float64Array(numClasses);
   const p = new Float64Array(numClasses);
   const g = new Float64Array(numClasses);
@@ -71,7 +76,14 @@ export function frameScores(c: FrameCounts, ignore: number[] = []): FrameScores 
     nGj++;
   }
   // A frame whose ground truth holds only ignored classes scores NaN and is skipped by the means.
-  return { challengeIoU: nGt ? sGt / nGt : NaN, challengeIoUUnion: nUnion ? sUnion / nUnion : NaN, generalJaccard: nGj ? sGj / nGj : NaN, meanDice: nGt ? sDice / nGt : NaN, iou, dice };
+  return {
+    challengeIoU: nGt ? sGt / nGt : NaN,
+    challengeIoUUnion: nUnion ? sUnion / nUnion : NaN,
+    generalJaccard: nGj ? sGj / nGj : NaN,
+    meanDice: nGt ? sDice / nGt : NaN,
+    iou,
+    dice,
+  };
 }
 
 export interface EvalResult {
@@ -106,7 +118,8 @@ export class SegmentationMetrics {
     const C = this.classNames.length;
     const counts = frameCounts(pred, gt, C);
     const s = frameScores(counts, this.ignore);
-    if (this.sums.inter.length !== C) this.sums = { inter: new Float64Array(C), pred: new Float64Array(C), gt: new Float64Array(C) };
+    if (this.sums.inter.length !== C)
+      this.sums = { inter: new Float64Array(C), pred: new Float64Array(C), gt: new Float64Array(C) };
     for (let k = 0; k < C; k++) {
       this.sums.inter[k] += counts.inter[k];
       this.sums.pred[k] += counts.pred[k];
@@ -144,7 +157,11 @@ export class SegmentationMetrics {
     this.classNames.forEach((name, k) => {
       if (this.ignore.includes(k)) return;
       const withClass = f.filter((x) => !Number.isNaN(x.iou[k]));
-      perClass[name] = { iou: mean(withClass.map((x) => x.iou[k])), dice: mean(withClass.map((x) => x.dice[k])), frames: withClass.length };
+      perClass[name] = {
+        iou: mean(withClass.map((x) => x.iou[k])),
+        dice: mean(withClass.map((x) => x.dice[k])),
+        frames: withClass.length,
+      };
     });
     const perVideo: EvalResult['perVideo'] = {};
     for (const v of [...new Set(f.map((x) => x.video).filter((x): x is string => !!x))]) {
@@ -164,7 +181,11 @@ export class SegmentationMetrics {
       frames: f.length,
       pooled: {
         perClass: pooledClass,
-        foreground: { iou: fp + fg - fi > 0 ? fi / (fp + fg - fi) : NaN, dice: fp + fg > 0 ? (2 * fi) / (fp + fg) : NaN, frameMeanIoU: mean(f.map((x) => x.fgIoU)) },
+        foreground: {
+          iou: fp + fg - fi > 0 ? fi / (fp + fg - fi) : NaN,
+          dice: fp + fg > 0 ? (2 * fi) / (fp + fg) : NaN,
+          frameMeanIoU: mean(f.map((x) => x.fgIoU)),
+        },
       },
       metrics: {
         challengeIoU: mean(f.map((x) => x.challengeIoU)),

@@ -18,22 +18,45 @@ export function deepMerge(base: Obj, over: Obj): Obj {
 /** The config at `path` with its `extends` chain applied (the `extends` key itself removed). */
 export function readConfigFile(path: string, seen: string[] = []): Obj {
   const abs = resolve(path);
-  if (seen.includes(abs)) throw new TdsError('BAD_PALETTE', `${path}: extends goes in a circle (${[...seen, abs].join(' -> ')})`, 'remove the extends that points back');
+  if (seen.includes(abs))
+    throw new TdsError(
+      'BAD_PALETTE',
+      `${path}: extends goes in a circle (${[...seen, abs].join(' -> ')})`,
+      'remove the extends that points back',
+    );
   let text: string;
   try {
     text = readFileSync(abs, 'utf8');
   } catch {
-    throw new TdsError('ENOENT_INPUT', `config not found: ${path}${seen.length ? ` (extended by ${seen.at(-1)})` : ''}`, 'give a config such as configs/robot18.yaml');
+    throw new TdsError(
+      'ENOENT_INPUT',
+      `config not found: ${path}${seen.length ? ` (extended by ${seen.at(-1)})` : ''}`,
+      'give a config such as configs/robot18.yaml',
+    );
   }
   let obj: unknown;
   try {
     obj = parse(text) ?? {};
   } catch (e) {
-    throw new TdsError('BAD_PALETTE', `${path} is not valid YAML: ${(e as Error).message.split('\n')[0]}`, 'fix the YAML syntax at that line');
+    throw new TdsError(
+      'BAD_PALETTE',
+      `${path} is not valid YAML: ${(e as Error).message.split('\n')[0]}`,
+      'fix the YAML syntax at that line',
+    );
   }
-  if (!isObj(obj)) throw new TdsError('BAD_PALETTE', `${path} must be a YAML mapping (dataset, labels, classes, scenes, train)`, 'see configs/robot18.yaml');
+  if (!isObj(obj))
+    throw new TdsError(
+      'BAD_PALETTE',
+      `${path} must be a YAML mapping (dataset, labels, classes, scenes, train)`,
+      'see configs/robot18.yaml',
+    );
   const { extends: parent, ...own } = obj;
   if (parent === undefined) return own;
-  if (typeof parent !== 'string' || !parent) throw new TdsError('BAD_PALETTE', `${path}: extends must be a file name such as robot18.yaml, got ${JSON.stringify(parent)}`, 'e.g. extends: robot18.yaml');
+  if (typeof parent !== 'string' || !parent)
+    throw new TdsError(
+      'BAD_PALETTE',
+      `${path}: extends must be a file name such as robot18.yaml, got ${JSON.stringify(parent)}`,
+      'e.g. extends: robot18.yaml',
+    );
   return deepMerge(readConfigFile(resolve(dirname(abs), parent), [...seen, abs]), own);
 }

@@ -12,14 +12,22 @@ export interface Rect {
 export function parseCrop(s: string): Rect {
   const p = s.split(',').map((v) => Number(v.trim()));
   if (p.length !== 4 || p.some((v) => !Number.isInteger(v) || v < 0) || p[2] === 0 || p[3] === 0) {
-    throw new TdsError('BAD_OPTION', `--crop must be x,y,w,h as non-negative integers with w,h > 0, got ${JSON.stringify(s)}`, 'e.g. --crop 320,28,1280,1024');
+    throw new TdsError(
+      'BAD_OPTION',
+      `--crop must be x,y,w,h as non-negative integers with w,h > 0, got ${JSON.stringify(s)}`,
+      'e.g. --crop 320,28,1280,1024',
+    );
   }
   return { x: p[0], y: p[1], w: p[2], h: p[3] };
 }
 
 export function assertCropFits(r: Rect, width: number, height: number, source: string): void {
   if (r.x + r.w > width || r.y + r.h > height) {
-    throw new TdsError('BAD_OPTION', `--crop ${r.x},${r.y},${r.w},${r.h} does not fit ${source} (${width}x${height})`, 'choose a crop inside the frame');
+    throw new TdsError(
+      'BAD_OPTION',
+      `--crop ${r.x},${r.y},${r.w},${r.h} does not fit ${source} (${width}x${height})`,
+      'choose a crop inside the frame',
+    );
   }
 }
 
@@ -35,6 +43,7 @@ export function cropImage(img: Image, r: Rect): Image {
 
 export function cropLabels(labels: Uint8Array, width: number, r: Rect): Uint8Array {
   const out = new Uint8Array(r.w * r.h);
-  for (let y = 0; y < r.h; y++) out.set(labels.subarray((r.y + y) * width + r.x, (r.y + y) * width + r.x + r.w), y * r.w);
+  for (let y = 0; y < r.h; y++)
+    out.set(labels.subarray((r.y + y) * width + r.x, (r.y + y) * width + r.x + r.w), y * r.w);
   return out;
 }

@@ -6,7 +6,14 @@ import { Observable } from 'rxjs';
 import { ffmpegPath } from './binaries.js';
 import { TdsError } from '../errors.js';
 import type { Frame, Image } from '../types.js';
-import { assertInputFile, assertRateFits, assertStereoOptions, isLiveInput, type Rate, type StereoPacking } from './options.js';
+import {
+  assertInputFile,
+  assertRateFits,
+  assertStereoOptions,
+  isLiveInput,
+  type Rate,
+  type StereoPacking,
+} from './options.js';
 import { assertStereoPair, oddStereo, probeStream } from './probe.js';
 import { classifyEnd, FfmpegLog } from './ffmpeg-log.js';
 
@@ -32,7 +39,6 @@ export interface Decoder {
   /** The child's pid once spawned (for diagnostics). */
   readonly pid: number | undefined;
 }
-
 
 function buildArgs(input: string, opts: DecodeOptions): { args: string[]; mapped: string } {
   const args = ['-hide_banner', '-loglevel', 'info'];
@@ -78,7 +84,7 @@ function splitView(buf: Buffer, w: number, h: number, x0: number, y0: number, vw
 export function openDecoder(input: string, opts: DecodeOptions = {}): Decoder {
   let child: ChildProcessWithoutNullStreams | undefined;
   let closed = false;
-  const packing: StereoPacking | 'pair' = opts.right ? 'pair' : opts.stereo ?? 'none';
+  const packing: StereoPacking | 'pair' = opts.right ? 'pair' : (opts.stereo ?? 'none');
 
   const kill = () => {
     closed = true;
@@ -94,7 +100,8 @@ export function openDecoder(input: string, opts: DecodeOptions = {}): Decoder {
         assertStereoPair(input, await probeStream(input), opts.right, await probeStream(opts.right));
       }
     }
-    if (typeof opts.rate === 'number' && !isLiveInput(input)) assertRateFits(opts.rate, (await probeStream(input)).fps, input);
+    if (typeof opts.rate === 'number' && !isLiveInput(input))
+      assertRateFits(opts.rate, (await probeStream(input)).fps, input);
     if (closed) return;
     const { args } = buildArgs(input, opts);
     const proc = spawn(ffmpegPath(), args, { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -140,7 +147,11 @@ export function openDecoder(input: string, opts: DecodeOptions = {}): Decoder {
       const iter = stdout[Symbol.asyncIterator]();
       const first = await Promise.race([iter.next(), spawnError.then((e) => ({ error: e }))]);
       if ('error' in first) {
-        throw new TdsError('FFMPEG_FAILED', `cannot start ffmpeg at ${ffmpegPath()}: ${first.error.message}`, 'set FFMPEG_PATH to a working ffmpeg, or reinstall with npm ci');
+        throw new TdsError(
+          'FFMPEG_FAILED',
+          `cannot start ffmpeg at ${ffmpegPath()}: ${first.error.message}`,
+          'set FFMPEG_PATH to a working ffmpeg, or reinstall with npm ci',
+        );
       }
       let res: IteratorResult<Buffer> = first as IteratorResult<Buffer>;
       while (!res.done) {
@@ -173,7 +184,17 @@ export function openDecoder(input: string, opts: DecodeOptions = {}): Decoder {
       if (closed) return;
       const { code, signal } = await exited;
       if (closed) return;
-      const failure = classifyEnd({ input, live: isLiveInput(input), code, signal, frames: index, leftover: queued, frameBytes, tail: stderr.tail, damage: stderr.damage });
+      const failure = classifyEnd({
+        input,
+        live: isLiveInput(input),
+        code,
+        signal,
+        frames: index,
+        leftover: queued,
+        frameBytes,
+        tail: stderr.tail,
+        damage: stderr.damage,
+      });
       if (failure) throw failure;
     } finally {
       kill();
@@ -187,10 +208,20 @@ export function openDecoder(input: string, opts: DecodeOptions = {}): Decoder {
       }
       if (packing === 'sbs' || packing === 'pair') {
         const vw = width / 2;
-        return { index: i, ptsMs: t, left: splitView(whole, width, height, 0, 0, vw, height), right: splitView(whole, width, height, vw, 0, vw, height) };
+        return {
+          index: i,
+          ptsMs: t,
+          left: splitView(whole, width, height, 0, 0, vw, height),
+          right: splitView(whole, width, height, vw, 0, vw, height),
+        };
       }
       const vh = height / 2;
-      return { index: i, ptsMs: t, left: splitView(whole, width, height, 0, 0, width, vh), right: splitView(whole, width, height, 0, vh, width, vh) };
+      return {
+        index: i,
+        ptsMs: t,
+        left: splitView(whole, width, height, 0, 0, width, vh),
+        right: splitView(whole, width, height, 0, vh, width, vh),
+      };
     }
   }
 

@@ -20,7 +20,6 @@ export interface ExtractSummary {
   ms: number;
 }
 
-
 export async function extractFrames(input: string, out: string, opts: ExtractOptions = {}): Promise<ExtractSummary> {
   const t0 = performance.now();
   ensureOutputDir(out);

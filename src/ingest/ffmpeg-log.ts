@@ -4,7 +4,8 @@
 import { TdsError } from '../errors.js';
 
 /** Lines ffmpeg prints when a file is damaged but it keeps going; for files these end the stream with an error. */
-export const DAMAGE = /(error while decoding|invalid nal|corrupt|partial file|truncat|moov atom not found|Invalid data found)/i;
+export const DAMAGE =
+  /(error while decoding|invalid nal|corrupt|partial file|truncat|moov atom not found|Invalid data found)/i;
 
 /** Accumulates what ffmpeg's stderr reports, line by line. */
 export class FfmpegLog {
@@ -68,19 +69,55 @@ export function classifyEnd(e: DecodeEnd): TdsError | undefined {
       const all = e.tail.join('\n');
       // "low score" probing means ffmpeg guessed at a format that is not there: not a video (even when it then
       // also says the index is missing).
-      if ((/detected only with low score|could not find codec|does not contain any stream|Invalid data found/i.test(all) && !/moov atom not found/i.test(all.replace(/.*low score.*\n?/g, ''))) || /low score/i.test(all)) {
-        return new TdsError('NOT_VIDEO', `cannot decode ${e.input}: ${last}`, 'give a video file ffmpeg can decode (mp4, mkv, avi, ts, ...)');
+      if (
+        (/detected only with low score|could not find codec|does not contain any stream|Invalid data found/i.test(
+          all,
+        ) &&
+          !/moov atom not found/i.test(all.replace(/.*low score.*\n?/g, ''))) ||
+        /low score/i.test(all)
+      ) {
+        return new TdsError(
+          'NOT_VIDEO',
+          `cannot decode ${e.input}: ${last}`,
+          'give a video file ffmpeg can decode (mp4, mkv, avi, ts, ...)',
+        );
       }
       if (/moov atom not found/i.test(all)) {
-        return new TdsError('CORRUPT_VIDEO', `${e.input} is truncated or incomplete (no index found): ${last}`, 'the recording was cut off; re-export or re-copy the complete file');
+        return new TdsError(
+          'CORRUPT_VIDEO',
+          `${e.input} is truncated or incomplete (no index found): ${last}`,
+          'the recording was cut off; re-export or re-copy the complete file',
+        );
       }
     }
     const why = e.tail.find((l) => /error|invalid|not found|failed/i.test(l) && !/Conversion failed/.test(l)) ?? last;
-    const fix = e.input === '-' ? 'stdin cannot seek: pipe a streamable container (mpegts, mkv, or mp4 written with -movflags +faststart)' : 'check that the input is complete and readable';
-    return new TdsError('CORRUPT_VIDEO', `ffmpeg failed on ${e.input} after ${e.frames} frame(s) (exit ${e.code ?? e.signal}): ${why}`, fix);
+    const fix =
+      e.input === '-'
+        ? 'stdin cannot seek: pipe a streamable container (mpegts, mkv, or mp4 written with -movflags +faststart)'
+        : 'check that the input is complete and readable';
+    return new TdsError(
+      'CORRUPT_VIDEO',
+      `ffmpeg failed on ${e.input} after ${e.frames} frame(s) (exit ${e.code ?? e.signal}): ${why}`,
+      fix,
+    );
   }
-  if (e.leftover) return new TdsError('CORRUPT_VIDEO', `${e.input} ended inside frame ${e.frames} (${e.leftover} of ${e.frameBytes} bytes)`, 'the file is truncated; re-export or re-copy it');
-  if (e.frames === 0 && !e.live) return new TdsError('NOT_VIDEO', `${e.input} decoded to no frames: ${last}`, 'give a video file with at least one frame');
-  if (e.damage.length && !e.live) return new TdsError('CORRUPT_VIDEO', `${e.input} is damaged after frame ${e.frames - 1}: ${e.damage[0]}`, 'frames before the damage were decoded; re-export or re-copy the file');
+  if (e.leftover)
+    return new TdsError(
+      'CORRUPT_VIDEO',
+      `${e.input} ended inside frame ${e.frames} (${e.leftover} of ${e.frameBytes} bytes)`,
+      'the file is truncated; re-export or re-copy it',
+    );
+  if (e.frames === 0 && !e.live)
+    return new TdsError(
+      'NOT_VIDEO',
+      `${e.input} decoded to no frames: ${last}`,
+      'give a video file with at least one frame',
+    );
+  if (e.damage.length && !e.live)
+    return new TdsError(
+      'CORRUPT_VIDEO',
+      `${e.input} is damaged after frame ${e.frames - 1}: ${e.damage[0]}`,
+      'frames before the damage were decoded; re-export or re-copy the file',
+    );
   return undefined;
 }

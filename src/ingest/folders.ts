@@ -72,7 +72,11 @@ export const SEQUENCE_DIR = /^(?:seq_|OP)(\d+)$/;
 
 /** EndoVis 2015 rigid: `Raw/img_NN_raw.png` with `Masks/img_NN_class.png`; frames are named `img_NN`. */
 function endovis15Frames(dir: string): FrameEntry[] {
-  const labels = new Map(listImages(join(dir, 'Masks')).filter((f) => stem(f).endsWith('_class')).map((f) => [stem(f).slice(0, -'_class'.length), f]));
+  const labels = new Map(
+    listImages(join(dir, 'Masks'))
+      .filter((f) => stem(f).endsWith('_class'))
+      .map((f) => [stem(f).slice(0, -'_class'.length), f]),
+  );
   return listImages(join(dir, 'Raw')).map((image) => {
     const name = stem(image).replace(/_raw$/, '');
     return { name, image, label: labels.get(name) };
@@ -82,7 +86,8 @@ function endovis15Frames(dir: string): FrameEntry[] {
 /** Finds the layout of `dir` and lists its sequences and frames. */
 export function scanFolder(dir: string): FolderDataset {
   if (!existsSync(dir)) throw new TdsError('ENOENT_INPUT', `folder not found: ${dir}`, 'check the path');
-  if (!statSync(dir).isDirectory()) throw new TdsError('BAD_DATASET', `${dir} is a file, not a frame folder`, 'give a folder of frames');
+  if (!statSync(dir).isDirectory())
+    throw new TdsError('BAD_DATASET', `${dir} is a file, not a frame folder`, 'give a folder of frames');
   const seqDirs = readdirSync(dir)
     .filter((d) => /^seq_\d+$/.test(d) && isDir(join(dir, d)))
     .sort(naturalCompare);
@@ -91,11 +96,20 @@ export function scanFolder(dir: string): FolderDataset {
     const sequences = seqDirs.map((d) => {
       const p = join(dir, d);
       const id = Number(d.slice(4));
-      if (prepared) return { name: d, id, frames: entries(listImages(join(p, 'images')), new Map(), byStem(listImages(join(p, 'masks')))) };
+      if (prepared)
+        return {
+          name: d,
+          id,
+          frames: entries(listImages(join(p, 'images')), new Map(), byStem(listImages(join(p, 'masks')))),
+        };
       return {
         name: d,
         id,
-        frames: entries(listImages(join(p, 'left_frames')), byStem(listImages(join(p, 'right_frames'))), byStem(listImages(join(p, 'labels')))),
+        frames: entries(
+          listImages(join(p, 'left_frames')),
+          byStem(listImages(join(p, 'right_frames'))),
+          byStem(listImages(join(p, 'labels'))),
+        ),
       };
     });
     return { layout: prepared ? 'prepared' : 'robot18', root: dir, sequences };
@@ -104,21 +118,39 @@ export function scanFolder(dir: string): FolderDataset {
     .filter((d) => /^OP\d+$/.test(d) && isDir(join(dir, d, 'Raw')))
     .sort(naturalCompare);
   if (opDirs.length) {
-    return { layout: 'endovis15-rigid', root: dir, sequences: opDirs.map((d) => ({ name: d, id: Number(d.slice(2)), frames: endovis15Frames(join(dir, d)) })) };
+    return {
+      layout: 'endovis15-rigid',
+      root: dir,
+      sequences: opDirs.map((d) => ({ name: d, id: Number(d.slice(2)), frames: endovis15Frames(join(dir, d)) })),
+    };
   }
   if (isDir(join(dir, 'images')) && isDir(join(dir, 'ground_truth'))) {
     return {
       layout: 'endovis17-parts',
       root: dir,
-      sequences: [{ name: basename(dir), id: 0, frames: entries(listImages(join(dir, 'images')), new Map(), byStem(listImages(join(dir, 'ground_truth')))) }],
+      sequences: [
+        {
+          name: basename(dir),
+          id: 0,
+          frames: entries(listImages(join(dir, 'images')), new Map(), byStem(listImages(join(dir, 'ground_truth')))),
+        },
+      ],
     };
   }
   if (isDir(join(dir, 'left_frames'))) {
     // One sequence without the seq_N wrapper (e.g. `tds extract` output).
-    const frames = entries(listImages(join(dir, 'left_frames')), byStem(listImages(join(dir, 'right_frames'))), byStem(listImages(join(dir, 'labels'))));
+    const frames = entries(
+      listImages(join(dir, 'left_frames')),
+      byStem(listImages(join(dir, 'right_frames'))),
+      byStem(listImages(join(dir, 'labels'))),
+    );
     return { layout: 'robot18', root: dir, sequences: [{ name: basename(dir), id: 0, frames }] };
   }
-  return { layout: 'images', root: dir, sequences: [{ name: basename(dir), id: 0, frames: entries(listImages(dir), new Map(), new Map()) }] };
+  return {
+    layout: 'images',
+    root: dir,
+    sequences: [{ name: basename(dir), id: 0, frames: entries(listImages(dir), new Map(), new Map()) }],
+  };
 }
 
 export interface FolderReadOptions {
@@ -133,16 +165,32 @@ export async function* folderFrames(dir: string, opts: FolderReadOptions = {}): 
   const ds = scanFolder(dir);
   const seqs = opts.sequences ? ds.sequences.filter((s) => opts.sequences!.includes(s.name)) : ds.sequences;
   const all = seqs.flatMap((s) => s.frames.map((f) => ({ seq: s, f })));
-  if (!all.length) throw new TdsError('BAD_DATASET', `no frames found in ${dir}`, 'give a folder of PNG/JPEG frames, a ROBOT18 seq_N layout, or an EndoVis17 images/ folder');
+  if (!all.length)
+    throw new TdsError(
+      'BAD_DATASET',
+      `no frames found in ${dir}`,
+      'give a folder of PNG/JPEG frames, a ROBOT18 seq_N layout, or an EndoVis17 images/ folder',
+    );
   const fps = opts.fps ?? 1;
   let index = 0;
   for (const { seq, f } of all) {
     const left = await readRgb(f.image);
     const right = f.right ? await readRgb(f.right) : undefined;
     if (right && (right.width !== left.width || right.height !== left.height)) {
-      throw new TdsError('STEREO_MISMATCH', `right view ${f.right} is ${right.width}x${right.height} but left ${f.image} is ${left.width}x${left.height}`, 'give left and right frames of the same size');
+      throw new TdsError(
+        'STEREO_MISMATCH',
+        `right view ${f.right} is ${right.width}x${right.height} but left ${f.image} is ${left.width}x${left.height}`,
+        'give left and right frames of the same size',
+      );
     }
-    yield { index, ptsMs: (index * 1000) / fps, left, right, name: f.name, sequence: ds.layout === 'images' ? undefined : seq.name };
+    yield {
+      index,
+      ptsMs: (index * 1000) / fps,
+      left,
+      right,
+      name: f.name,
+      sequence: ds.layout === 'images' ? undefined : seq.name,
+    };
     index++;
   }
 }

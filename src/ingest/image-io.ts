@@ -17,13 +17,23 @@ export async function readRgb(path: string): Promise<Image> {
   } catch (e) {
     throw readError(path, e);
   }
-  if ((meta.width ?? 0) * (meta.height ?? 0) > MAX_IMAGE_PIXELS) throw new TdsError('BAD_IMAGE', `${path} is ${meta.width}x${meta.height} (${Math.round(((meta.width ?? 0) * (meta.height ?? 0)) / 1e6)} Mpx), larger than the ${MAX_IMAGE_PIXELS / 1024 / 1024} Mpx tds reads`, 'downscale it (endoscope frames are at most 4K)');
+  if ((meta.width ?? 0) * (meta.height ?? 0) > MAX_IMAGE_PIXELS)
+    throw new TdsError(
+      'BAD_IMAGE',
+      `${path} is ${meta.width}x${meta.height} (${Math.round(((meta.width ?? 0) * (meta.height ?? 0)) / 1e6)} Mpx), larger than the ${MAX_IMAGE_PIXELS / 1024 / 1024} Mpx tds reads`,
+      'downscale it (endoscope frames are at most 4K)',
+    );
   try {
-    const { data, info } = await sharp(path).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+    const { data, info } = await sharp(path)
+      .removeAlpha()
+      .toColourspace('srgb')
+      .raw()
+      .toBuffer({ resolveWithObject: true });
     if (info.channels === 3) return { data, width: info.width, height: info.height, channels: 3 };
     // Grey input: sharp may keep 1 channel despite toColourspace; expand.
     const out = Buffer.alloc(info.width * info.height * 3);
-    for (let i = 0; i < info.width * info.height; i++) out[i * 3] = out[i * 3 + 1] = out[i * 3 + 2] = data[i * info.channels];
+    for (let i = 0; i < info.width * info.height; i++)
+      out[i * 3] = out[i * 3 + 1] = out[i * 3 + 2] = data[i * info.channels];
     return { data: out, width: info.width, height: info.height, channels: 3 };
   } catch (e) {
     throw readError(path, e);
@@ -46,7 +56,8 @@ export async function readRaw(path: string): Promise<Image> {
 
 function readError(path: string, e: unknown): TdsError {
   const msg = (e as Error).message ?? String(e);
-  if (/missing|no such file/i.test(msg)) return new TdsError('ENOENT_INPUT', `image not found: ${path}`, 'check the path');
+  if (/missing|no such file/i.test(msg))
+    return new TdsError('ENOENT_INPUT', `image not found: ${path}`, 'check the path');
   return new TdsError('BAD_IMAGE', `cannot read image ${path}: ${msg}`, 'give a PNG or JPEG file');
 }
 
@@ -63,14 +74,21 @@ export async function writePng(path: string, img: Image, compressionLevel = 6): 
   try {
     const src = sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels as 1 | 3 | 4 } });
     // Index masks must stay 1-channel PNGs; sharp would otherwise write them as sRGB.
-    await (img.channels === 1 ? src.toColourspace('b-w') : src)
-      .png({ compressionLevel })
-      .toFile(tmp);
+    await (img.channels === 1 ? src.toColourspace('b-w') : src).png({ compressionLevel }).toFile(tmp);
     await rename(tmp, path);
   } catch (e) {
     await unlink(tmp).catch(() => {});
     if (e instanceof TdsError) throw e;
-    if (/ENOSPC|no space left/i.test((e as Error).message)) throw new TdsError('BAD_OUTPUT', `no space left to write ${path}`, 'free disk space, or write to another disk; outputs written before this one are complete');
-    throw new TdsError('BAD_OUTPUT', `cannot write ${path}: ${(e as Error).message}`, 'check that the folder is writable and the disk has space');
+    if (/ENOSPC|no space left/i.test((e as Error).message))
+      throw new TdsError(
+        'BAD_OUTPUT',
+        `no space left to write ${path}`,
+        'free disk space, or write to another disk; outputs written before this one are complete',
+      );
+    throw new TdsError(
+      'BAD_OUTPUT',
+      `cannot write ${path}: ${(e as Error).message}`,
+      'check that the folder is writable and the disk has space',
+    );
   }
 }

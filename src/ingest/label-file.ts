@@ -34,7 +34,11 @@ export async function readIndexMask(path: string, numClasses: number, check: Lab
   for (let i = 0; i < n; i++) {
     const v = img.data[i * img.channels];
     if (v >= numClasses) {
-      throw new TdsError('BAD_LABEL', `${path}: pixel ${i % img.width},${Math.floor(i / img.width)} has class ${v}, but the palette has ${numClasses} classes`, 'prepare masks with the same config you train with');
+      throw new TdsError(
+        'BAD_LABEL',
+        `${path}: pixel ${i % img.width},${Math.floor(i / img.width)} has class ${v}, but the palette has ${numClasses} classes`,
+        'prepare masks with the same config you train with',
+      );
     }
     out[i] = v;
   }
@@ -44,6 +48,10 @@ export async function readIndexMask(path: string, numClasses: number, check: Lab
 function assertSize(path: string, w: number, h: number, check: LabelCheck): void {
   const f = check.frame;
   if (f && (f.width !== w || f.height !== h)) {
-    throw new TdsError('BAD_LABEL', `label ${path} is ${w}x${h} but its frame ${f.path} is ${f.width}x${f.height}`, 'give the label that belongs to this frame, at the frame\'s size');
+    throw new TdsError(
+      'BAD_LABEL',
+      `label ${path} is ${w}x${h} but its frame ${f.path} is ${f.width}x${f.height}`,
+      "give the label that belongs to this frame, at the frame's size",
+    );
   }
 }

@@ -35,7 +35,12 @@ export function labelToIndex(img: Image, palette: Palette, source = 'label'): In
       }
     }
   } else {
-    if (ch < 3) throw new TdsError('BAD_LABEL', `${source} has ${ch} channel(s) but ${palette.dataset} labels are colour`, 'give the RGB colour label PNGs, or a grey-format palette');
+    if (ch < 3)
+      throw new TdsError(
+        'BAD_LABEL',
+        `${source} has ${ch} channel(s) but ${palette.dataset} labels are colour`,
+        'give the RGB colour label PNGs, or a grey-format palette',
+      );
     const map = new Map<number, number>();
     for (const c of palette.classes) map.set((c.color[0] << 16) | (c.color[1] << 8) | c.color[2], c.id);
     let lastKey = -1;
@@ -60,7 +65,12 @@ export function labelToIndex(img: Image, palette: Palette, source = 'label'): In
 
 /** Renders class indices in the palette's colours (RGB), e.g. the challenge colour PNG. */
 export function indexToColor(labels: Uint8Array, width: number, height: number, palette: Palette): Image {
-  return colorize(labels, width, height, palette.classes.map((c) => c.color));
+  return colorize(
+    labels,
+    width,
+    height,
+    palette.classes.map((c) => c.color),
+  );
 }
 
 /** Renders class indices as the palette's grey values (grey-format datasets). */

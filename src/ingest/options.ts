@@ -17,7 +17,11 @@ export function parseRate(value: string | number | undefined): Rate {
     const n = Number(v.replace(/fps$/, ''));
     if (v !== '' && Number.isFinite(n) && n > 0 && n <= MAX_RATE) return n;
   }
-  throw new TdsError('BAD_RATE', `unknown --rate value ${JSON.stringify(value)}`, `use 1hz, native, or a number of frames per second from above 0 up to ${MAX_RATE}, such as 5`);
+  throw new TdsError(
+    'BAD_RATE',
+    `unknown --rate value ${JSON.stringify(value)}`,
+    `use 1hz, native, or a number of frames per second from above 0 up to ${MAX_RATE}, such as 5`,
+  );
 }
 
 /** Frames per second above this are no video any endoscope records (and would flood the disk with copies). */
@@ -26,18 +30,32 @@ export const MAX_RATE = 1000;
 /** A fixed rate must not exceed the source's own: sampling faster only repeats frames. */
 export function assertRateFits(rate: Rate, sourceFps: number | undefined, input: string): void {
   if (typeof rate !== 'number' || !sourceFps) return;
-  if (rate > sourceFps + 1e-6) throw new TdsError('BAD_RATE', `--rate ${rate} is above ${input}'s own ${Math.round(sourceFps * 1000) / 1000} fps: sampling faster would only repeat frames`, `use --rate native for every frame, or a rate up to ${Math.round(sourceFps * 1000) / 1000}`);
+  if (rate > sourceFps + 1e-6)
+    throw new TdsError(
+      'BAD_RATE',
+      `--rate ${rate} is above ${input}'s own ${Math.round(sourceFps * 1000) / 1000} fps: sampling faster would only repeat frames`,
+      `use --rate native for every frame, or a rate up to ${Math.round(sourceFps * 1000) / 1000}`,
+    );
 }
 
 /** `--right` and `--stereo sbs|tb` both say where the right view is; only one can be meant. */
 export function assertStereoOptions(o: { stereo?: StereoPacking; right?: string }): void {
-  if (o.right && o.stereo && o.stereo !== 'none') throw new TdsError('BAD_STEREO', `--right ${o.right} and --stereo ${o.stereo} both give the right view`, 'use --right FILE for a second recording, or --stereo sbs|tb for a packed one, not both');
+  if (o.right && o.stereo && o.stereo !== 'none')
+    throw new TdsError(
+      'BAD_STEREO',
+      `--right ${o.right} and --stereo ${o.stereo} both give the right view`,
+      'use --right FILE for a second recording, or --stereo sbs|tb for a packed one, not both',
+    );
 }
 
 export function parseStereo(value: string | undefined): StereoPacking {
   if (value === undefined) return 'none';
   if (value === 'none' || value === 'sbs' || value === 'tb') return value;
-  throw new TdsError('BAD_OPTION', `unknown --stereo value ${JSON.stringify(value)}`, 'use none, sbs (side-by-side) or tb (top-bottom); give a second file with --right');
+  throw new TdsError(
+    'BAD_OPTION',
+    `unknown --stereo value ${JSON.stringify(value)}`,
+    'use none, sbs (side-by-side) or tb (top-bottom); give a second file with --right',
+  );
 }
 
 /** URLs, devices and stdin are handed to ffmpeg as they are; everything else must be an existing file. */
@@ -48,9 +66,17 @@ export function isLiveInput(input: string): boolean {
 export function assertInputFile(path: string, what = 'input'): void {
   if (isLiveInput(path)) return;
   if (!existsSync(path)) {
-    throw new TdsError('ENOENT_INPUT', `${what} not found: ${path}`, 'check the path, or give a URL (rtsp://, udp://), a device (/dev/video0) or - for stdin');
+    throw new TdsError(
+      'ENOENT_INPUT',
+      `${what} not found: ${path}`,
+      'check the path, or give a URL (rtsp://, udp://), a device (/dev/video0) or - for stdin',
+    );
   }
   if (statSync(path).isDirectory()) {
-    throw new TdsError('NOT_VIDEO', `${what} is a folder, not a video: ${path}`, 'give a video file, or use a frame-folder command');
+    throw new TdsError(
+      'NOT_VIDEO',
+      `${what} is a folder, not a video: ${path}`,
+      'give a video file, or use a frame-folder command',
+    );
   }
 }

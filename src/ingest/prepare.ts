@@ -25,17 +25,44 @@ export interface PrepareSummary {
   classPixels: number[];
 }
 
-export async function prepareDataset(input: string, out: string, palette: Palette, opts: PrepareOptions = {}): Promise<PrepareSummary> {
+export async function prepareDataset(
+  input: string,
+  out: string,
+  palette: Palette,
+  opts: PrepareOptions = {},
+): Promise<PrepareSummary> {
   const ds = scanFolder(input);
   if (ds.layout === 'images' || ds.layout === 'prepared') {
-    throw new TdsError('BAD_DATASET', `${input} is not a raw labelled dataset (found layout: ${ds.layout})`, 'give a ROBOT18 folder (seq_N/left_frames + labels) or an EndoVis17-parts folder (images/ + ground_truth/)');
+    throw new TdsError(
+      'BAD_DATASET',
+      `${input} is not a raw labelled dataset (found layout: ${ds.layout})`,
+      'give a ROBOT18 folder (seq_N/left_frames + labels) or an EndoVis17-parts folder (images/ + ground_truth/)',
+    );
   }
   const total = ds.sequences.reduce((n, s) => n + s.frames.length, 0);
-  if (!total) throw new TdsError('BAD_DATASET', `no frames found in ${input}`, 'check the folder layout (see README: Data layouts)');
+  if (!total)
+    throw new TdsError(
+      'BAD_DATASET',
+      `no frames found in ${input}`,
+      'check the folder layout (see README: Data layouts)',
+    );
   ensureOutputDir(out);
-  const seqNames = ds.sequences.map((s, i) => (ds.layout === 'endovis17-parts' ? `seq_${i + 1}` : ds.layout === 'endovis15-rigid' ? `seq_${s.id}` : s.name));
-  refuseNonEmpty(out, seqNames.flatMap((n) => [`${n}/images`, `${n}/masks`]), opts.overwrite);
-  const s: PrepareSummary = { sequences: 0, frames: 0, unlabelled: 0, unknownPixels: 0, unknownValues: {}, classPixels: new Array(palette.classes.length).fill(0) };
+  const seqNames = ds.sequences.map((s, i) =>
+    ds.layout === 'endovis17-parts' ? `seq_${i + 1}` : ds.layout === 'endovis15-rigid' ? `seq_${s.id}` : s.name,
+  );
+  refuseNonEmpty(
+    out,
+    seqNames.flatMap((n) => [`${n}/images`, `${n}/masks`]),
+    opts.overwrite,
+  );
+  const s: PrepareSummary = {
+    sequences: 0,
+    frames: 0,
+    unlabelled: 0,
+    unknownPixels: 0,
+    unknownValues: {},
+    classPixels: new Array(palette.classes.length).fill(0),
+  };
   let done = 0;
   for (const [si, seq] of ds.sequences.entries()) {
     let wrote = 0;
@@ -59,13 +86,23 @@ export async function prepareDataset(input: string, out: string, palette: Palett
       for (const v of labels) s.classPixels[v]++;
       const dir = join(out, seqNames[si]);
       await writePng(join(dir, 'images', `${f.name}.png`), img);
-      await writePng(join(dir, 'masks', `${f.name}.png`), { data: Buffer.from(labels.buffer, labels.byteOffset, labels.length), width: img.width, height: img.height, channels: 1 });
+      await writePng(join(dir, 'masks', `${f.name}.png`), {
+        data: Buffer.from(labels.buffer, labels.byteOffset, labels.length),
+        width: img.width,
+        height: img.height,
+        channels: 1,
+      });
       wrote++;
       s.frames++;
       opts.onFrame?.(done, total);
     }
     if (wrote) s.sequences++;
   }
-  if (!s.frames) throw new TdsError('BAD_DATASET', `no frame in ${input} has a label`, 'labels go in seq_N/labels/ (ROBOT18) or ground_truth/ (EndoVis17), named like their frames');
+  if (!s.frames)
+    throw new TdsError(
+      'BAD_DATASET',
+      `no frame in ${input} has a label`,
+      'labels go in seq_N/labels/ (ROBOT18) or ground_truth/ (EndoVis17), named like their frames',
+    );
   return s;
 }

@@ -35,8 +35,16 @@ export async function probeStream(file: string): Promise<ProbeResult> {
   try {
     data = await ffprobe(file);
   } catch (e) {
-    const msg = String((e as Error).message ?? e).split('\n').filter((l) => l.trim()).slice(-1)[0] ?? '';
-    throw new TdsError('NOT_VIDEO', `cannot read ${file} as video: ${msg.trim()}`, 'give a video file ffmpeg can decode (mp4, mkv, avi, ...)');
+    const msg =
+      String((e as Error).message ?? e)
+        .split('\n')
+        .filter((l) => l.trim())
+        .slice(-1)[0] ?? '';
+    throw new TdsError(
+      'NOT_VIDEO',
+      `cannot read ${file} as video: ${msg.trim()}`,
+      'give a video file ffmpeg can decode (mp4, mkv, avi, ...)',
+    );
   }
   const v = data.streams.find((s) => s.codec_type === 'video');
   if (!v || !v.width || !v.height) {
@@ -56,7 +64,10 @@ export async function probeStream(file: string): Promise<ProbeResult> {
 }
 
 /** Probes an input as the decoder will split it: per-view size for sbs/tb, and checks a right-view file against the left. */
-export async function probeVideo(file: string, opts: { stereo?: StereoPacking; right?: string } = {}): Promise<ProbeResult> {
+export async function probeVideo(
+  file: string,
+  opts: { stereo?: StereoPacking; right?: string } = {},
+): Promise<ProbeResult> {
   assertStereoOptions(opts);
   const p = await probeStream(file);
   const stereo = opts.stereo ?? 'none';
@@ -80,15 +91,25 @@ export function oddStereo(file: string, dim: 'width' | 'height', value: number, 
   return new TdsError(
     'BAD_STEREO',
     `${file} is ${value} px in ${dim}; --stereo ${packing} needs an even ${dim} to split into two views`,
-    packing === 'sbs' ? 'check the packing (is it top-bottom?) or re-encode with an even width' : 'check the packing (is it side-by-side?) or re-encode with an even height',
+    packing === 'sbs'
+      ? 'check the packing (is it top-bottom?) or re-encode with an even width'
+      : 'check the packing (is it side-by-side?) or re-encode with an even height',
   );
 }
 
 export function assertStereoPair(left: string, l: ProbeResult, right: string, r: ProbeResult): void {
   if (l.width !== r.width || l.height !== r.height) {
-    throw new TdsError('STEREO_MISMATCH', `left ${left} is ${l.width}x${l.height} but right ${right} is ${r.width}x${r.height}`, 'give left and right recordings of the same size');
+    throw new TdsError(
+      'STEREO_MISMATCH',
+      `left ${left} is ${l.width}x${l.height} but right ${right} is ${r.width}x${r.height}`,
+      'give left and right recordings of the same size',
+    );
   }
   if (Math.abs(l.fps - r.fps) > 0.01) {
-    throw new TdsError('STEREO_MISMATCH', `left ${left} runs at ${l.fps} fps but right ${right} at ${r.fps} fps`, 'give left and right recordings of the same frame rate');
+    throw new TdsError(
+      'STEREO_MISMATCH',
+      `left ${left} runs at ${l.fps} fps but right ${right} at ${r.fps} fps`,
+      'give left and right recordings of the same frame rate',
+    );
   }
 }

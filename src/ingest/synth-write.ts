@@ -44,7 +44,13 @@ function sbs(l: Image, r: Image): Image {
 }
 
 export async function writeSynthDataset(out: string, palette: Palette, o: SynthWriteOptions): Promise<SynthSummary> {
-  const summary: SynthSummary = { sequences: {}, seed: o.seed, width: o.width, height: o.height, classPixels: new Array(palette.classes.length).fill(0) };
+  const summary: SynthSummary = {
+    sequences: {},
+    seed: o.seed,
+    width: o.width,
+    height: o.height,
+    classPixels: new Array(palette.classes.length).fill(0),
+  };
   const first = o.firstSeq ?? 1;
   const total = o.sequences * o.frames;
   let done = 0;

@@ -32,7 +32,6 @@ export interface SynthSequenceOptions {
   scene?: number;
 }
 
-
 function hash2(x: number, y: number, s: number): number {
   let h = Math.imul(x, 374761393) ^ Math.imul(y, 668265263) ^ Math.imul(s, 2246822519);
   h = Math.imul(h ^ (h >>> 13), 1274126177);
@@ -107,7 +106,18 @@ function segDist(px: number, py: number, ax: number, ay: number, bx: number, by:
   return { d: Math.sqrt(qx * qx + qy * qy), u };
 }
 
-function capsule(cls: number, depth: number, ax: number, ay: number, bx: number, by: number, r: number, base: RGB, tex: number, shine = true): Shape {
+function capsule(
+  cls: number,
+  depth: number,
+  ax: number,
+  ay: number,
+  bx: number,
+  by: number,
+  r: number,
+  base: RGB,
+  tex: number,
+  shine = true,
+): Shape {
   return {
     cls,
     depth,
@@ -125,7 +135,8 @@ function capsule(cls: number, depth: number, ax: number, ay: number, bx: number,
 
 function triangle(cls: number, depth: number, p: number[], base: RGB, tex: number): Shape {
   const [ax, ay, bx, by, cx, cy] = p;
-  const sign = (x1: number, y1: number, x2: number, y2: number, x3: number, y3: number) => (x1 - x3) * (y2 - y3) - (x2 - x3) * (y1 - y3);
+  const sign = (x1: number, y1: number, x2: number, y2: number, x3: number, y3: number) =>
+    (x1 - x3) * (y2 - y3) - (x2 - x3) * (y1 - y3);
   return {
     cls,
     depth,
@@ -143,7 +154,19 @@ function triangle(cls: number, depth: number, p: number[], base: RGB, tex: numbe
   };
 }
 
-function blob(cls: number, depth: number, cx: number, cy: number, rx: number, ry: number, rot: number, harm: number[], base: RGB, tex: number, stripes = 0): Shape {
+function blob(
+  cls: number,
+  depth: number,
+  cx: number,
+  cy: number,
+  rx: number,
+  ry: number,
+  rot: number,
+  harm: number[],
+  base: RGB,
+  tex: number,
+  stripes = 0,
+): Shape {
   const c = Math.cos(rot);
   const s = Math.sin(rot);
   const rmax = Math.max(rx, ry) * 1.35;
@@ -176,7 +199,8 @@ function path(cls: number, depth: number, pts: Array<[number, number]>, r: numbe
     depth,
     bbox: [Math.min(...xs) - r, Math.min(...ys) - r, Math.max(...xs) + r, Math.max(...ys) + r],
     inside: (x, y) => {
-      for (let i = 1; i < pts.length; i++) if (segDist(x, y, pts[i - 1][0], pts[i - 1][1], pts[i][0], pts[i][1]).d <= r) return true;
+      for (let i = 1; i < pts.length; i++)
+        if (segDist(x, y, pts[i - 1][0], pts[i - 1][1], pts[i][0], pts[i][1]).d <= r) return true;
       return false;
     },
     color: () => base,
@@ -208,7 +232,18 @@ export function synthSequence(o: SynthSequenceOptions): SynthSequence {
   // Scene cues: tissue tint and which structures appear (preparing: fat-covered kidney and bowel;
   // peeling: partly exposed parenchyma, clamps, ultrasound; incising: exposed kidney, thread and needle).
   const tint: RGB = scene === 0 ? [200, 120, 90] : scene === 1 ? [185, 75, 65] : [150, 50, 50];
-  const organs: Array<{ cls: number; cx: number; cy: number; rx: number; ry: number; rot: number; harm: number[]; base: RGB; stripes: number; drift: number }> = [];
+  const organs: Array<{
+    cls: number;
+    cx: number;
+    cy: number;
+    rx: number;
+    ry: number;
+    rot: number;
+    harm: number[];
+    base: RGB;
+    stripes: number;
+    drift: number;
+  }> = [];
   const addOrgan = (cls: number, size: number, base: RGB, stripes = 0) =>
     organs.push({
       cls,
@@ -238,9 +273,26 @@ export function synthSequence(o: SynthSequenceOptions): SynthSequence {
   const nClamps = scene === 1 ? Math.floor(between(0, 3.99)) : scene === 2 ? Math.floor(between(0, 2.5)) : 0;
   const hasSuction = scene === 0 ? pick(0.6) : pick(0.2);
   const hasProbe = scene === 1 ? pick(0.45) : pick(0.1);
-  const threadPts = [between(0.1, 0.9), between(0.1, 0.9), between(0.1, 0.9), between(0.1, 0.9), between(0.1, 0.9), between(0.1, 0.9)];
-  const needle = { cx: between(0.25, 0.75) * W, cy: between(0.25, 0.75) * H, rad: between(0.04, 0.08) * S, a0: between(0, 6.28) };
-  const clamps = Array.from({ length: nClamps }, () => ({ x: between(0.2, 0.8) * W, y: between(0.2, 0.8) * H, ang: between(0, 3.14), l: between(0.04, 0.07) * S }));
+  const threadPts = [
+    between(0.1, 0.9),
+    between(0.1, 0.9),
+    between(0.1, 0.9),
+    between(0.1, 0.9),
+    between(0.1, 0.9),
+    between(0.1, 0.9),
+  ];
+  const needle = {
+    cx: between(0.25, 0.75) * W,
+    cy: between(0.25, 0.75) * H,
+    rad: between(0.04, 0.08) * S,
+    a0: between(0, 6.28),
+  };
+  const clamps = Array.from({ length: nClamps }, () => ({
+    x: between(0.2, 0.8) * W,
+    y: between(0.2, 0.8) * H,
+    ang: between(0, 3.14),
+    l: between(0.04, 0.07) * S,
+  }));
 
   const fromBorder = (): Instrument => {
     const side = Math.floor(r() * 3); // left, right, bottom: where ports usually enter the view
@@ -248,7 +300,16 @@ export function synthSequence(o: SynthSequenceOptions): SynthSequence {
     const ey = side === 2 ? 1.05 * H : between(0.3, 1.0) * H;
     const tx = between(0.3, 0.7) * W;
     const ty = between(0.25, 0.65) * H;
-    return { ex, ey, ang: Math.atan2(ty - ey, tx - ex), len: Math.hypot(tx - ex, ty - ey), w: between(0.035, 0.06) * S, phase: between(0, 6.28), speed: between(0.15, 0.4), open: between(0.15, 0.5) };
+    return {
+      ex,
+      ey,
+      ang: Math.atan2(ty - ey, tx - ex),
+      len: Math.hypot(tx - ex, ty - ey),
+      w: between(0.035, 0.06) * S,
+      phase: between(0, 6.28),
+      speed: between(0.15, 0.4),
+      open: between(0.15, 0.5),
+    };
   };
   const instruments = Array.from({ length: pick(0.7) ? 2 : 1 }, fromBorder);
   const suction = hasSuction ? fromBorder() : undefined;
@@ -259,7 +320,21 @@ export function synthSequence(o: SynthSequenceOptions): SynthSequence {
     for (const g of organs) {
       const dx = Math.sin(0.11 * t * g.drift + g.rot) * 0.02 * W;
       const dy = Math.cos(0.09 * t * g.drift) * 0.02 * H;
-      out.push(blob(g.cls, 1.2, g.cx + dx, g.cy + dy, g.rx, g.ry, g.rot + 0.02 * Math.sin(0.1 * t), g.harm, g.base, tex + g.cls, g.stripes));
+      out.push(
+        blob(
+          g.cls,
+          1.2,
+          g.cx + dx,
+          g.cy + dy,
+          g.rx,
+          g.ry,
+          g.rot + 0.02 * Math.sin(0.1 * t),
+          g.harm,
+          g.base,
+          tex + g.cls,
+          g.stripes,
+        ),
+      );
     }
     if (hasThread) {
       const tp = threadPts.map((v, i) => v + 0.03 * Math.sin(0.2 * t + i));
@@ -293,7 +368,20 @@ export function synthSequence(o: SynthSequenceOptions): SynthSequence {
       const bx = ins.ex + Math.cos(ang) * len;
       const by = ins.ey + Math.sin(ang) * len;
       out.push(capsule(cls, 2.5, ins.ex, ins.ey, bx, by, ins.w, base, tex + cls));
-      if (head) out.push(capsule(head.cls, 2.5, bx, by, bx + Math.cos(ang) * ins.w * 2.2, by + Math.sin(ang) * ins.w * 2.2, ins.w * 1.25, head.base, tex + head.cls));
+      if (head)
+        out.push(
+          capsule(
+            head.cls,
+            2.5,
+            bx,
+            by,
+            bx + Math.cos(ang) * ins.w * 2.2,
+            by + Math.sin(ang) * ins.w * 2.2,
+            ins.w * 1.25,
+            head.base,
+            tex + head.cls,
+          ),
+        );
     };
     if (suction) tool(suction, 9, [205, 210, 225]);
     if (probe) tool(probe, 11, [70, 70, 80], { cls: 11, base: [170, 170, 160] });

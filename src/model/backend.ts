@@ -23,7 +23,8 @@ function loadTensorflow(): string | undefined {
 
 /** Switches tfjs to `name` and returns the backend that actually runs. Throws when it is unavailable. */
 export async function useBackend(name: BackendName = 'wasm'): Promise<string> {
-  if (!BACKENDS.includes(name)) throw new TdsError('BAD_OPTION', `unknown backend ${JSON.stringify(name)}`, `use one of ${BACKENDS.join(', ')}`);
+  if (!BACKENDS.includes(name))
+    throw new TdsError('BAD_OPTION', `unknown backend ${JSON.stringify(name)}`, `use one of ${BACKENDS.join(', ')}`);
   tfjsProdMode();
   if (name === 'tensorflow' && !tf.findBackend('tensorflow') && !loadTensorflow()) {
     throw new TdsError(

@@ -9,21 +9,32 @@ import { encoderLayerNames } from './profiles.js';
 type Manifest = Array<{ paths: string[]; weights: tf.io.WeightsManifestEntry[] }>;
 
 export function readWeightsManifest(file: string): Record<string, tf.Tensor> {
-  if (!existsSync(file)) throw new TdsError('ENOENT_INPUT', `encoder weights not found: ${file}`, 'give a tfjs weights manifest (model.json or weights_manifest.json)');
+  if (!existsSync(file))
+    throw new TdsError(
+      'ENOENT_INPUT',
+      `encoder weights not found: ${file}`,
+      'give a tfjs weights manifest (model.json or weights_manifest.json)',
+    );
   let parsed: unknown;
   try {
     parsed = JSON.parse(readFileSync(file, 'utf8'));
   } catch (e) {
     throw new TdsError('BAD_MODEL', `${file} is not JSON: ${(e as Error).message}`, 'give a tfjs weights manifest');
   }
-  const manifest = (Array.isArray(parsed) ? parsed : (parsed as { weightsManifest?: Manifest }).weightsManifest) as Manifest | undefined;
+  const manifest = (Array.isArray(parsed) ? parsed : (parsed as { weightsManifest?: Manifest }).weightsManifest) as
+    Manifest | undefined;
   if (!manifest) throw new TdsError('BAD_MODEL', `${file} has no weightsManifest`, 'give a tfjs weights manifest');
   const out: Record<string, tf.Tensor> = {};
   for (const group of manifest) {
     const data = Buffer.concat(
       group.paths.map((p) => {
         const f = join(dirname(file), p);
-        if (!existsSync(f)) throw new TdsError('ENOENT_INPUT', `weights shard ${f} named in ${file} is missing`, 'keep the .bin files beside the manifest');
+        if (!existsSync(f))
+          throw new TdsError(
+            'ENOENT_INPUT',
+            `weights shard ${f} named in ${file} is missing`,
+            'keep the .bin files beside the manifest',
+          );
         return readFileSync(f);
       }),
     );
@@ -43,10 +54,22 @@ export function loadEncoderWeights(model: tf.LayersModel, file: string): number 
       const [k, b] = layer.getWeights();
       const wk = weights[`${name}/kernel`];
       const wb = weights[`${name}/bias`];
-      if (!wk || !wb) throw new TdsError('BAD_MODEL', `${file} has no ${!wk ? `${name}/kernel` : `${name}/bias`}`, 'save VGG16 weights with Keras layer names block1_conv1 ... block5_conv3');
-      for (const [got, want, what] of [[wk, k, 'kernel'], [wb, b, 'bias']] as const) {
+      if (!wk || !wb)
+        throw new TdsError(
+          'BAD_MODEL',
+          `${file} has no ${!wk ? `${name}/kernel` : `${name}/bias`}`,
+          'save VGG16 weights with Keras layer names block1_conv1 ... block5_conv3',
+        );
+      for (const [got, want, what] of [
+        [wk, k, 'kernel'],
+        [wb, b, 'bias'],
+      ] as const) {
         if (got.shape.join() !== want.shape.join()) {
-          throw new TdsError('BAD_MODEL', `${file}: ${name}/${what} has shape [${got.shape}] but the encoder expects [${want.shape}]`, 'give VGG16 weights (3x3 kernels, 64-128-256-512-512 channels)');
+          throw new TdsError(
+            'BAD_MODEL',
+            `${file}: ${name}/${what} has shape [${got.shape}] but the encoder expects [${want.shape}]`,
+            'give VGG16 weights (3x3 kernels, 64-128-256-512-512 channels)',
+          );
         }
       }
       layer.setWeights([wk, wb]);

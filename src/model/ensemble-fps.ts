@@ -3,7 +3,12 @@
 import { createEnsemble, type Size } from './ensemble.js';
 import { median } from '../median.js';
 
-export async function ensembleFps(modelDir: string, o: { sizes: Size[]; flip: boolean }, runs = 20, warmup = 3): Promise<number> {
+export async function ensembleFps(
+  modelDir: string,
+  o: { sizes: Size[]; flip: boolean },
+  runs = 20,
+  warmup = 3,
+): Promise<number> {
   const ens = await createEnsemble(modelDir, { engine: 'ort', sizes: o.sizes, flip: o.flip });
   const img = { data: Buffer.alloc(640 * 480 * 3, 128), width: 640, height: 480, channels: 3 };
   try {

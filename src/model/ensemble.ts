@@ -8,7 +8,6 @@ export type { EnsembleResult, Size };
 import { fuseProbabilities } from '../postprocess/fuse.js';
 import { flipProbsHorizontal } from '../postprocess/resize.js';
 
-
 export interface EnsembleOptions extends Omit<SegmenterOptions, 'size'> {
   /** Input sizes (HxW, multiples of 32); default the model's own size. */
   sizes?: Size[];
@@ -17,7 +16,6 @@ export interface EnsembleOptions extends Omit<SegmenterOptions, 'size'> {
   /** Horizontal-flip test-time augmentation (doubles the work). */
   flip?: boolean;
 }
-
 
 export interface Ensemble {
   readonly members: Segmenter[];
@@ -31,15 +29,34 @@ export interface Ensemble {
 export const MAX_INPUT_SIDE = 2048;
 
 export function parseSizes(s: string): Size[] {
-  const sizes = s.split(',').map((x) => x.trim()).filter(Boolean).map((x) => {
-    const m = /^(\d+)x(\d+)$/.exec(x);
-    if (!m) throw new TdsError('BAD_OPTION', `--sizes entries must be HxW, got ${JSON.stringify(x)}`, 'e.g. --sizes 256x320,320x416');
-    const size = { height: Number(m[1]), width: Number(m[2]) };
-    if (size.height % 32 || size.width % 32 || !size.height || !size.width) throw new TdsError('BAD_OPTION', `--sizes ${x} is not a multiple of 32 in both dimensions`, 'e.g. --sizes 256x320,320x416');
-    // The network's input, not the video's: past 2048 px a side it needs gigabytes and sees no more detail.
-    if (size.height > MAX_INPUT_SIDE || size.width > MAX_INPUT_SIDE) throw new TdsError('BAD_OPTION', `--sizes ${x} is larger than ${MAX_INPUT_SIDE} px on a side`, `use model input sizes up to ${MAX_INPUT_SIDE}x${MAX_INPUT_SIDE}, e.g. 512x640; masks are written at the source size whatever the input size`);
-    return size;
-  });
+  const sizes = s
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean)
+    .map((x) => {
+      const m = /^(\d+)x(\d+)$/.exec(x);
+      if (!m)
+        throw new TdsError(
+          'BAD_OPTION',
+          `--sizes entries must be HxW, got ${JSON.stringify(x)}`,
+          'e.g. --sizes 256x320,320x416',
+        );
+      const size = { height: Number(m[1]), width: Number(m[2]) };
+      if (size.height % 32 || size.width % 32 || !size.height || !size.width)
+        throw new TdsError(
+          'BAD_OPTION',
+          `--sizes ${x} is not a multiple of 32 in both dimensions`,
+          'e.g. --sizes 256x320,320x416',
+        );
+      // The network's input, not the video's: past 2048 px a side it needs gigabytes and sees no more detail.
+      if (size.height > MAX_INPUT_SIDE || size.width > MAX_INPUT_SIDE)
+        throw new TdsError(
+          'BAD_OPTION',
+          `--sizes ${x} is larger than ${MAX_INPUT_SIDE} px on a side`,
+          `use model input sizes up to ${MAX_INPUT_SIDE}x${MAX_INPUT_SIDE}, e.g. 512x640; masks are written at the source size whatever the input size`,
+        );
+      return size;
+    });
   if (!sizes.length) throw new TdsError('BAD_OPTION', '--sizes is empty', 'e.g. --sizes 256x320');
   return sizes;
 }
@@ -62,7 +79,12 @@ function flipImage(img: Image): Image {
 export async function createEnsemble(modelDir: string, o: EnsembleOptions = {}): Promise<Ensemble> {
   const first = await createSegmenter(modelDir, { ...o, size: o.sizes?.[0] });
   const sizes = o.sizes ?? [first.info.inputSize];
-  if (o.weights && o.weights.length !== sizes.length) throw new TdsError('BAD_OPTION', `${o.weights.length} fusion weights for ${sizes.length} sizes`, 'give one weight per size');
+  if (o.weights && o.weights.length !== sizes.length)
+    throw new TdsError(
+      'BAD_OPTION',
+      `${o.weights.length} fusion weights for ${sizes.length} sizes`,
+      'give one weight per size',
+    );
   const members = [first];
   try {
     for (const s of sizes.slice(1)) members.push(await createSegmenter(modelDir, { ...o, size: s }));
@@ -97,7 +119,13 @@ export async function createEnsemble(modelDir: string, o: EnsembleOptions = {}):
       for (let k = 0; k < presence.length; k++) presence[k] /= runs;
       for (let k = 0; k < scene.length; k++) scene[k] /= runs;
       const fused = maps.length === 1 ? maps[0] : fuseProbabilities(maps, { weights });
-      return { fused, presence, scene, sizes: use.map((m) => `${m.info.inputSize.height}x${m.info.inputSize.width}`), inferMs: performance.now() - t0 };
+      return {
+        fused,
+        presence,
+        scene,
+        sizes: use.map((m) => `${m.info.inputSize.height}x${m.info.inputSize.width}`),
+        inferMs: performance.now() - t0,
+      };
     },
     dispose() {
       members.forEach((m) => m.dispose());

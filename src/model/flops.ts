@@ -9,7 +9,9 @@ export function countGflops(model: tf.LayersModel, height: number, width: number
   const shapes = new Map<string, Shape>();
   let flops = 0;
   for (const layer of model.layers) {
-    const inbound = (layer as unknown as { inboundNodes: Array<{ inboundLayers: Array<{ name: string }> }> }).inboundNodes[0]?.inboundLayers ?? [];
+    const inbound =
+      (layer as unknown as { inboundNodes: Array<{ inboundLayers: Array<{ name: string }> }> }).inboundNodes[0]
+        ?.inboundLayers ?? [];
     let inShapes: Shape[];
     if (!inbound.length) inShapes = [[1, height, width, 3]];
     else inShapes = inbound.map((l) => shapes.get(l.name)!);

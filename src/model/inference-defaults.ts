@@ -8,7 +8,10 @@ export interface InferenceSettings {
   minArea: number;
 }
 
-export function resolveInference(meta: TdsJson, asked: { sizes?: Array<{ height: number; width: number }>; flip?: boolean; minArea?: number }): InferenceSettings {
+export function resolveInference(
+  meta: TdsJson,
+  asked: { sizes?: Array<{ height: number; width: number }>; flip?: boolean; minArea?: number },
+): InferenceSettings {
   return {
     sizes: asked.sizes ?? meta.inference?.sizes ?? [meta.inputSize],
     flip: asked.flip ?? meta.inference?.flip ?? false,

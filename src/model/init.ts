@@ -35,7 +35,11 @@ export function describeModel(model: tf.LayersModel, o: Omit<InitOptions, 'encod
     scenes: o.palette.scenes.map((s) => ({ id: s.id, name: s.name })),
     inputSize: { height: o.height, width: o.width },
     normalization: o.normalization ?? IMAGENET,
-    outputs: { seg: { name: 'seg', activation: 'softmax' }, class: { name: 'class', activation: 'logits' }, scene: { name: 'scene', activation: 'logits' } },
+    outputs: {
+      seg: { name: 'seg', activation: 'softmax' },
+      class: { name: 'class', activation: 'logits' },
+      scene: { name: 'scene', activation: 'logits' },
+    },
     files: { tfjs: 'model.json' },
     params: model.countParams(),
     gflops: Math.round(countGflops(model, o.height, o.width) * 1000) / 1000,
@@ -46,14 +50,34 @@ export function describeModel(model: tf.LayersModel, o: Omit<InitOptions, 'encod
 
 export async function initModel(dir: string, o: InitOptions): Promise<TdsJson> {
   const held = MODEL_FILES.filter((f) => existsSync(join(dir, f)));
-  if (held.length && !o.overwrite) throw new TdsError('BAD_OUTPUT', `${dir} already holds a model (${held.join(', ')})`, 'choose another --out, or pass --overwrite to replace it with fresh weights');
-  const model = buildTdsNet({ profile: o.profile, numClasses: o.palette.classes.length, numScenes: o.palette.scenes.length, height: o.height, width: o.width, seed: o.seed });
+  if (held.length && !o.overwrite)
+    throw new TdsError(
+      'BAD_OUTPUT',
+      `${dir} already holds a model (${held.join(', ')})`,
+      'choose another --out, or pass --overwrite to replace it with fresh weights',
+    );
+  const model = buildTdsNet({
+    profile: o.profile,
+    numClasses: o.palette.classes.length,
+    numScenes: o.palette.scenes.length,
+    height: o.height,
+    width: o.width,
+    seed: o.seed,
+  });
   try {
     if (o.encoderWeights) {
-      if (o.profile !== 'paper') throw new TdsError('BAD_OPTION', `--encoder-weights loads VGG16 weights, which only the paper profile has (got ${o.profile})`, 'use --profile paper, or drop --encoder-weights');
+      if (o.profile !== 'paper')
+        throw new TdsError(
+          'BAD_OPTION',
+          `--encoder-weights loads VGG16 weights, which only the paper profile has (got ${o.profile})`,
+          'use --profile paper, or drop --encoder-weights',
+        );
       loadEncoderWeights(model, o.encoderWeights);
     }
-    const meta = describeModel(model, { ...o, producedBy: { ...o.producedBy, encoderWeights: o.encoderWeights ?? 'he-normal', seed: o.seed ?? 1 } });
+    const meta = describeModel(model, {
+      ...o,
+      producedBy: { ...o.producedBy, encoderWeights: o.encoderWeights ?? 'he-normal', seed: o.seed ?? 1 },
+    });
     await saveModelDir(dir, model, meta);
     return readTdsJson(dir);
   } finally {

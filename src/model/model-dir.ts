@@ -20,10 +20,17 @@ export const tdsJsonSchema = z.object({
   classes: z.array(z.object({ id: z.number().int(), name: z.string(), color: rgb })).min(2),
   scenes: z.array(z.object({ id: z.number().int(), name: z.string() })).min(1),
   inputSize: z.object({ height: z.number().int().positive(), width: z.number().int().positive() }),
-  normalization: z.object({ mean: z.tuple([z.number(), z.number(), z.number()]), std: z.tuple([z.number(), z.number(), z.number()]) }),
+  normalization: z.object({
+    mean: z.tuple([z.number(), z.number(), z.number()]),
+    std: z.tuple([z.number(), z.number(), z.number()]),
+  }),
   /** How to read each output: probabilities, log-probabilities or logits. */
   outputs: z.object({
-    seg: z.object({ name: z.string(), activation: z.enum(['softmax', 'log-softmax', 'logits']), layout: z.enum(['nhwc', 'nchw']).default('nhwc') }),
+    seg: z.object({
+      name: z.string(),
+      activation: z.enum(['softmax', 'log-softmax', 'logits']),
+      layout: z.enum(['nhwc', 'nchw']).default('nhwc'),
+    }),
     class: z.object({ name: z.string(), activation: z.enum(['logits', 'sigmoid']) }),
     scene: z.object({ name: z.string(), activation: z.enum(['logits', 'softmax']) }),
   }),
@@ -89,7 +96,8 @@ function concatWeights(data: ArrayBuffer | ArrayBuffer[]): Uint8Array {
 
 /** Saves `model` and its description to `dir` (weights first, tds.json last, each atomically). */
 export async function saveModelDir(dir: string, model: tf.LayersModel, meta: TdsJsonInput): Promise<void> {
-  if (existsSync(dir) && !statSync(dir).isDirectory()) throw new TdsError('BAD_OUTPUT', `model output ${dir} is a file`, 'give a folder path');
+  if (existsSync(dir) && !statSync(dir).isDirectory())
+    throw new TdsError('BAD_OUTPUT', `model output ${dir} is a file`, 'give a folder path');
   makeDirs(dir, 'model folder');
   let artifacts: tf.io.ModelArtifacts | undefined;
   await model.save(
@@ -100,7 +108,13 @@ export async function saveModelDir(dir: string, model: tf.LayersModel, meta: Tds
   );
   const a = artifacts!;
   await writeAtomic(join(dir, 'weights.bin'), concatWeights(a.weightData as ArrayBuffer | ArrayBuffer[]));
-  const modelJson = { format: 'layers-model', generatedBy: `TensorFlow.js tfjs-layers v${tf.version.tfjs}`, convertedBy: null, modelTopology: a.modelTopology, weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }] };
+  const modelJson = {
+    format: 'layers-model',
+    generatedBy: `TensorFlow.js tfjs-layers v${tf.version.tfjs}`,
+    convertedBy: null,
+    modelTopology: a.modelTopology,
+    weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }],
+  };
   await writeAtomic(join(dir, 'model.json'), JSON.stringify(modelJson));
   await writeTdsJson(dir, { ...meta, files: { ...meta.files, tfjs: 'model.json' }, onnx: undefined });
 }
@@ -108,18 +122,36 @@ export async function saveModelDir(dir: string, model: tf.LayersModel, meta: Tds
 /** Reads and validates tds.json alone (no weights). */
 export function readTdsJson(dir: string): TdsJson {
   const p = join(dir, 'tds.json');
-  if (!existsSync(dir)) throw new TdsError('BAD_MODEL', `model folder not found: ${dir}`, 'create one with `tds model init` or `tds train`');
-  if (!existsSync(p)) throw new TdsError('BAD_MODEL', `${dir} has no tds.json, so it is not a tds model folder`, 'create one with `tds model init` or `tds train`, or wrap an ONNX file with `tds import-onnx`');
+  if (!existsSync(dir))
+    throw new TdsError(
+      'BAD_MODEL',
+      `model folder not found: ${dir}`,
+      'create one with `tds model init` or `tds train`',
+    );
+  if (!existsSync(p))
+    throw new TdsError(
+      'BAD_MODEL',
+      `${dir} has no tds.json, so it is not a tds model folder`,
+      'create one with `tds model init` or `tds train`, or wrap an ONNX file with `tds import-onnx`',
+    );
   let obj: unknown;
   try {
     obj = JSON.parse(readFileSync(p, 'utf8'));
   } catch (e) {
-    throw new TdsError('BAD_MODEL', `${p} is not valid JSON: ${(e as Error).message}`, 'restore the file from the model folder that produced it');
+    throw new TdsError(
+      'BAD_MODEL',
+      `${p} is not valid JSON: ${(e as Error).message}`,
+      'restore the file from the model folder that produced it',
+    );
   }
   const r = tdsJsonSchema.safeParse(obj);
   if (!r.success) {
     const i = r.error.issues[0];
-    throw new TdsError('BAD_MODEL', `${p}: ${i.path.join('.') || '(root)'}: ${i.message}`, 'restore the file from the model folder that produced it');
+    throw new TdsError(
+      'BAD_MODEL',
+      `${p}: ${i.path.join('.') || '(root)'}: ${i.message}`,
+      'restore the file from the model folder that produced it',
+    );
   }
   return r.data;
 }
@@ -133,35 +165,71 @@ export interface LoadedModel {
 /** Loads and validates a model folder: tds.json, model.json, weights of the declared size and shapes. */
 export async function loadModelDir(dir: string): Promise<LoadedModel> {
   const meta = readTdsJson(dir);
-  if (!meta.files.tfjs) throw new TdsError('BAD_MODEL', `${dir} holds an imported ONNX model without tfjs weights`, 'run it with the ort engine (--engine ort)');
+  if (!meta.files.tfjs)
+    throw new TdsError(
+      'BAD_MODEL',
+      `${dir} holds an imported ONNX model without tfjs weights`,
+      'run it with the ort engine (--engine ort)',
+    );
   const mj = join(dir, meta.files.tfjs);
-  if (!existsSync(mj)) throw new TdsError('BAD_MODEL', `${dir}: missing ${meta.files.tfjs ?? 'model.json'} (tfjs weights)`, 'the folder is incomplete; re-create it or copy the missing file');
-  const json = JSON.parse(readFileSync(mj, 'utf8')) as { modelTopology: object; weightsManifest: Array<{ paths: string[]; weights: tf.io.WeightsManifestEntry[] }> };
+  if (!existsSync(mj))
+    throw new TdsError(
+      'BAD_MODEL',
+      `${dir}: missing ${meta.files.tfjs ?? 'model.json'} (tfjs weights)`,
+      'the folder is incomplete; re-create it or copy the missing file',
+    );
+  const json = JSON.parse(readFileSync(mj, 'utf8')) as {
+    modelTopology: object;
+    weightsManifest: Array<{ paths: string[]; weights: tf.io.WeightsManifestEntry[] }>;
+  };
   const specs = json.weightsManifest.flatMap((g) => g.weights);
   const buffers = json.weightsManifest.flatMap((g) =>
     g.paths.map((p) => {
       const f = join(dir, p);
-      if (!existsSync(f)) throw new TdsError('BAD_MODEL', `${dir}: missing weights file ${p}`, 'the folder is incomplete; re-create it or copy the missing file');
+      if (!existsSync(f))
+        throw new TdsError(
+          'BAD_MODEL',
+          `${dir}: missing weights file ${p}`,
+          'the folder is incomplete; re-create it or copy the missing file',
+        );
       return readFileSync(f);
     }),
   );
   const data = Buffer.concat(buffers);
   const expected = specs.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1) * 4, 0);
   if (data.length !== expected) {
-    throw new TdsError('BAD_MODEL', `${dir}: weights hold ${data.length} bytes but model.json declares ${expected}`, 'the weights do not belong to this model.json; re-export the folder');
+    throw new TdsError(
+      'BAD_MODEL',
+      `${dir}: weights hold ${data.length} bytes but model.json declares ${expected}`,
+      'the weights do not belong to this model.json; re-export the folder',
+    );
   }
   let model: tf.LayersModel;
   try {
-    model = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: specs, weightData: data.buffer.slice(data.byteOffset, data.byteOffset + data.length) }));
+    model = await tf.loadLayersModel(
+      tf.io.fromMemory({
+        modelTopology: json.modelTopology,
+        weightSpecs: specs,
+        weightData: data.buffer.slice(data.byteOffset, data.byteOffset + data.length),
+      }),
+    );
   } catch (e) {
-    throw new TdsError('BAD_MODEL', `${dir}: cannot build the model from model.json and its weights: ${(e as Error).message}`, 're-create the folder with the same tds version');
+    throw new TdsError(
+      'BAD_MODEL',
+      `${dir}: cannot build the model from model.json and its weights: ${(e as Error).message}`,
+      're-create the folder with the same tds version',
+    );
   }
   const [seg, cls, scene] = model.outputs.map((o) => o.shape);
   const C = meta.classes.length;
   const S = meta.scenes.length;
   if (seg?.[3] !== C || cls?.[1] !== C || scene?.[1] !== S) {
     model.dispose();
-    throw new TdsError('BAD_MODEL', `${dir}: outputs are seg ${JSON.stringify(seg)}, class ${JSON.stringify(cls)}, scene ${JSON.stringify(scene)} but tds.json declares ${C} classes and ${S} scenes`, 'use the tds.json that came with these weights');
+    throw new TdsError(
+      'BAD_MODEL',
+      `${dir}: outputs are seg ${JSON.stringify(seg)}, class ${JSON.stringify(cls)}, scene ${JSON.stringify(scene)} but tds.json declares ${C} classes and ${S} scenes`,
+      'use the tds.json that came with these weights',
+    );
   }
   return { dir, meta, model };
 }

@@ -45,7 +45,9 @@ export function exportOnnx(model: tf.LayersModel): ExportResult {
   for (const layer of model.layers) {
     const cls = layer.getClassName();
     const cfg = layer.getConfig() as Cfg;
-    const inbound = (layer as unknown as { inboundNodes: Array<{ inboundLayers: Array<{ name: string }> }> }).inboundNodes[0]?.inboundLayers ?? [];
+    const inbound =
+      (layer as unknown as { inboundNodes: Array<{ inboundLayers: Array<{ name: string }> }> }).inboundNodes[0]
+        ?.inboundLayers ?? [];
     const ins = inbound.map((l) => values.get(l.name)!);
     const name = layer.name;
     let out: string;
@@ -68,7 +70,14 @@ export function exportOnnx(model: tf.LayersModel): ExportResult {
         const [p0, p1] = cfg.padding === 'same' ? samePads(kh, stride, dil) : [0, 0];
         const wn = g.constant(`${name}/kernel`, w.data, w.dims);
         const bn = g.constant(`${name}/bias`, new Float32Array(b.dataSync()), [b.shape[0]]);
-        out = act(g.node('Conv', [ins[0], wn, bn], { kernel_shape: [kh, kh], strides: [stride, stride], dilations: [dil, dil], pads: [p0, p0, p1, p1] }));
+        out = act(
+          g.node('Conv', [ins[0], wn, bn], {
+            kernel_shape: [kh, kh],
+            strides: [stride, stride],
+            dilations: [dil, dil],
+            pads: [p0, p0, p1, p1],
+          }),
+        );
         break;
       }
       case 'Conv2DTranspose': {
@@ -81,7 +90,13 @@ export function exportOnnx(model: tf.LayersModel): ExportResult {
         const p0 = Math.floor(total / 2);
         const wn = g.constant(`${name}/kernel`, w.data, w.dims);
         const bn = g.constant(`${name}/bias`, new Float32Array(b.dataSync()), [b.shape[0]]);
-        out = act(g.node('ConvTranspose', [ins[0], wn, bn], { kernel_shape: [kh, kh], strides: [stride, stride], pads: [p0, p0, total - p0, total - p0] }));
+        out = act(
+          g.node('ConvTranspose', [ins[0], wn, bn], {
+            kernel_shape: [kh, kh],
+            strides: [stride, stride],
+            pads: [p0, p0, total - p0, total - p0],
+          }),
+        );
         break;
       }
       case 'MaxPooling2D': {
@@ -100,7 +115,12 @@ export function exportOnnx(model: tf.LayersModel): ExportResult {
         const f = cfg.factor as number;
         const isNhwc = nhwc.has(ins[0]);
         const scales = g.constant(`${name}/scales`, new Float32Array(isNhwc ? [1, f, f, 1] : [1, 1, f, f]), [4]);
-        out = g.node('Resize', [ins[0], '', scales], { mode: 'linear', coordinate_transformation_mode: 'half_pixel' }, name === 'seg' ? 'seg' : undefined);
+        out = g.node(
+          'Resize',
+          [ins[0], '', scales],
+          { mode: 'linear', coordinate_transformation_mode: 'half_pixel' },
+          name === 'seg' ? 'seg' : undefined,
+        );
         if (isNhwc) nhwc.add(out);
         break;
       }
@@ -123,12 +143,21 @@ export function exportOnnx(model: tf.LayersModel): ExportResult {
         break;
       }
       default:
-        throw new TdsError('BAD_MODEL', `layer ${name} of type ${cls} has no ONNX mapping`, 'export supports the paper and fast profiles');
+        throw new TdsError(
+          'BAD_MODEL',
+          `layer ${name} of type ${cls} has no ONNX mapping`,
+          'export supports the paper and fast profiles',
+        );
     }
     values.set(name, out);
   }
   g.output('seg', ['batch', 'height', 'width', C]);
   g.output('class', ['batch', C]);
   g.output('scene', ['batch', S]);
-  return { bytes: g.encode(model.name), input, outputs: { seg: 'seg', class: 'class', scene: 'scene' }, nodes: g.nodes.length };
+  return {
+    bytes: g.encode(model.name),
+    input,
+    outputs: { seg: 'seg', class: 'class', scene: 'scene' },
+    nodes: g.nodes.length,
+  };
 }

@@ -15,19 +15,38 @@ import { useBackend } from './backend.js';
 import { tf } from './tf.js';
 
 /** Exports `dir`'s tfjs model to `out` (default DIR/model.onnx) and records it in tds.json. */
-export async function exportModelDir(dir: string, out?: string): Promise<{ file: string; meta: TdsJson; nodes: number }> {
+export async function exportModelDir(
+  dir: string,
+  out?: string,
+): Promise<{ file: string; meta: TdsJson; nodes: number }> {
   if (tf.getBackend() !== 'cpu' && tf.getBackend() !== 'wasm') await useBackend('cpu');
   const { meta, model } = await loadModelDir(dir);
   try {
     const e = exportOnnx(model);
     const file = out ?? join(dir, 'model.onnx');
-    if (existsSync(file) && statSync(file).isDirectory()) throw new TdsError('BAD_OUTPUT', `cannot write the ONNX export to ${file}: it is a folder`, 'give a file path such as out/model.onnx');
+    if (existsSync(file) && statSync(file).isDirectory())
+      throw new TdsError(
+        'BAD_OUTPUT',
+        `cannot write the ONNX export to ${file}: it is a folder`,
+        'give a file path such as out/model.onnx',
+      );
     // Never destroy the only good copy: the previous export stays beside the new one.
     if (existsSync(file) && resolve(file) === resolve(join(dir, 'model.onnx'))) await copyFile(file, `${file}.bak`);
     await writeAtomic(file, e.bytes);
     // Only the folder's own model.onnx is recorded; an export elsewhere is a copy for other tools.
     if (resolve(file) !== resolve(join(dir, 'model.onnx'))) return { file, meta, nodes: e.nodes };
-    const next = await writeTdsJson(dir, { ...meta, onnx: { file: 'model.onnx', input: e.input, inputLayout: 'nchw', outputs: e.outputs, opset: OPSET, source: 'export', weightsSha256: weightsHash(dir) } });
+    const next = await writeTdsJson(dir, {
+      ...meta,
+      onnx: {
+        file: 'model.onnx',
+        input: e.input,
+        inputLayout: 'nchw',
+        outputs: e.outputs,
+        opset: OPSET,
+        source: 'export',
+        weightsSha256: weightsHash(dir),
+      },
+    });
     return { file, meta: next, nodes: e.nodes };
   } finally {
     model.dispose();

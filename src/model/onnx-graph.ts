@@ -33,14 +33,25 @@ export class OnnxGraph {
 
   /** Float32 initialiser (weights) with the given dims. */
   constant(name: string, data: Float32Array, dims: number[]): string {
-    this.initializers.push({ name, dims, dataType: onnx.TensorProto.DataType.FLOAT, rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) });
+    this.initializers.push({
+      name,
+      dims,
+      dataType: onnx.TensorProto.DataType.FLOAT,
+      rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+    });
     return name;
   }
 
   /** Adds a node; returns its single output name (or `out` when given). */
   node(op: string, inputs: string[], attrs: Record<string, Attr> = {}, out?: string): string {
     const o = out ?? this.name(op.toLowerCase());
-    this.nodes.push({ opType: op, input: inputs, output: [o], name: this.name(`n_${op}`), attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)) });
+    this.nodes.push({
+      opType: op,
+      input: inputs,
+      output: [o],
+      name: this.name(`n_${op}`),
+      attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)),
+    });
     return o;
   }
 
@@ -49,7 +60,13 @@ export class OnnxGraph {
       irVersion: 8,
       producerName: 'tds',
       opsetImport: [{ domain: '', version: OPSET }],
-      graph: { name: graphName, node: this.nodes, initializer: this.initializers, input: this.inputs, output: this.outputs },
+      graph: {
+        name: graphName,
+        node: this.nodes,
+        initializer: this.initializers,
+        input: this.inputs,
+        output: this.outputs,
+      },
     });
     return onnx.ModelProto.encode(model).finish();
   }
@@ -58,7 +75,12 @@ export class OnnxGraph {
 function valueInfo(name: string, dims: Array<number | string>): onnxProto.onnx.IValueInfoProto {
   return {
     name,
-    type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } },
+    type: {
+      tensorType: {
+        elemType: onnx.TensorProto.DataType.FLOAT,
+        shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
+      },
+    },
   };
 }
 

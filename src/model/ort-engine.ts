@@ -10,8 +10,14 @@ import type { TdsJson } from './model-dir.js';
 import { ensureOnnx } from './onnx-file.js';
 import { preprocessInto } from './preprocess.js';
 import { segToProbs, sigmoid, softmax } from './outputs.js';
-import { BaseSegmenter, type ExecutionProvider, type Segmentation, type Segmenter, type SegmenterInfo, type SegmenterOptions } from './segmenter-base.js';
-
+import {
+  BaseSegmenter,
+  type ExecutionProvider,
+  type Segmentation,
+  type Segmenter,
+  type SegmenterInfo,
+  type SegmenterOptions,
+} from './segmenter-base.js';
 
 class OrtSegmenter extends BaseSegmenter {
   private readonly input: Float32Array;
@@ -36,7 +42,11 @@ class OrtSegmenter extends BaseSegmenter {
     try {
       out = await this.session.run(feeds);
     } catch (e) {
-      throw new TdsError('BAD_MODEL', `ONNX model rejected a ${height}x${width} input: ${(e as Error).message.split('\n')[0]}`, 'use an input size the model accepts (see its tds.json inputSize)');
+      throw new TdsError(
+        'BAD_MODEL',
+        `ONNX model rejected a ${height}x${width} input: ${(e as Error).message.split('\n')[0]}`,
+        'use an input size the model accepts (see its tds.json inputSize)',
+      );
     }
     const C = meta.classes.length;
     const seg = out[onnx.outputs.seg];
@@ -44,9 +54,20 @@ class OrtSegmenter extends BaseSegmenter {
     const segC = meta.outputs.seg.layout === 'nchw' ? seg.dims[1] : seg.dims[seg.dims.length - 1];
     if (segC !== C) {
       for (const t of Object.values(out)) t.dispose?.();
-      throw new TdsError('BAD_MODEL', `${onnx.file} outputs ${segC} classes but tds.json declares ${C} (${meta.classes.map((c) => c.name).join(', ')})`, 'give the tds.json that belongs to this model (its classes come from the config it was trained with)');
+      throw new TdsError(
+        'BAD_MODEL',
+        `${onnx.file} outputs ${segC} classes but tds.json declares ${C} (${meta.classes.map((c) => c.name).join(', ')})`,
+        'give the tds.json that belongs to this model (its classes come from the config it was trained with)',
+      );
     }
-    const probs = segToProbs(seg.data as Float32Array, height, width, C, meta.outputs.seg.activation, meta.outputs.seg.layout);
+    const probs = segToProbs(
+      seg.data as Float32Array,
+      height,
+      width,
+      C,
+      meta.outputs.seg.activation,
+      meta.outputs.seg.layout,
+    );
     const cls = onnx.outputs.class ? (out[onnx.outputs.class].data as Float32Array) : new Float32Array(0);
     const sc = onnx.outputs.scene ? (out[onnx.outputs.scene].data as Float32Array) : new Float32Array(0);
     const presence = meta.outputs.class.activation === 'sigmoid' ? cls.slice() : sigmoid(cls);
@@ -61,21 +82,44 @@ class OrtSegmenter extends BaseSegmenter {
 }
 
 /** Creates an ORT session on the first provider that loads; CPU is the last resort, with a warning. */
-export async function openSession(file: string, providers: ExecutionProvider[], threads: number): Promise<{ session: ort.InferenceSession; provider: string }> {
-  const base: ort.InferenceSession.SessionOptions = { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential' };
+export async function openSession(
+  file: string,
+  providers: ExecutionProvider[],
+  threads: number,
+): Promise<{ session: ort.InferenceSession; provider: string }> {
+  const base: ort.InferenceSession.SessionOptions = {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+    executionMode: 'sequential',
+  };
   for (const p of providers.filter((x) => x !== 'cpu')) {
     try {
       // Fatal-only native logging for the probe: a missing provider library is reported once, below, as a warning.
-      const session = await ort.InferenceSession.create(file, { ...base, logSeverityLevel: 4, executionProviders: [p, 'cpu'] });
+      const session = await ort.InferenceSession.create(file, {
+        ...base,
+        logSeverityLevel: 4,
+        executionProviders: [p, 'cpu'],
+      });
       return { session, provider: p };
     } catch (e) {
-      log.warn({ provider: p, err: (e as Error).message.split('\n')[0] }, `ORT execution provider ${p} is not available here; falling back to CPU`);
+      log.warn(
+        { provider: p, err: (e as Error).message.split('\n')[0] },
+        `ORT execution provider ${p} is not available here; falling back to CPU`,
+      );
     }
   }
   try {
-    return { session: await ort.InferenceSession.create(file, { ...base, executionProviders: ['cpu'] }), provider: 'cpu' };
+    return {
+      session: await ort.InferenceSession.create(file, { ...base, executionProviders: ['cpu'] }),
+      provider: 'cpu',
+    };
   } catch (e) {
-    throw new TdsError('BAD_MODEL', `cannot load ONNX model ${file}: ${(e as Error).message.split('\n')[0]}`, 'check that the file is an ONNX model (re-export with `tds export`)');
+    throw new TdsError(
+      'BAD_MODEL',
+      `cannot load ONNX model ${file}: ${(e as Error).message.split('\n')[0]}`,
+      'check that the file is an ONNX model (re-export with `tds export`)',
+    );
   }
 }
 
@@ -87,11 +131,23 @@ export async function createOrtSegmenter(modelDir: string, opts: SegmenterOption
   if (!meta.onnx) throw new TdsError('BAD_MODEL', `${modelDir} has no ONNX model`, 'run `tds export DIR`');
   const size = opts.size ?? meta.inputSize;
   if (!Number.isInteger(size.height) || !Number.isInteger(size.width) || size.height < 1 || size.width < 1) {
-    throw new TdsError('BAD_OPTION', `input size must be positive integers, got ${size.height}x${size.width}`, 'e.g. 256x320');
+    throw new TdsError(
+      'BAD_OPTION',
+      `input size must be positive integers, got ${size.height}x${size.width}`,
+      'e.g. 256x320',
+    );
   }
   if (meta.profile !== 'imported' && (size.height % 32 || size.width % 32)) {
-    throw new TdsError('BAD_MODEL', `input size must be HxW with both multiples of 32 (the encoder downsamples by 32), got ${size.height}x${size.width}`, 'e.g. 256x320 or 512x640');
+    throw new TdsError(
+      'BAD_MODEL',
+      `input size must be HxW with both multiples of 32 (the encoder downsamples by 32), got ${size.height}x${size.width}`,
+      'e.g. 256x320 or 512x640',
+    );
   }
-  const { session, provider } = await openSession(join(modelDir, meta.onnx.file), opts.executionProviders ?? ['cpu'], opts.threads ?? cpus().length);
+  const { session, provider } = await openSession(
+    join(modelDir, meta.onnx.file),
+    opts.executionProviders ?? ['cpu'],
+    opts.threads ?? cpus().length,
+  );
   return new OrtSegmenter({ engine: 'ort', backend: provider, profile: meta.profile, inputSize: size, meta }, session);
 }

@@ -3,7 +3,14 @@
 import type { TdsJson } from './model-dir.js';
 
 /** Seg output of one image -> HWC probabilities. May return `raw` itself when it already is that. */
-export function segToProbs(raw: Float32Array, h: number, w: number, c: number, activation: TdsJson['outputs']['seg']['activation'], layout: 'nhwc' | 'nchw'): Float32Array {
+export function segToProbs(
+  raw: Float32Array,
+  h: number,
+  w: number,
+  c: number,
+  activation: TdsJson['outputs']['seg']['activation'],
+  layout: 'nhwc' | 'nchw',
+): Float32Array {
   const plane = h * w;
   let hwc = raw;
   if (layout === 'nchw') {

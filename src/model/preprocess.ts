@@ -18,8 +18,18 @@ export const IMAGENET: Normalization = { mean: [0.485, 0.456, 0.406], std: [0.22
 export type Layout = 'nchw' | 'nhwc';
 
 export function assertRgb(img: Image, source = 'image'): void {
-  if (img.channels !== 3) throw new TdsError('BAD_IMAGE', `${source} has ${img.channels} channel(s); the model needs RGB (3)`, 'convert the image to RGB');
-  if (img.data.length !== img.width * img.height * 3) throw new TdsError('BAD_IMAGE', `${source}: ${img.data.length} bytes do not make a ${img.width}x${img.height} RGB image`, 'pass {data, width, height, channels: 3} with width*height*3 bytes');
+  if (img.channels !== 3)
+    throw new TdsError(
+      'BAD_IMAGE',
+      `${source} has ${img.channels} channel(s); the model needs RGB (3)`,
+      'convert the image to RGB',
+    );
+  if (img.data.length !== img.width * img.height * 3)
+    throw new TdsError(
+      'BAD_IMAGE',
+      `${source}: ${img.data.length} bytes do not make a ${img.width}x${img.height} RGB image`,
+      'pass {data, width, height, channels: 3} with width*height*3 bytes',
+    );
 }
 
 /** A source window (pixels) to resample instead of the whole image: training's random zoom. */
@@ -31,7 +41,12 @@ export interface Crop {
 }
 
 /** Source coordinate taps for half-pixel bilinear resampling of a window [off, off+src) onto dst samples. */
-function windowTaps(off: number, src: number, dst: number, limit: number): { i0: Int32Array; i1: Int32Array; w: Float32Array } {
+function windowTaps(
+  off: number,
+  src: number,
+  dst: number,
+  limit: number,
+): { i0: Int32Array; i1: Int32Array; w: Float32Array } {
   const t = taps(src, dst);
   for (let d = 0; d < dst; d++) {
     t.i0[d] = Math.min(t.i0[d] + off, limit - 1);
@@ -45,14 +60,26 @@ function windowTaps(off: number, src: number, dst: number, limit: number): { i0:
  * so that the same pixel always becomes the same float (bit-identical): v * scale[c] - shift[c].
  */
 export function normalizer(norm: Normalization): { scale: number[]; shift: number[] } {
-  return { scale: [0, 1, 2].map((c) => 1 / (255 * norm.std[c])), shift: [0, 1, 2].map((c) => norm.mean[c] / norm.std[c]) };
+  return {
+    scale: [0, 1, 2].map((c) => 1 / (255 * norm.std[c])),
+    shift: [0, 1, 2].map((c) => norm.mean[c] / norm.std[c]),
+  };
 }
 
 /**
  * Writes one image, resized and normalised, into `out` at batch position `b` (out holds N x 3 x H x W floats).
  * Returns `out`. The image is only read. `crop` resamples a window of the image instead of all of it.
  */
-export function preprocessInto(img: Image, height: number, width: number, norm: Normalization, layout: Layout, out: Float32Array, b = 0, crop?: Crop): Float32Array {
+export function preprocessInto(
+  img: Image,
+  height: number,
+  width: number,
+  norm: Normalization,
+  layout: Layout,
+  out: Float32Array,
+  b = 0,
+  crop?: Crop,
+): Float32Array {
   assertRgb(img);
   if (crop) return preprocessWindow(img, height, width, norm, layout, out, b, crop);
   const plane = height * width;
@@ -88,7 +115,16 @@ export function preprocessInto(img: Image, height: number, width: number, norm: 
   return out;
 }
 
-function preprocessWindow(img: Image, height: number, width: number, norm: Normalization, layout: Layout, out: Float32Array, b: number, crop: Crop): Float32Array {
+function preprocessWindow(
+  img: Image,
+  height: number,
+  width: number,
+  norm: Normalization,
+  layout: Layout,
+  out: Float32Array,
+  b: number,
+  crop: Crop,
+): Float32Array {
   const plane = height * width;
   const base = b * plane * 3;
   const { scale, shift } = normalizer(norm);
@@ -116,7 +152,14 @@ function preprocessWindow(img: Image, height: number, width: number, norm: Norma
 }
 
 /** Nearest-neighbour resampling of a label map (half-pixel centres), optionally of a window, into HxW. */
-export function resizeLabels(labels: Uint8Array, srcW: number, srcH: number, height: number, width: number, crop?: Crop): Uint8Array {
+export function resizeLabels(
+  labels: Uint8Array,
+  srcW: number,
+  srcH: number,
+  height: number,
+  width: number,
+  crop?: Crop,
+): Uint8Array {
   const c = crop ?? { x: 0, y: 0, w: srcW, h: srcH };
   if (!crop && srcW === width && srcH === height) return labels.slice();
   const out = new Uint8Array(height * width);
@@ -130,13 +173,20 @@ export function resizeLabels(labels: Uint8Array, srcW: number, srcH: number, hei
 }
 
 /** Images -> normalised float array [N,3,H,W] or [N,H,W,3]. */
-export function preprocess(images: Image[], height: number, width: number, norm: Normalization = IMAGENET, layout: Layout = 'nhwc'): Float32Array {
+export function preprocess(
+  images: Image[],
+  height: number,
+  width: number,
+  norm: Normalization = IMAGENET,
+  layout: Layout = 'nhwc',
+): Float32Array {
   const out = new Float32Array(images.length * 3 * height * width);
   images.forEach((img, b) => {
     try {
       preprocessInto(img, height, width, norm, layout, out, b);
     } catch (e) {
-      if (e instanceof TdsError) throw new TdsError(e.code, `image ${b}: ${e.message.replace(/ \(fix:.*$/, '')}`, e.fix);
+      if (e instanceof TdsError)
+        throw new TdsError(e.code, `image ${b}: ${e.message.replace(/ \(fix:.*$/, '')}`, e.fix);
       throw e;
     }
   });

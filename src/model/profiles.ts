@@ -85,18 +85,36 @@ export const DILATIONS = [1, 2, 4, 8, 16];
 
 export function assertInputSize(height: number, width: number): void {
   if (!Number.isInteger(height) || !Number.isInteger(width) || height < 32 || width < 32 || height % 32 || width % 32) {
-    throw new TdsError('BAD_MODEL', `input size must be HxW with both multiples of 32 (the encoder downsamples by 32), got ${height}x${width}`, 'e.g. 256x320 or 512x640');
+    throw new TdsError(
+      'BAD_MODEL',
+      `input size must be HxW with both multiples of 32 (the encoder downsamples by 32), got ${height}x${width}`,
+      'e.g. 256x320 or 512x640',
+    );
   }
 }
 
 export function buildTdsNet(o: BuildOptions): tf.LayersModel {
-  if (!PROFILES.includes(o.profile)) throw new TdsError('BAD_MODEL', `unknown profile ${JSON.stringify(o.profile)}`, `use one of ${PROFILES.join(', ')}`);
+  if (!PROFILES.includes(o.profile))
+    throw new TdsError(
+      'BAD_MODEL',
+      `unknown profile ${JSON.stringify(o.profile)}`,
+      `use one of ${PROFILES.join(', ')}`,
+    );
   assertInputSize(o.height, o.width);
-  if (o.numClasses < 2 || o.numScenes < 1) throw new TdsError('BAD_MODEL', `need at least 2 classes and 1 scene, got ${o.numClasses} and ${o.numScenes}`, 'check the config');
+  if (o.numClasses < 2 || o.numScenes < 1)
+    throw new TdsError(
+      'BAD_MODEL',
+      `need at least 2 classes and 1 scene, got ${o.numClasses} and ${o.numScenes}`,
+      'check the config',
+    );
   const spec = SPECS[o.profile];
   let seed = o.seed ?? 1;
   const he = () => tf.initializers.heNormal({ seed: seed++ });
-  const conv = (name: string, filters: number, opts: { kernel?: number; stride?: number; dilation?: number; relu?: boolean } = {}) =>
+  const conv = (
+    name: string,
+    filters: number,
+    opts: { kernel?: number; stride?: number; dilation?: number; relu?: boolean } = {},
+  ) =>
     tf.layers.conv2d({
       name,
       filters,
@@ -119,13 +137,23 @@ export function buildTdsNet(o: BuildOptions): tf.LayersModel {
       x = conv(name, f, { stride }).apply(x) as tf.SymbolicTensor;
       encoderOut.set(name, x);
     });
-    if (block.pool) x = tf.layers.maxPooling2d({ name: `block${b + 1}_pool`, poolSize: 2, strides: 2 }).apply(x) as tf.SymbolicTensor;
+    if (block.pool)
+      x = tf.layers.maxPooling2d({ name: `block${b + 1}_pool`, poolSize: 2, strides: 2 }).apply(x) as tf.SymbolicTensor;
   });
 
   // Context-ensemble block: ConvTranspose k4 s2 p1 (H/32 -> H/16), five stacked dilated convs, summed latent.
   const L = spec.latent;
   const up = tf.layers
-    .conv2dTranspose({ name: 'ce_deconv', filters: L, kernelSize: 4, strides: 2, padding: 'same', activation: 'relu', kernelInitializer: he(), biasInitializer: 'zeros' })
+    .conv2dTranspose({
+      name: 'ce_deconv',
+      filters: L,
+      kernelSize: 4,
+      strides: 2,
+      padding: 'same',
+      activation: 'relu',
+      kernelInitializer: he(),
+      biasInitializer: 'zeros',
+    })
     .apply(x) as tf.SymbolicTensor;
   const taps: tf.SymbolicTensor[] = [up];
   let d = up;
@@ -141,13 +169,16 @@ export function buildTdsNet(o: BuildOptions): tf.LayersModel {
   // Segmentation head: concat(t01, t02) -> bilinear up -> convs -> 1x1 -> (up) -> softmax.
   let s = tf.layers.concatenate({ name: 'seg_concat' }).apply([t01, t02]) as tf.SymbolicTensor;
   s = new ResizeBilinear({ name: 'seg_up', factor: spec.segUp }).apply(s) as tf.SymbolicTensor;
-  if (spec.segSkip) s = tf.layers.concatenate({ name: 'seg_skip' }).apply([s, encoderOut.get(spec.segSkip)!]) as tf.SymbolicTensor;
+  if (spec.segSkip)
+    s = tf.layers.concatenate({ name: 'seg_skip' }).apply([s, encoderOut.get(spec.segSkip)!]) as tf.SymbolicTensor;
   spec.segConvs.forEach((f, i) => {
     s = conv(`seg_conv${i + 1}`, f).apply(s) as tf.SymbolicTensor;
   });
   if (spec.segRefine) {
     s = new ResizeBilinear({ name: 'seg_refine_up', factor: 2 }).apply(s) as tf.SymbolicTensor;
-    s = tf.layers.concatenate({ name: 'seg_refine_skip' }).apply([s, encoderOut.get(spec.segRefine.skip)!]) as tf.SymbolicTensor;
+    s = tf.layers
+      .concatenate({ name: 'seg_refine_skip' })
+      .apply([s, encoderOut.get(spec.segRefine.skip)!]) as tf.SymbolicTensor;
     spec.segRefine.convs.forEach((f, i) => {
       s = conv(`seg_refine${i + 1}`, f).apply(s) as tf.SymbolicTensor;
     });
@@ -157,15 +188,21 @@ export function buildTdsNet(o: BuildOptions): tf.LayersModel {
   // so still a distribution per pixel): 4x less softmax work than at full resolution, which dominated ORT time.
   const seg =
     spec.segFinalUp > 1
-      ? (new ResizeBilinear({ name: 'seg', factor: spec.segFinalUp }).apply(tf.layers.softmax({ name: 'seg_softmax', axis: -1 }).apply(s)) as tf.SymbolicTensor)
+      ? (new ResizeBilinear({ name: 'seg', factor: spec.segFinalUp }).apply(
+          tf.layers.softmax({ name: 'seg_softmax', axis: -1 }).apply(s),
+        ) as tf.SymbolicTensor)
       : (tf.layers.softmax({ name: 'seg', axis: -1 }).apply(s) as tf.SymbolicTensor);
 
   // Class and scene heads: concat -> global average pool -> dense -> dense (logits; no activation between, as official).
   const head = (prefix: string, a: tf.SymbolicTensor, b: tf.SymbolicTensor, n: number, outName: string) => {
     let h = tf.layers.concatenate({ name: `${prefix}_concat` }).apply([a, b]) as tf.SymbolicTensor;
     h = tf.layers.globalAveragePooling2d({ name: `${prefix}_gap` }).apply(h) as tf.SymbolicTensor;
-    h = tf.layers.dense({ name: `${prefix}_fc`, units: spec.headHidden, kernelInitializer: he(), biasInitializer: 'zeros' }).apply(h) as tf.SymbolicTensor;
-    return tf.layers.dense({ name: outName, units: n, kernelInitializer: he(), biasInitializer: 'zeros' }).apply(h) as tf.SymbolicTensor;
+    h = tf.layers
+      .dense({ name: `${prefix}_fc`, units: spec.headHidden, kernelInitializer: he(), biasInitializer: 'zeros' })
+      .apply(h) as tf.SymbolicTensor;
+    return tf.layers
+      .dense({ name: outName, units: n, kernelInitializer: he(), biasInitializer: 'zeros' })
+      .apply(h) as tf.SymbolicTensor;
   };
   const cls = head('cls', t01, t12, o.numClasses, 'class');
   const scene = head('scene', t02, t12, o.numScenes, 'scene');

@@ -69,7 +69,8 @@ export abstract class BaseSegmenter implements Segmenter {
   }
 
   protected assertOpen(): void {
-    if (this.disposed) throw new TdsError('BAD_OPTION', 'segmenter was disposed', 'create a new one with createSegmenter');
+    if (this.disposed)
+      throw new TdsError('BAD_OPTION', 'segmenter was disposed', 'create a new one with createSegmenter');
   }
 
   dispose(): void {
@@ -84,7 +85,11 @@ export class FrameClock {
   private last = -Infinity;
   check(frame: Frame, ptsMs: number): void {
     if (!(ptsMs > this.last)) {
-      throw new TdsError('BAD_OPTION', `frame ${frame.index}: timestamp ${ptsMs} ms does not increase (last ${this.last} ms)`, 'pass frames of one stream in order, or use segmentImage for unrelated images');
+      throw new TdsError(
+        'BAD_OPTION',
+        `frame ${frame.index}: timestamp ${ptsMs} ms does not increase (last ${this.last} ms)`,
+        'pass frames of one stream in order, or use segmentImage for unrelated images',
+      );
     }
     this.last = ptsMs;
   }

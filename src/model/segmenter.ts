@@ -3,7 +3,17 @@
 import { TdsError } from '../errors.js';
 import { ENGINES, type Segmenter, type SegmenterOptions } from './segmenter-base.js';
 
-export { BaseSegmenter, ENGINES, FrameClock, type EngineName, type ExecutionProvider, type Segmentation, type Segmenter, type SegmenterInfo, type SegmenterOptions } from './segmenter-base.js';
+export {
+  BaseSegmenter,
+  ENGINES,
+  FrameClock,
+  type EngineName,
+  type ExecutionProvider,
+  type Segmentation,
+  type Segmenter,
+  type SegmenterInfo,
+  type SegmenterOptions,
+} from './segmenter-base.js';
 
 /** Loads `modelDir` and returns a Segmenter on the chosen engine. */
 export async function createSegmenter(modelDir: string, opts: SegmenterOptions = {}): Promise<Segmenter> {

@@ -6,7 +6,13 @@ import { assertWeightsUnchanged } from './onnx-file.js';
 import { useBackend } from './backend.js';
 import { toInput } from './preprocess.js';
 import { assertInputSize } from './profiles.js';
-import { BaseSegmenter, type Segmentation, type Segmenter, type SegmenterInfo, type SegmenterOptions } from './segmenter-base.js';
+import {
+  BaseSegmenter,
+  type Segmentation,
+  type Segmenter,
+  type SegmenterInfo,
+  type SegmenterOptions,
+} from './segmenter-base.js';
 
 class TfjsSegmenter extends BaseSegmenter {
   constructor(
@@ -27,7 +33,15 @@ class TfjsSegmenter extends BaseSegmenter {
     });
     try {
       const [probs, presence, sceneP] = await Promise.all([seg.data(), cls.data(), scene.data()]);
-      return { probs: probs as Float32Array, width, height, numClasses: this.info.meta.classes.length, presence: presence as Float32Array, scene: sceneP as Float32Array, ms: performance.now() - t0 };
+      return {
+        probs: probs as Float32Array,
+        width,
+        height,
+        numClasses: this.info.meta.classes.length,
+        presence: presence as Float32Array,
+        scene: sceneP as Float32Array,
+        ms: performance.now() - t0,
+      };
     } finally {
       tf.dispose([seg, cls, scene]);
     }

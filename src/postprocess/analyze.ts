@@ -13,12 +13,23 @@ export interface PostOptions {
   perClass?: Record<number, number>;
 }
 
-
-export function analyze(frame: Frame, e: EnsembleResult, classNames: string[], sceneNames: string[], o: PostOptions, decodeMs = 0): FrameResult {
+export function analyze(
+  frame: Frame,
+  e: EnsembleResult,
+  classNames: string[],
+  sceneNames: string[],
+  o: PostOptions,
+  decodeMs = 0,
+): FrameResult {
   const t0 = performance.now();
   const { width, height } = frame.left;
   let labels = resizeArgmax(e.fused, width, height);
-  if (o.minArea > 0 || o.perClass) labels = removeSmallRegions(labels, width, height, { minArea: o.minArea, connectivity: o.connectivity ?? 8, perClass: o.perClass });
+  if (o.minArea > 0 || o.perClass)
+    labels = removeSmallRegions(labels, width, height, {
+      minArea: o.minArea,
+      connectivity: o.connectivity ?? 8,
+      perClass: o.perClass,
+    });
   const C = classNames.length;
   const inMask = maskPresent(labels, C);
   const inHead = e.presence.length ? headPresent(e.presence) : inMask;

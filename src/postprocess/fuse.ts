@@ -15,7 +15,9 @@ export function fuseProbabilities(maps: ProbMap[], o: FuseOptions = {}): ProbMap
   if (maps.some((m) => m.numClasses !== C)) throw new Error('fuseProbabilities: maps have different class counts');
   const weights = o.weights ?? maps.map(() => 1);
   if (weights.length !== maps.length || weights.some((w) => !(w >= 0)) || !weights.some((w) => w > 0)) {
-    throw new Error(`fuseProbabilities: need ${maps.length} non-negative weights with a positive sum, got [${weights.join(', ')}]`);
+    throw new Error(
+      `fuseProbabilities: need ${maps.length} non-negative weights with a positive sum, got [${weights.join(', ')}]`,
+    );
   }
   const largest = maps.reduce((a, b) => (b.width * b.height > a.width * a.height ? b : a));
   const width = o.width ?? largest.width;

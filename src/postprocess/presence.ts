@@ -21,8 +21,15 @@ export function syncConsistency(maskClasses: number[], headClasses: number[], nu
   return agree / numClasses;
 }
 
-export function sceneLabel(probs: Float32Array, names: string[]): { label: string; id: number; probs: Record<string, number> } {
+export function sceneLabel(
+  probs: Float32Array,
+  names: string[],
+): { label: string; id: number; probs: Record<string, number> } {
   let id = 0;
   for (let k = 1; k < probs.length; k++) if (probs[k] > probs[id]) id = k;
-  return { label: names[id] ?? String(id), id, probs: Object.fromEntries(names.map((n, k) => [n, Math.round(probs[k] * 1e4) / 1e4])) };
+  return {
+    label: names[id] ?? String(id),
+    id,
+    probs: Object.fromEntries(names.map((n, k) => [n, Math.round(probs[k] * 1e4) / 1e4])),
+  };
 }

@@ -20,10 +20,14 @@ export function blend(frame: Image, labels: Uint8Array, colors: Rgb[], alpha = 0
   return { data, width: frame.width, height: frame.height, channels: 3 };
 }
 
-const esc = (s: string) => s.replace(/[&<>"]/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[ch]!);
+const esc = (s: string) =>
+  s.replace(/[&<>"]/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[ch]!);
 
 /** SVG legend: a swatch and name per class, sized for the frame. */
-export function legendSvg(entries: Array<{ name: string; color: Rgb }>, frameHeight: number): { svg: Buffer; width: number; height: number } {
+export function legendSvg(
+  entries: Array<{ name: string; color: Rgb }>,
+  frameHeight: number,
+): { svg: Buffer; width: number; height: number } {
   const fs = Math.max(10, Math.round(frameHeight / 40));
   const row = Math.round(fs * 1.4);
   const width = Math.round(fs * 0.62 * Math.max(4, ...entries.map((e) => e.name.length)) + fs * 2.5);
@@ -39,11 +43,21 @@ export function legendSvg(entries: Array<{ name: string; color: Rgb }>, frameHei
 }
 
 /** Overlay with a legend of `present` classes in the top-left corner; returns raw RGB. */
-export async function renderOverlay(frame: Image, labels: Uint8Array, colors: Rgb[], names: string[], present: number[], alpha = 0.5): Promise<Image> {
+export async function renderOverlay(
+  frame: Image,
+  labels: Uint8Array,
+  colors: Rgb[],
+  names: string[],
+  present: number[],
+  alpha = 0.5,
+): Promise<Image> {
   const base = blend(frame, labels, colors, alpha);
   const shown = present.filter((k) => k !== 0);
   if (!shown.length) return base;
-  const lg = legendSvg(shown.map((k) => ({ name: names[k] ?? String(k), color: colors[k] })), frame.height);
+  const lg = legendSvg(
+    shown.map((k) => ({ name: names[k] ?? String(k), color: colors[k] })),
+    frame.height,
+  );
   if (lg.width > frame.width || lg.height > frame.height) return base;
   const data = await sharp(base.data, { raw: { width: base.width, height: base.height, channels: 3 } })
     .composite([{ input: lg.svg, left: 4, top: 4 }])

@@ -79,7 +79,12 @@ function labelRuns(labels: Uint8Array, width: number, height: number, connectivi
 }
 
 /** Component id per pixel (0..count-1) and the component count. */
-export function connectedComponents(labels: Uint8Array, width: number, height: number, connectivity: 4 | 8 = 8): { comp: Int32Array; count: number } {
+export function connectedComponents(
+  labels: Uint8Array,
+  width: number,
+  height: number,
+  connectivity: 4 | 8 = 8,
+): { comp: Int32Array; count: number } {
   const r = labelRuns(labels, width, height, connectivity);
   const dense = new Int32Array(r.count).fill(-1);
   const comp = new Int32Array(width * height);
@@ -92,8 +97,14 @@ export function connectedComponents(labels: Uint8Array, width: number, height: n
   return { comp, count };
 }
 
-export function removeSmallRegions(labels: Uint8Array, width: number, height: number, o: SmallRegionOptions): Uint8Array {
-  if (!Number.isInteger(o.minArea) || o.minArea < 0) throw new Error(`minArea must be a non-negative integer, got ${o.minArea}`);
+export function removeSmallRegions(
+  labels: Uint8Array,
+  width: number,
+  height: number,
+  o: SmallRegionOptions,
+): Uint8Array {
+  if (!Number.isInteger(o.minArea) || o.minArea < 0)
+    throw new Error(`minArea must be a non-negative integer, got ${o.minArea}`);
   const conn = o.connectivity ?? 8;
   const out = labels.slice();
   const minOf = (c: number) => (c === 0 ? 0 : (o.perClass?.[c] ?? o.minArea));

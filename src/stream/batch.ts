@@ -10,7 +10,11 @@ export interface Segmented {
 }
 
 /** Segments every frame of `frames` in order; `skip(frame)` frames are passed through without inference. */
-export async function* segmentInOrder(frames: AsyncIterable<Frame>, ens: Ensemble, skip: (f: Frame) => boolean = () => false): AsyncGenerator<Segmented | { frame: Frame; skipped: true; decodeMs: number }> {
+export async function* segmentInOrder(
+  frames: AsyncIterable<Frame>,
+  ens: Ensemble,
+  skip: (f: Frame) => boolean = () => false,
+): AsyncGenerator<Segmented | { frame: Frame; skipped: true; decodeMs: number }> {
   const it = frames[Symbol.asyncIterator]();
   const pull = async () => {
     const t0 = performance.now();

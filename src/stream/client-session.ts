@@ -33,9 +33,20 @@ export function handleClientMessage(c: Client, text: string | undefined): Server
   if (msg.op === 'subscribe' || msg.op === 'unsubscribe') {
     const topics = Array.isArray(msg.topics) ? msg.topics : [];
     const bad = topics.filter((t) => !TOPICS.includes(t as Topic));
-    if (!topics.length || bad.length) return error(`topics must be a non-empty list of ${TOPICS.join(', ')}${bad.length ? `; unknown: ${bad.map(String).join(', ')}` : ''}`);
+    if (!topics.length || bad.length)
+      return error(
+        `topics must be a non-empty list of ${TOPICS.join(', ')}${bad.length ? `; unknown: ${bad.map(String).join(', ')}` : ''}`,
+      );
     // A subscription is checked whole before any of it applies: a refused one changes nothing.
-    if (msg.op === 'subscribe' && msg.maskEncoding !== undefined && msg.maskEncoding !== 'png' && msg.maskEncoding !== 'rle') return error(`maskEncoding must be png or rle, got ${JSON.stringify(msg.maskEncoding)}; the subscription was not applied`);
+    if (
+      msg.op === 'subscribe' &&
+      msg.maskEncoding !== undefined &&
+      msg.maskEncoding !== 'png' &&
+      msg.maskEncoding !== 'rle'
+    )
+      return error(
+        `maskEncoding must be png or rle, got ${JSON.stringify(msg.maskEncoding)}; the subscription was not applied`,
+      );
     for (const t of topics as Topic[]) msg.op === 'subscribe' ? c.topics.add(t) : c.topics.delete(t);
     if (msg.op === 'subscribe' && msg.maskEncoding !== undefined) c.maskEncoding = msg.maskEncoding as 'png' | 'rle';
     return undefined;

@@ -22,7 +22,9 @@ export const DEFAULT_SERVE = {
   deadlineMs: 0,
 } as const;
 
-export type ServeDefaults = { -readonly [K in keyof typeof DEFAULT_SERVE]: (typeof DEFAULT_SERVE)[K] extends string ? string : number };
+export type ServeDefaults = {
+  -readonly [K in keyof typeof DEFAULT_SERVE]: (typeof DEFAULT_SERVE)[K] extends string ? string : number;
+};
 
 const schema = z
   .object({
@@ -39,11 +41,19 @@ const schema = z
 
 /** The caller's values over the defaults, checked; a bad one is a BAD_OPTION naming the field. */
 export function resolveServeDefaults(o: Partial<Record<keyof ServeDefaults, unknown>>): ServeDefaults {
-  const given = Object.fromEntries(Object.keys(DEFAULT_SERVE).filter((k) => o[k as keyof ServeDefaults] !== undefined).map((k) => [k, o[k as keyof ServeDefaults]]));
+  const given = Object.fromEntries(
+    Object.keys(DEFAULT_SERVE)
+      .filter((k) => o[k as keyof ServeDefaults] !== undefined)
+      .map((k) => [k, o[k as keyof ServeDefaults]]),
+  );
   const r = schema.safeParse(given);
   if (!r.success) {
     const i = r.error.issues[0];
-    throw new TdsError('BAD_OPTION', `serve option ${i.path.join('.')}: ${i.message}`, `see DEFAULT_SERVE (src/stream/defaults.ts) for the defaults`);
+    throw new TdsError(
+      'BAD_OPTION',
+      `serve option ${i.path.join('.')}: ${i.message}`,
+      `see DEFAULT_SERVE (src/stream/defaults.ts) for the defaults`,
+    );
   }
   return { ...DEFAULT_SERVE, ...r.data };
 }

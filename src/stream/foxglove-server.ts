@@ -8,7 +8,14 @@ import { WebSocketServer, WebSocket } from 'ws';
 import wsProtocol from '@foxglove/ws-protocol';
 import { log } from '../log.js';
 import { MAX_CLIENT_MESSAGE } from './protocol.js';
-import { CHANNELS, frameMessages, paletteMessage, type FoxgloveTopic, type PaletteInfo, type PublishedFrame } from './foxglove.js';
+import {
+  CHANNELS,
+  frameMessages,
+  paletteMessage,
+  type FoxgloveTopic,
+  type PaletteInfo,
+  type PublishedFrame,
+} from './foxglove.js';
 
 // CommonJS package: its named exports are reached through the default import under Node's ESM.
 const { FoxgloveServer } = wsProtocol;
@@ -29,12 +36,27 @@ export interface FoxglovePublisher {
 /** The palette is resent this often, so a panel opened later gets it too (it is a few hundred bytes). */
 const PALETTE_EVERY_MS = 1000;
 
-export function createFoxglovePublisher(o: { name: string; palette: PaletteInfo; /** Image messages go to a client only while its buffer holds less than this. */ maxBufferedBytes: number }): FoxglovePublisher {
-  const fox = new FoxgloveServer({ name: o.name, capabilities: [], supportedEncodings: ['json'], metadata: { classes: o.palette.classes.map((c) => c.name).join(',') } });
+export function createFoxglovePublisher(o: {
+  name: string;
+  palette: PaletteInfo;
+  /** Image messages go to a client only while its buffer holds less than this. */ maxBufferedBytes: number;
+}): FoxglovePublisher {
+  const fox = new FoxgloveServer({
+    name: o.name,
+    capabilities: [],
+    supportedEncodings: ['json'],
+    metadata: { classes: o.palette.classes.map((c) => c.name).join(',') },
+  });
   const ids = new Map<FoxgloveTopic, number>();
   const keyOf = new Map<number, FoxgloveTopic>();
   for (const c of CHANNELS) {
-    const id = fox.addChannel({ topic: c.topic, encoding: c.encoding, schemaName: c.schemaName, schema: c.schema, schemaEncoding: c.schemaEncoding });
+    const id = fox.addChannel({
+      topic: c.topic,
+      encoding: c.encoding,
+      schemaName: c.schemaName,
+      schema: c.schema,
+      schemaEncoding: c.schemaEncoding,
+    });
     ids.set(c.key, id);
     keyOf.set(id, c.key);
   }
@@ -60,7 +82,11 @@ export function createFoxglovePublisher(o: { name: string; palette: PaletteInfo;
 
   const maxBuffered = o.maxBufferedBytes;
   const sockets = new Set<WebSocket>();
-  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_CLIENT_MESSAGE, handleProtocols: (protocols) => fox.handleProtocols(protocols) });
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: MAX_CLIENT_MESSAGE,
+    handleProtocols: (protocols) => fox.handleProtocols(protocols),
+  });
   wss.on('connection', (ws, req) => {
     sockets.add(ws);
     // Backpressure: binary message data (images) is skipped while this client's buffer is over the bound;
@@ -72,7 +98,10 @@ export function createFoxglovePublisher(o: { name: string; palette: PaletteInfo;
     }) as typeof ws.send;
     ws.on('error', (e) => log.debug({ err: e.message }, 'foxglove socket error'));
     ws.on('close', () => sockets.delete(ws));
-    fox.handleConnection(ws as unknown as Parameters<FoxgloveServer['handleConnection']>[0], `${req.socket.remoteAddress}:${req.socket.remotePort}`);
+    fox.handleConnection(
+      ws as unknown as Parameters<FoxgloveServer['handleConnection']>[0],
+      `${req.socket.remoteAddress}:${req.socket.remotePort}`,
+    );
   });
 
   return {
@@ -84,13 +113,15 @@ export function createFoxglovePublisher(o: { name: string; palette: PaletteInfo;
       lastTimeNs = f.timeNs;
       if (!subscribed.size) return;
       if (subscribed.has('palette') && performance.now() - paletteAt > PALETTE_EVERY_MS) sendPalette(f.timeNs);
-      for (const m of frameMessages(f, o.palette, (k) => subscribed.has(k))) fox.sendMessage(ids.get(m.key)!, f.timeNs, m.data);
+      for (const m of frameMessages(f, o.palette, (k) => subscribed.has(k)))
+        fox.sendMessage(ids.get(m.key)!, f.timeNs, m.data);
     },
     clientCount: () => sockets.size,
     async close() {
       for (const ws of sockets) ws.close(1001, 'server shutting down');
       const end = Date.now() + 1000;
-      while ([...sockets].some((ws) => ws.readyState !== WebSocket.CLOSED) && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+      while ([...sockets].some((ws) => ws.readyState !== WebSocket.CLOSED) && Date.now() < end)
+        await new Promise((r) => setTimeout(r, 20));
       for (const ws of sockets) ws.terminate();
       await new Promise<void>((r) => wss.close(() => r()));
     },

@@ -39,11 +39,22 @@ const LABELS_SCHEMA = {
     timestamp: schemas.Timestamp ?? schemas.Time,
     frame: { type: 'integer', description: 'Frame index in the source' },
     ptsMs: { type: 'number', description: 'Media time of the frame (ms)' },
-    presence: { type: 'object', additionalProperties: { type: 'number' }, description: 'Class-head presence probability per class' },
-    present: { type: 'array', items: { type: 'string' }, description: 'Classes the class head calls present (p > 0.5)' },
+    presence: {
+      type: 'object',
+      additionalProperties: { type: 'number' },
+      description: 'Class-head presence probability per class',
+    },
+    present: {
+      type: 'array',
+      items: { type: 'string' },
+      description: 'Classes the class head calls present (p > 0.5)',
+    },
     maskPresent: { type: 'array', items: { type: 'string' }, description: 'Classes present in the mask' },
     sync: { type: 'number', description: 'Agreement of mask and class head, 0..1' },
-    scene: { type: 'object', properties: { label: { type: 'string' }, probs: { type: 'object', additionalProperties: { type: 'number' } } } },
+    scene: {
+      type: 'object',
+      properties: { label: { type: 'string' }, probs: { type: 'object', additionalProperties: { type: 'number' } } },
+    },
     sizes: { type: 'array', items: { type: 'string' }, description: 'Ensemble input sizes used (HxW)' },
     latencyMs: { type: 'number', description: 'Frame arrival to publish (live only)' },
   },
@@ -54,7 +65,17 @@ const PALETTE_SCHEMA = {
   description: 'Class ids of the /tds/mask mono8 image: names and display colours',
   type: 'object',
   properties: {
-    classes: { type: 'array', items: { type: 'object', properties: { id: { type: 'integer' }, name: { type: 'string' }, color: { type: 'array', items: { type: 'integer' } } } } },
+    classes: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          id: { type: 'integer' },
+          name: { type: 'string' },
+          color: { type: 'array', items: { type: 'integer' } },
+        },
+      },
+    },
     scenes: { type: 'array', items: { type: 'string' } },
   },
 };
@@ -62,11 +83,46 @@ const PALETTE_SCHEMA = {
 const schemaOf = (s: unknown) => JSON.stringify(s);
 
 export const CHANNELS: ChannelSpec[] = [
-  { key: 'frame', topic: FOXGLOVE_TOPICS.frame, encoding: 'json', schemaName: 'foxglove.CompressedImage', schemaEncoding: 'jsonschema', schema: schemaOf(schemas.CompressedImage) },
-  { key: 'mask', topic: FOXGLOVE_TOPICS.mask, encoding: 'json', schemaName: 'foxglove.RawImage', schemaEncoding: 'jsonschema', schema: schemaOf(schemas.RawImage) },
-  { key: 'annotations', topic: FOXGLOVE_TOPICS.annotations, encoding: 'json', schemaName: 'foxglove.ImageAnnotations', schemaEncoding: 'jsonschema', schema: schemaOf(schemas.ImageAnnotations) },
-  { key: 'labels', topic: FOXGLOVE_TOPICS.labels, encoding: 'json', schemaName: 'tds.Labels', schemaEncoding: 'jsonschema', schema: schemaOf(LABELS_SCHEMA) },
-  { key: 'palette', topic: FOXGLOVE_TOPICS.palette, encoding: 'json', schemaName: 'tds.Palette', schemaEncoding: 'jsonschema', schema: schemaOf(PALETTE_SCHEMA) },
+  {
+    key: 'frame',
+    topic: FOXGLOVE_TOPICS.frame,
+    encoding: 'json',
+    schemaName: 'foxglove.CompressedImage',
+    schemaEncoding: 'jsonschema',
+    schema: schemaOf(schemas.CompressedImage),
+  },
+  {
+    key: 'mask',
+    topic: FOXGLOVE_TOPICS.mask,
+    encoding: 'json',
+    schemaName: 'foxglove.RawImage',
+    schemaEncoding: 'jsonschema',
+    schema: schemaOf(schemas.RawImage),
+  },
+  {
+    key: 'annotations',
+    topic: FOXGLOVE_TOPICS.annotations,
+    encoding: 'json',
+    schemaName: 'foxglove.ImageAnnotations',
+    schemaEncoding: 'jsonschema',
+    schema: schemaOf(schemas.ImageAnnotations),
+  },
+  {
+    key: 'labels',
+    topic: FOXGLOVE_TOPICS.labels,
+    encoding: 'json',
+    schemaName: 'tds.Labels',
+    schemaEncoding: 'jsonschema',
+    schema: schemaOf(LABELS_SCHEMA),
+  },
+  {
+    key: 'palette',
+    topic: FOXGLOVE_TOPICS.palette,
+    encoding: 'json',
+    schemaName: 'tds.Palette',
+    schemaEncoding: 'jsonschema',
+    schema: schemaOf(PALETTE_SCHEMA),
+  },
 ];
 
 export interface PaletteInfo {
@@ -116,11 +172,28 @@ export function paletteMessage(p: PaletteInfo): Bytes {
 }
 
 /** The messages of one frame, for the channels in `want` (encoding costs only for channels someone reads). */
-export function frameMessages(f: PublishedFrame, palette: PaletteInfo, want: (k: FoxgloveTopic) => boolean): Array<{ key: FoxgloveTopic; data: Bytes }> {
+export function frameMessages(
+  f: PublishedFrame,
+  palette: PaletteInfo,
+  want: (k: FoxgloveTopic) => boolean,
+): Array<{ key: FoxgloveTopic; data: Bytes }> {
   const timestamp = timeOf(f.timeNs);
   const out: Array<{ key: FoxgloveTopic; data: Bytes }> = [];
-  if (f.jpeg && want('frame')) out.push({ key: 'frame', data: json({ timestamp, frame_id: FRAME_ID, format: 'jpeg', data: base64(f.jpeg) }) });
-  if (want('mask')) out.push({ key: 'mask', data: json({ timestamp, frame_id: FRAME_ID, width: f.width, height: f.height, encoding: 'mono8', step: f.width, data: base64(f.mask) }) });
+  if (f.jpeg && want('frame'))
+    out.push({ key: 'frame', data: json({ timestamp, frame_id: FRAME_ID, format: 'jpeg', data: base64(f.jpeg) }) });
+  if (want('mask'))
+    out.push({
+      key: 'mask',
+      data: json({
+        timestamp,
+        frame_id: FRAME_ID,
+        width: f.width,
+        height: f.height,
+        encoding: 'mono8',
+        step: f.width,
+        data: base64(f.mask),
+      }),
+    });
   if (want('annotations')) out.push({ key: 'annotations', data: json(annotations(f, palette, timestamp)) });
   if (want('labels')) out.push({ key: 'labels', data: json({ timestamp, ...f.labels }) });
   return out;
@@ -141,6 +214,9 @@ function annotations(f: PublishedFrame, palette: PaletteInfo, timestamp: { sec: 
     text_color: color,
     background_color: { r: 0, g: 0, b: 0, a: 0.5 },
   });
-  const lines = [text(0, `${f.labels.scene.label}  sync ${f.labels.sync.toFixed(2)}`), ...f.labels.maskPresent.map((n, i) => text(i + 1, n, colorOf(n)))];
+  const lines = [
+    text(0, `${f.labels.scene.label}  sync ${f.labels.sync.toFixed(2)}`),
+    ...f.labels.maskPresent.map((n, i) => text(i + 1, n, colorOf(n))),
+  ];
   return { circles: [], points: [], texts: lines };
 }

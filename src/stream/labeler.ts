@@ -29,13 +29,19 @@ export async function createLabeler(modelDir: string, o: LabelerOptions = {}): P
   const classes = meta.classes.map((c) => c.name);
   const scenes = meta.scenes.map((c) => c.name);
   let lastPts = -Infinity;
-  const run = async (frame: Frame) => analyze(frame, await ens.segment(frame.left), classes, scenes, { minArea: s.minArea });
+  const run = async (frame: Frame) =>
+    analyze(frame, await ens.segment(frame.left), classes, scenes, { minArea: s.minArea });
   return {
     classes,
     scenes,
     labelImage: (image) => run({ index: 0, ptsMs: 0, left: image }),
     labelFrame: (frame) => {
-      if (!(frame.ptsMs > lastPts)) return Promise.reject(new RangeError(`labelFrame: timestamps must increase (got ${frame.ptsMs} ms after ${lastPts} ms); use labelImage for stills`));
+      if (!(frame.ptsMs > lastPts))
+        return Promise.reject(
+          new RangeError(
+            `labelFrame: timestamps must increase (got ${frame.ptsMs} ms after ${lastPts} ms); use labelImage for stills`,
+          ),
+        );
       lastPts = frame.ptsMs;
       return run(frame);
     },

@@ -3,7 +3,21 @@
 // adaptive ensemble drops sizes when a frame misses the deadline and restores them after sustained headroom. A
 // live source that fails is reopened with backoff; a file ends the stream or loops. The counters travel with
 // each result (no shared mutable state), and time comes from the scheduler, so marble tests drive it all.
-import { Observable, asyncScheduler, defer, exhaustMap, from, map, repeat, retry, timer, type MonoTypeOperatorFunction, type ObservableInput, type OperatorFunction, type SchedulerLike } from 'rxjs';
+import {
+  Observable,
+  asyncScheduler,
+  defer,
+  exhaustMap,
+  from,
+  map,
+  repeat,
+  retry,
+  timer,
+  type MonoTypeOperatorFunction,
+  type ObservableInput,
+  type OperatorFunction,
+  type SchedulerLike,
+} from 'rxjs';
 import type { EnsembleResult, Frame, FrameResult } from '../types.js';
 import { log } from '../log.js';
 import { analyze, type PostOptions } from '../postprocess/analyze.js';
@@ -91,7 +105,10 @@ export function keepOpen<T>(o: KeepOpenOptions): MonoTypeOperatorFunction<T> {
 }
 
 /** Frames of `input` as they arrive, kept open by the policy above (failures are logged). */
-export function liveFrames(input: string, o: SourceOptions & Omit<KeepOpenOptions, 'scheduler'>): Observable<ArrivedFrame> {
+export function liveFrames(
+  input: string,
+  o: SourceOptions & Omit<KeepOpenOptions, 'scheduler'>,
+): Observable<ArrivedFrame> {
   return defer(() => sourceFrames(input, o)).pipe(
     keepOpen({
       ...o,

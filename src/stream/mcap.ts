@@ -11,7 +11,16 @@ import { McapStreamReader, McapWriter, type IWritable } from '@mcap/core';
 import zstd from '@foxglove/wasm-zstd';
 import { TdsError } from '../errors.js';
 import { log } from '../log.js';
-import { CHANNELS, FOXGLOVE_TOPICS, frameMessages, paletteMessage, type FoxgloveTopic, type FrameLabels, type PaletteInfo, type PublishedFrame } from './foxglove.js';
+import {
+  CHANNELS,
+  FOXGLOVE_TOPICS,
+  frameMessages,
+  paletteMessage,
+  type FoxgloveTopic,
+  type FrameLabels,
+  type PaletteInfo,
+  type PublishedFrame,
+} from './foxglove.js';
 
 export interface RecordOptions {
   /** Start a new file when the current one reaches this many bytes (0 = one file). */
@@ -73,8 +82,14 @@ export class McapRecorder {
 
   /** Opens FILE for recording (refusing to replace an existing recording: nothing a user made is lost). */
   static async open(file: string, info: RecordingInfo, o: RecordOptions = {}): Promise<McapRecorder> {
-    if (extname(file).toLowerCase() !== '.mcap') throw new TdsError('BAD_OPTION', `a recording must be named *.mcap, got ${file}`, 'e.g. --record session.mcap');
-    if (!existsSync(dirname(file) || '.') || !statSync(dirname(file) || '.').isDirectory()) throw new TdsError('BAD_OUTPUT', `cannot record to ${file}: the folder ${dirname(file)} does not exist`, 'create the folder first, or record elsewhere');
+    if (extname(file).toLowerCase() !== '.mcap')
+      throw new TdsError('BAD_OPTION', `a recording must be named *.mcap, got ${file}`, 'e.g. --record session.mcap');
+    if (!existsSync(dirname(file) || '.') || !statSync(dirname(file) || '.').isDirectory())
+      throw new TdsError(
+        'BAD_OUTPUT',
+        `cannot record to ${file}: the folder ${dirname(file)} does not exist`,
+        'create the folder first, or record elsewhere',
+      );
     const r = new McapRecorder(file, info, o);
     await zstd.isLoaded;
     await r.#startSegment();
@@ -83,9 +98,19 @@ export class McapRecorder {
 
   async #startSegment(): Promise<void> {
     const name = segmentName(this.file, this.#segment);
-    for (const p of [name, `${name}.part`]) if (existsSync(p)) throw new TdsError('BAD_OUTPUT', `${p} already exists`, 'choose another recording name, or move the old recording away (it is never overwritten)');
+    for (const p of [name, `${name}.part`])
+      if (existsSync(p))
+        throw new TdsError(
+          'BAD_OUTPUT',
+          `${p} already exists`,
+          'choose another recording name, or move the old recording away (it is never overwritten)',
+        );
     const fh = await open(`${name}.part`, 'wx').catch((e: NodeJS.ErrnoException) => {
-      throw new TdsError('BAD_OUTPUT', `cannot record to ${name}: ${e.message}`, 'record into a writable folder with free space');
+      throw new TdsError(
+        'BAD_OUTPUT',
+        `cannot record to ${name}: ${e.message}`,
+        'record into a writable folder with free space',
+      );
     });
     this.#out = new FileWritable(fh);
     this.#writer = new McapWriter({
@@ -98,8 +123,20 @@ export class McapRecorder {
     await this.#writer.addMetadata({ name: META_NAME, metadata: new Map([['info', JSON.stringify(this.info)]]) });
     this.#channelIds.clear();
     for (const c of CHANNELS) {
-      const schemaId = await this.#writer.registerSchema({ name: c.schemaName, encoding: c.schemaEncoding, data: new TextEncoder().encode(c.schema) });
-      this.#channelIds.set(c.key, await this.#writer.registerChannel({ topic: c.topic, messageEncoding: c.encoding, schemaId, metadata: new Map() }));
+      const schemaId = await this.#writer.registerSchema({
+        name: c.schemaName,
+        encoding: c.schemaEncoding,
+        data: new TextEncoder().encode(c.schema),
+      });
+      this.#channelIds.set(
+        c.key,
+        await this.#writer.registerChannel({
+          topic: c.topic,
+          messageEncoding: c.encoding,
+          schemaId,
+          metadata: new Map(),
+        }),
+      );
     }
     this.#paletteWritten = false;
   }
@@ -114,7 +151,14 @@ export class McapRecorder {
 
   async #writeFrame(f: PublishedFrame): Promise<void> {
     const w = this.#writer!;
-    const add = async (key: FoxgloveTopic, data: Uint8Array) => w.addMessage({ channelId: this.#channelIds.get(key)!, sequence: this.#sequence++, logTime: f.timeNs, publishTime: f.timeNs, data });
+    const add = async (key: FoxgloveTopic, data: Uint8Array) =>
+      w.addMessage({
+        channelId: this.#channelIds.get(key)!,
+        sequence: this.#sequence++,
+        logTime: f.timeNs,
+        publishTime: f.timeNs,
+        data,
+      });
     if (!this.#paletteWritten) {
       await add('palette', paletteMessage(this.info.palette));
       this.#paletteWritten = true;
@@ -133,7 +177,8 @@ export class McapRecorder {
     if (this.#failed) return Promise.reject(this.#failed);
     if (this.#pending >= (this.o.maxPending ?? 50)) {
       this.dropped++;
-      if (this.dropped === 1 || this.dropped % 100 === 0) log.warn({ dropped: this.dropped }, 'recording falls behind the disk; frames dropped from the recording');
+      if (this.dropped === 1 || this.dropped % 100 === 0)
+        log.warn({ dropped: this.dropped }, 'recording falls behind the disk; frames dropped from the recording');
       return Promise.resolve();
     }
     this.#pending++;
@@ -141,7 +186,11 @@ export class McapRecorder {
       try {
         if (!this.#failed) await this.#writeFrame(f);
       } catch (e) {
-        this.#failed = new TdsError('BAD_OUTPUT', `recording ${this.file} failed: ${(e as Error).message}`, 'record to a disk with free space; what was recorded up to the last chunk is readable');
+        this.#failed = new TdsError(
+          'BAD_OUTPUT',
+          `recording ${this.file} failed: ${(e as Error).message}`,
+          'record to a disk with free space; what was recorded up to the last chunk is readable',
+        );
       } finally {
         this.#pending--;
       }
@@ -188,8 +237,15 @@ const fromBase64 = (s: unknown) => new Uint8Array(Buffer.from(String(s), 'base64
  * Reads a tds recording (a whole .mcap or a .part cut by a crash: streaming, so everything up to the last
  * complete chunk) as its info and its frames in recorded order. A frame is complete at its labels message.
  */
-export async function openRecording(file: string): Promise<{ info: RecordingInfo; frames: AsyncGenerator<RecordedFrame> }> {
-  if (!existsSync(file)) throw new TdsError('ENOENT_INPUT', `recording not found: ${file}`, 'check the path (an interrupted recording is NAME.mcap.part)');
+export async function openRecording(
+  file: string,
+): Promise<{ info: RecordingInfo; frames: AsyncGenerator<RecordedFrame> }> {
+  if (!existsSync(file))
+    throw new TdsError(
+      'ENOENT_INPUT',
+      `recording not found: ${file}`,
+      'check the path (an interrupted recording is NAME.mcap.part)',
+    );
   const records = readRecords(file);
   const topics = new Map<number, FoxgloveTopic>();
   const byTopic = Object.fromEntries(Object.entries(FOXGLOVE_TOPICS).map(([k, t]) => [t, k as FoxgloveTopic]));
@@ -199,14 +255,20 @@ export async function openRecording(file: string): Promise<{ info: RecordingInfo
   for (;;) {
     const { value, done } = await records.next();
     if (done) break;
-    if (value.type === 'Metadata' && value.name === META_NAME) info = JSON.parse(value.metadata.get('info') ?? '{}') as RecordingInfo;
+    if (value.type === 'Metadata' && value.name === META_NAME)
+      info = JSON.parse(value.metadata.get('info') ?? '{}') as RecordingInfo;
     else if (value.type === 'Channel' && byTopic[value.topic]) topics.set(value.id, byTopic[value.topic]);
     else if (value.type === 'Message' && topics.has(value.channelId)) {
       first.push({ key: topics.get(value.channelId)!, logTime: value.logTime, data: value.data });
       break;
     }
   }
-  if (!info?.palette) throw new TdsError('BAD_RECORDING', `${file} is not a tds recording (no tds metadata)`, 'replay a file written by tds serve --record or tds process --mcap');
+  if (!info?.palette)
+    throw new TdsError(
+      'BAD_RECORDING',
+      `${file} is not a tds recording (no tds metadata)`,
+      'replay a file written by tds serve --record or tds process --mcap',
+    );
   async function* frames(): AsyncGenerator<RecordedFrame> {
     let parts: Partial<Record<FoxgloveTopic, Uint8Array>> = {};
     const take = (key: FoxgloveTopic, logTime: bigint, data: Uint8Array): RecordedFrame | undefined => {
@@ -247,7 +309,9 @@ type StreamRecord = NonNullable<ReturnType<McapStreamReader['nextRecord']>>;
 /** All records of an MCAP file in order, read in pieces; stops quietly at a cut-off end (a crashed recording). */
 async function* readRecords(file: string): AsyncGenerator<StreamRecord> {
   await zstd.isLoaded;
-  const reader = new McapStreamReader({ decompressHandlers: { zstd: (buf, size) => zstd.decompress(buf, Number(size)) } });
+  const reader = new McapStreamReader({
+    decompressHandlers: { zstd: (buf, size) => zstd.decompress(buf, Number(size)) },
+  });
   try {
     for await (const piece of createReadStream(file, { highWaterMark: 1 << 20 })) {
       reader.append(piece as Buffer);
@@ -255,7 +319,15 @@ async function* readRecords(file: string): AsyncGenerator<StreamRecord> {
     }
   } catch (e) {
     if (e instanceof TdsError) throw e;
-    throw new TdsError('BAD_RECORDING', `${file} is not a readable MCAP file: ${(e as Error).message}`, 'replay a file written by tds serve --record or tds process --mcap');
+    throw new TdsError(
+      'BAD_RECORDING',
+      `${file} is not a readable MCAP file: ${(e as Error).message}`,
+      'replay a file written by tds serve --record or tds process --mcap',
+    );
   }
-  if (!reader.done()) log.warn({ file, bytesLeft: reader.bytesRemaining() }, 'recording ends mid-chunk (cut short by a crash?): read up to its last complete chunk');
+  if (!reader.done())
+    log.warn(
+      { file, bytesLeft: reader.bytesRemaining() },
+      'recording ends mid-chunk (cut short by a crash?): read up to its last complete chunk',
+    );
 }

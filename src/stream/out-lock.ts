@@ -34,7 +34,12 @@ export function lockOutput(dir: string): () => void {
         }
       };
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new TdsError('BAD_OUTPUT', `cannot lock ${dir}: ${(e as Error).message}`, 'check that the folder is writable');
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST')
+        throw new TdsError(
+          'BAD_OUTPUT',
+          `cannot lock ${dir}: ${(e as Error).message}`,
+          'check that the folder is writable',
+        );
       let pid = NaN;
       try {
         pid = Number(readFileSync(p, 'utf8'));
@@ -42,7 +47,11 @@ export function lockOutput(dir: string): () => void {
         continue; // released meanwhile: try again
       }
       if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
-        throw new TdsError('BAD_OUTPUT', `another tds process (pid ${pid}) is writing to ${dir}`, 'wait for it to finish, or choose another --out');
+        throw new TdsError(
+          'BAD_OUTPUT',
+          `another tds process (pid ${pid}) is writing to ${dir}`,
+          'wait for it to finish, or choose another --out',
+        );
       }
       // A stale lock from a process that is gone: take it over.
       try {
@@ -52,5 +61,9 @@ export function lockOutput(dir: string): () => void {
       }
     }
   }
-  throw new TdsError('BAD_OUTPUT', `another tds process is taking over ${dir}`, 'wait for it to finish, or choose another --out');
+  throw new TdsError(
+    'BAD_OUTPUT',
+    `another tds process is taking over ${dir}`,
+    'wait for it to finish, or choose another --out',
+  );
 }

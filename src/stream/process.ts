@@ -46,7 +46,6 @@ export interface ProcessOptions extends SourceOptions {
   onFrame?: (done: number, total: number | undefined, r: FrameLine) => void;
 }
 
-
 export interface ProcessSummary {
   input: string;
   out: string;
@@ -67,12 +66,29 @@ export function frameName(f: Frame): string {
 
 /** The settings that must match for --resume to reuse earlier frames. */
 function settingsOf(input: string, o: ProcessOptions, sizes: string[]) {
-  return { input: resolve(input), model: resolve(o.model), sizes, weights: o.weights ?? null, flip: !!o.flip, minArea: o.minArea!, rate: o.rate ?? 'native', stereo: o.stereo ?? 'none', right: o.right ? resolve(o.right) : null, sequences: o.sequences ?? null };
+  return {
+    input: resolve(input),
+    model: resolve(o.model),
+    sizes,
+    weights: o.weights ?? null,
+    flip: !!o.flip,
+    minArea: o.minArea!,
+    rate: o.rate ?? 'native',
+    stereo: o.stereo ?? 'none',
+    right: o.right ? resolve(o.right) : null,
+    sequences: o.sequences ?? null,
+  };
 }
 
 export async function processInput(input: string, o: ProcessOptions): Promise<ProcessSummary> {
-  if (o.minArea !== undefined && (!Number.isInteger(o.minArea) || o.minArea < 0)) throw new TdsError('BAD_OPTION', `--min-area must be a non-negative integer, got ${o.minArea}`, 'e.g. --min-area 50');
-  if (existsSync(o.out) && !statSync(o.out).isDirectory()) throw new TdsError('BAD_OUTPUT', `output ${o.out} is a file, not a folder`, 'give a folder path with --out');
+  if (o.minArea !== undefined && (!Number.isInteger(o.minArea) || o.minArea < 0))
+    throw new TdsError(
+      'BAD_OPTION',
+      `--min-area must be a non-negative integer, got ${o.minArea}`,
+      'e.g. --min-area 50',
+    );
+  if (existsSync(o.out) && !statSync(o.out).isDirectory())
+    throw new TdsError('BAD_OUTPUT', `output ${o.out} is a file, not a folder`, 'give a folder path with --out');
   readTdsJson(o.model); // a bad model folder fails before anything is created
   makeDirs(o.out);
   // One writer per folder: a second run started at the same moment is refused, not silently merged.
@@ -94,7 +110,14 @@ async function processLocked(input: string, o: ProcessOptions): Promise<ProcessS
   const runJson = join(o.out, 'run.json');
   const done = await resumePoint(o.out, settings, !!o.resume);
   const source = await openSource(input, o);
-  const ens = await createEnsemble(o.model, { engine: o.engine, backend: o.backend, executionProviders: o.executionProviders, sizes: o.sizes, weights: o.weights, flip: o.flip });
+  const ens = await createEnsemble(o.model, {
+    engine: o.engine,
+    backend: o.backend,
+    executionProviders: o.executionProviders,
+    sizes: o.sizes,
+    weights: o.weights,
+    flip: o.flip,
+  });
   const classNames = meta.classes.map((c) => c.name);
   const sceneNames = meta.scenes.map((s) => s.name);
   const colors = meta.classes.map((c) => c.color as Rgb);
@@ -115,7 +138,8 @@ async function processLocked(input: string, o: ProcessOptions): Promise<ProcessS
     await encoding?.catch(() => {});
     throw e;
   }
-  const record = async (f: Frame, mask: Uint8Array, width: number, height: number, l: FrameLine) => recorder?.record(f, mask, width, height, l);
+  const record = async (f: Frame, mask: Uint8Array, width: number, height: number, l: FrameLine) =>
+    recorder?.record(f, mask, width, height, l);
   let processed = 0;
   let resumed = 0;
   let error: TdsError | undefined;
@@ -136,7 +160,10 @@ async function processLocked(input: string, o: ProcessOptions): Promise<ProcessS
           settings,
           versions: packageVersions(),
           counts: { frames: lines.size, processed, resumed },
-          timings: { wallMs: Math.round(performance.now() - t0), fps: Math.round((processed / ((performance.now() - t0) / 1000)) * 100) / 100 },
+          timings: {
+            wallMs: Math.round(performance.now() - t0),
+            fps: Math.round((processed / ((performance.now() - t0) / 1000)) * 100) / 100,
+          },
           finished,
           interrupted,
           error: error?.message,
@@ -159,7 +186,16 @@ async function processLocked(input: string, o: ProcessOptions): Promise<ProcessS
         resumed++;
         if (o.overlay || recorder) {
           const mask = await readRaw(join(o.out, 'masks', `${name}.png`));
-          if (o.overlay) await pushOverlay(await renderOverlay(s.frame.left, mask.data, colors, classNames, done.get(name)!.maskPresent.map((n) => classNames.indexOf(n))));
+          if (o.overlay)
+            await pushOverlay(
+              await renderOverlay(
+                s.frame.left,
+                mask.data,
+                colors,
+                classNames,
+                done.get(name)!.maskPresent.map((n) => classNames.indexOf(n)),
+              ),
+            );
           await record(s.frame, mask.data, mask.width, mask.height, done.get(name)!);
         }
         continue;
@@ -167,12 +203,43 @@ async function processLocked(input: string, o: ProcessOptions): Promise<ProcessS
       const r: FrameResult = analyze(s.frame, s.result, classNames, sceneNames, { minArea: o.minArea! }, s.decodeMs);
       const w0 = performance.now();
       await Promise.all([
-        writePng(join(o.out, 'masks', `${name}.png`), { data: Buffer.from(r.labels.buffer, r.labels.byteOffset, r.labels.length), width: r.width, height: r.height, channels: 1 }),
+        writePng(join(o.out, 'masks', `${name}.png`), {
+          data: Buffer.from(r.labels.buffer, r.labels.byteOffset, r.labels.length),
+          width: r.width,
+          height: r.height,
+          channels: 1,
+        }),
         writePng(join(o.out, 'color', `${name}.png`), colorize(r.labels, r.width, r.height, colors)),
       ]);
-      if (overlays) await pushOverlay(await renderOverlay(s.frame.left, r.labels, colors, classNames, r.maskPresent.map((n) => classNames.indexOf(n))));
+      if (overlays)
+        await pushOverlay(
+          await renderOverlay(
+            s.frame.left,
+            r.labels,
+            colors,
+            classNames,
+            r.maskPresent.map((n) => classNames.indexOf(n)),
+          ),
+        );
       const write = performance.now() - w0;
-      const line: FrameLine = { frame: s.frame.index, name, ptsMs: s.frame.ptsMs, presence: r.presence, present: r.present, maskPresent: r.maskPresent, scene: r.scene, sync: r.sync, sizes: r.sizes, ms: { decode: round(r.ms.decode), infer: round(r.ms.infer), post: round(r.ms.post), write: round(write), total: round(r.ms.decode + r.ms.infer + r.ms.post + write) } };
+      const line: FrameLine = {
+        frame: s.frame.index,
+        name,
+        ptsMs: s.frame.ptsMs,
+        presence: r.presence,
+        present: r.present,
+        maskPresent: r.maskPresent,
+        scene: r.scene,
+        sync: r.sync,
+        sizes: r.sizes,
+        ms: {
+          decode: round(r.ms.decode),
+          infer: round(r.ms.infer),
+          post: round(r.ms.post),
+          write: round(write),
+          total: round(r.ms.decode + r.ms.infer + r.ms.post + write),
+        },
+      };
       // The line is the frame's completion record: written after its PNGs.
       await record(s.frame, r.labels, r.width, r.height, line);
       await appendFile(join(o.out, 'labels.ndjson'), JSON.stringify(line) + '\n');
@@ -183,8 +250,18 @@ async function processLocked(input: string, o: ProcessOptions): Promise<ProcessS
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (e instanceof TdsError) error = e;
-    else if (code === 'ENOSPC') error = new TdsError('BAD_OUTPUT', `no space left on the disk of ${o.out}`, 'free disk space, or write to another disk; the frames written before are complete and --resume continues');
-    else if (code === 'EACCES' || code === 'EROFS' || code === 'EPERM') error = new TdsError('BAD_OUTPUT', `cannot write into ${o.out}: ${(e as Error).message}`, 'make the output folder writable, or choose another --out');
+    else if (code === 'ENOSPC')
+      error = new TdsError(
+        'BAD_OUTPUT',
+        `no space left on the disk of ${o.out}`,
+        'free disk space, or write to another disk; the frames written before are complete and --resume continues',
+      );
+    else if (code === 'EACCES' || code === 'EROFS' || code === 'EPERM')
+      error = new TdsError(
+        'BAD_OUTPUT',
+        `cannot write into ${o.out}: ${(e as Error).message}`,
+        'make the output folder writable, or choose another --out',
+      );
     else error = new TdsError('CORRUPT_VIDEO', `processing stopped: ${(e as Error).message}`, 'check the input');
   } finally {
     source.close();
@@ -193,7 +270,10 @@ async function processLocked(input: string, o: ProcessOptions): Promise<ProcessS
   // Final ordered rewrite of labels.ndjson, the overlay video, run.json (also after an error: keep what was made).
   try {
     const ordered = [...lines.values()].sort((a, b) => a.frame - b.frame || a.name.localeCompare(b.name));
-    await writeAtomic(join(o.out, 'labels.ndjson'), ordered.map((l) => JSON.stringify(l)).join('\n') + (ordered.length ? '\n' : ''));
+    await writeAtomic(
+      join(o.out, 'labels.ndjson'),
+      ordered.map((l) => JSON.stringify(l)).join('\n') + (ordered.length ? '\n' : ''),
+    );
     if (overlays && encoding) {
       // A run that failed or was interrupted leaves no overlay.mp4 (the encoder removes its temp file).
       if (error || interrupted) overlays.fail(error ?? new Error('interrupted'));
@@ -208,9 +288,22 @@ async function processLocked(input: string, o: ProcessOptions): Promise<ProcessS
     // After a failure (a full disk, say) the summary files are best effort: the first error is the one to report.
     if (!error) throw e;
   }
-  if (error) throw new TdsError(error.code, `${error.message.replace(/ \(fix:.*$/, '')}; ${lines.size} frame(s) were written to ${o.out}`, error.fix);
+  if (error)
+    throw new TdsError(
+      error.code,
+      `${error.message.replace(/ \(fix:.*$/, '')}; ${lines.size} frame(s) were written to ${o.out}`,
+      error.fix,
+    );
   const wallMs = performance.now() - t0;
-  return { input, out: o.out, frames: lines.size, resumedFrames: resumed, fps: processed / (wallMs / 1000), wallMs, interrupted };
+  return {
+    input,
+    out: o.out,
+    frames: lines.size,
+    resumedFrames: resumed,
+    fps: processed / (wallMs / 1000),
+    wallMs,
+    interrupted,
+  };
 }
 
 const round = (x: number) => Math.round(x * 100) / 100;

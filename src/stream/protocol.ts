@@ -64,7 +64,10 @@ export interface ErrorMessage {
 
 export type ServerMessage = HelloMessage | ClassesMessage | SceneMessage | StatsMessage | ErrorMessage;
 
-export type ClientMessage = { op: 'subscribe'; topics: Topic[]; maskEncoding?: 'png' | 'rle' } | { op: 'unsubscribe'; topics: Topic[] } | { op: 'ping' };
+export type ClientMessage =
+  | { op: 'subscribe'; topics: Topic[]; maskEncoding?: 'png' | 'rle' }
+  | { op: 'unsubscribe'; topics: Topic[] }
+  | { op: 'ping' };
 
 export interface BinaryHeader {
   topic: 'mask' | 'frame';
@@ -95,7 +98,7 @@ export function decodeBinary(data: ArrayBuffer | Uint8Array): { header: BinaryHe
 /** Run-length encoding of a label map: repeated [uint8 class][uint32 LE run length]. */
 export function rleEncode(labels: Uint8Array): Uint8Array {
   const runs: number[] = [];
-  for (let i = 0; i < labels.length; ) {
+  for (let i = 0; i < labels.length;) {
     let j = i + 1;
     while (j < labels.length && labels[j] === labels[i]) j++;
     runs.push(labels[i], j - i);

@@ -44,7 +44,11 @@ async function readDoneLines(out: string): Promise<Map<string, FrameLine>> {
     } catch {
       continue; // a line cut short by an interruption: that frame is redone
     }
-    if ((await pngIntact(join(out, 'masks', `${l.name}.png`))) && (await pngIntact(join(out, 'color', `${l.name}.png`)))) done.set(l.name, l);
+    if (
+      (await pngIntact(join(out, 'masks', `${l.name}.png`))) &&
+      (await pngIntact(join(out, 'color', `${l.name}.png`)))
+    )
+      done.set(l.name, l);
   }
   return done;
 }
@@ -57,14 +61,29 @@ async function removeTempFiles(dir: string): Promise<void> {
 }
 
 /** The frames an earlier run in `out` finished (empty for a fresh folder); refuses what must not be resumed. */
-export async function resumePoint(out: string, settings: Record<string, unknown>, resume: boolean): Promise<Map<string, FrameLine>> {
+export async function resumePoint(
+  out: string,
+  settings: Record<string, unknown>,
+  resume: boolean,
+): Promise<Map<string, FrameLine>> {
   const runJson = join(out, 'run.json');
   if (!existsSync(runJson) && !existsSync(join(out, 'labels.ndjson'))) return new Map();
-  if (!resume) throw new TdsError('BAD_OUTPUT', `${out} holds the outputs of another run`, 'pass --resume to continue it, or choose another --out (results are never overwritten silently)');
-  const prev = existsSync(runJson) ? (JSON.parse(readFileSync(runJson, 'utf8')) as { settings?: Record<string, unknown> }).settings : undefined;
+  if (!resume)
+    throw new TdsError(
+      'BAD_OUTPUT',
+      `${out} holds the outputs of another run`,
+      'pass --resume to continue it, or choose another --out (results are never overwritten silently)',
+    );
+  const prev = existsSync(runJson)
+    ? (JSON.parse(readFileSync(runJson, 'utf8')) as { settings?: Record<string, unknown> }).settings
+    : undefined;
   if (prev && JSON.stringify(prev) !== JSON.stringify(settings)) {
     const diff = Object.keys(settings).filter((k) => JSON.stringify(prev[k]) !== JSON.stringify(settings[k]));
-    throw new TdsError('BAD_OPTION', `cannot resume ${out}: it was made with different ${diff.join(', ')}`, 'resume with the same input, model and options, or choose another --out');
+    throw new TdsError(
+      'BAD_OPTION',
+      `cannot resume ${out}: it was made with different ${diff.join(', ')}`,
+      'resume with the same input, model and options, or choose another --out',
+    );
   }
   await removeTempFiles(out);
   return readDoneLines(out);

@@ -16,8 +16,17 @@ export class RunRecording {
 
   /** Opens the recording (an existing file is refused before anything is processed). */
   static async open(file: string, meta: TdsJson, engine: SegmenterInfo, input: string): Promise<RunRecording> {
-    const palette = { classes: meta.classes.map((c) => ({ id: c.id, name: c.name, color: c.color as Rgb })), scenes: meta.scenes.map((s) => s.name) };
-    return new RunRecording(await McapRecorder.open(file, { palette, model: { profile: meta.profile, inputSize: meta.inputSize, engine: engine.engine, backend: engine.backend }, source: resolve(input) }));
+    const palette = {
+      classes: meta.classes.map((c) => ({ id: c.id, name: c.name, color: c.color as Rgb })),
+      scenes: meta.scenes.map((s) => s.name),
+    };
+    return new RunRecording(
+      await McapRecorder.open(file, {
+        palette,
+        model: { profile: meta.profile, inputSize: meta.inputSize, engine: engine.engine, backend: engine.backend },
+        source: resolve(input),
+      }),
+    );
   }
 
   async record(f: Frame, mask: Uint8Array, width: number, height: number, l: FrameLine): Promise<void> {
@@ -25,8 +34,26 @@ export class RunRecording {
     let timeNs = BigInt(Math.round(f.ptsMs * 1000)) * 1000n;
     if (timeNs <= this.lastNs) timeNs = this.lastNs + 1_000_000n;
     this.lastNs = timeNs;
-    const jpeg = await sharp(f.left.data, { raw: { width: f.left.width, height: f.left.height, channels: 3 } }).jpeg({ quality: 85 }).toBuffer();
-    await this.rec.write({ timeNs, jpeg, width, height, mask, labels: { frame: l.frame, ptsMs: l.ptsMs, presence: l.presence, present: l.present, maskPresent: l.maskPresent, sync: l.sync, scene: l.scene, sizes: l.sizes } });
+    const jpeg = await sharp(f.left.data, { raw: { width: f.left.width, height: f.left.height, channels: 3 } })
+      .jpeg({ quality: 85 })
+      .toBuffer();
+    await this.rec.write({
+      timeNs,
+      jpeg,
+      width,
+      height,
+      mask,
+      labels: {
+        frame: l.frame,
+        ptsMs: l.ptsMs,
+        presence: l.presence,
+        present: l.present,
+        maskPresent: l.maskPresent,
+        sync: l.sync,
+        scene: l.scene,
+        sizes: l.sizes,
+      },
+    });
   }
 
   /** Closes (indexed, renamed) when the run finished, else removes the partial recording. */

@@ -72,7 +72,6 @@ export function isRecording(input: string): boolean {
   return /\.mcap(\.part)?$/i.test(input);
 }
 
-
 export const WEB_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'web');
 
 function percentile(xs: number[], p: number): number {
@@ -93,10 +92,27 @@ interface Publishing {
 }
 
 /** The server, the Foxglove endpoint and the recorder, shared by live serving and replay. */
-async function startPublishing(o: ServeOptions, hello: ServerOptions['hello'], palette: PaletteInfo, health: ServerOptions['health'], source: string): Promise<Publishing> {
+async function startPublishing(
+  o: ServeOptions,
+  hello: ServerOptions['hello'],
+  palette: PaletteInfo,
+  health: ServerOptions['health'],
+  source: string,
+): Promise<Publishing> {
   // The recording is opened first: an existing file or a missing folder fails before anything listens.
-  const recorder = o.record ? await McapRecorder.open(o.record, { palette, model: hello.model, source } satisfies RecordingInfo, { maxBytes: o.recordMaxBytes }) : undefined;
-  const fox = o.foxglove === false ? undefined : createFoxglovePublisher({ name: 'tds', palette, maxBufferedBytes: 4 * (o.maxBufferedBytes ?? DEFAULT_SERVE.maxBufferedBytes) }) // base64 JSON images: 4x the /ws bound;
+  const recorder = o.record
+    ? await McapRecorder.open(o.record, { palette, model: hello.model, source } satisfies RecordingInfo, {
+        maxBytes: o.recordMaxBytes,
+      })
+    : undefined;
+  const fox =
+    o.foxglove === false
+      ? undefined
+      : createFoxglovePublisher({
+          name: 'tds',
+          palette,
+          maxBufferedBytes: 4 * (o.maxBufferedBytes ?? DEFAULT_SERVE.maxBufferedBytes),
+        }); // base64 JSON images: 4x the /ws bound;
   let pub: Publisher;
   try {
     pub = await startServer({
@@ -125,12 +141,34 @@ async function startPublishing(o: ServeOptions, hello: ServerOptions['hello'], p
     wantsJpeg: () => pub.wanted('frame') || !!fox?.wants('frame') || !!recorder,
     async publishFrame(f) {
       const base = { frame: f.labels.frame, ptsMs: f.labels.ptsMs };
-      const maskPng = pub.wanted('mask') ? await sharp(Buffer.from(f.mask.buffer, f.mask.byteOffset, f.mask.length), { raw: { width: f.width, height: f.height, channels: 1 } }).toColourspace('b-w').png({ compressionLevel: 1 }).toBuffer() : undefined;
-      if (f.jpeg && pub.wanted('frame')) pub.sendBinary({ topic: 'frame', ...base, width: f.width, height: f.height, encoding: 'jpeg' }, f.jpeg);
-      if (maskPng) pub.sendBinary({ topic: 'mask', ...base, width: f.width, height: f.height, encoding: 'png' }, maskPng);
-      if (pub.wantsRle()) pub.sendBinary({ topic: 'mask', ...base, width: f.width, height: f.height, encoding: 'rle' }, rleEncode(f.mask));
+      const maskPng = pub.wanted('mask')
+        ? await sharp(Buffer.from(f.mask.buffer, f.mask.byteOffset, f.mask.length), {
+            raw: { width: f.width, height: f.height, channels: 1 },
+          })
+            .toColourspace('b-w')
+            .png({ compressionLevel: 1 })
+            .toBuffer()
+        : undefined;
+      if (f.jpeg && pub.wanted('frame'))
+        pub.sendBinary({ topic: 'frame', ...base, width: f.width, height: f.height, encoding: 'jpeg' }, f.jpeg);
+      if (maskPng)
+        pub.sendBinary({ topic: 'mask', ...base, width: f.width, height: f.height, encoding: 'png' }, maskPng);
+      if (pub.wantsRle())
+        pub.sendBinary(
+          { topic: 'mask', ...base, width: f.width, height: f.height, encoding: 'rle' },
+          rleEncode(f.mask),
+        );
       const l = f.labels;
-      pub.send({ type: 'classes', ...base, presence: l.presence, present: l.present, maskPresent: l.maskPresent, sync: l.sync, sizes: l.sizes, latencyMs: l.latencyMs ?? 0 });
+      pub.send({
+        type: 'classes',
+        ...base,
+        presence: l.presence,
+        present: l.present,
+        maskPresent: l.maskPresent,
+        sync: l.sync,
+        sizes: l.sizes,
+        latencyMs: l.latencyMs ?? 0,
+      });
       pub.send({ type: 'scene', ...base, label: l.scene.label, probs: l.scene.probs });
       fox?.publish(f);
       // The recording runs on its own queue: a slow disk never delays the live view (frames beyond a bound are
@@ -156,7 +194,12 @@ const paletteOf = (classes: ServerOptions['hello']['classes'], scenes: string[])
 export async function serve(input: string, options: ServeOptions): Promise<ServeHandle> {
   let o: ServeOptions = { ...options, ...resolveServeDefaults(options) };
   if (isRecording(input)) return replay(input, o);
-  if (!o.model) throw new TdsError('BAD_OPTION', 'serving a live source needs --model', 'e.g. --model models/demo (only a recording, *.mcap, replays without one)');
+  if (!o.model)
+    throw new TdsError(
+      'BAD_OPTION',
+      'serving a live source needs --model',
+      'e.g. --model models/demo (only a recording, *.mcap, replays without one)',
+    );
   const model = o.model;
   // The model folder's inference defaults fill what the caller left unset.
   o = { ...o, ...resolveInference(readTdsJson(model), o) };
@@ -168,17 +211,38 @@ export async function serve(input: string, options: ServeOptions): Promise<Serve
   const classNames = meta.classes.map((c) => c.name);
   const sceneNames = meta.scenes.map((s) => s.name);
   const counters: LiveCounters = { framesIn: 0, processed: 0, dropped: 0, activeSizes: ens.sizes.length, reopened: 0 };
-  const sizesNow = () => ens.members.slice(0, counters.activeSizes).map((m) => `${m.info.inputSize.height}x${m.info.inputSize.width}`);
+  const sizesNow = () =>
+    ens.members.slice(0, counters.activeSizes).map((m) => `${m.info.inputSize.height}x${m.info.inputSize.width}`);
   const latencies: number[] = [];
   const infers: number[] = [];
   const hello: ServerOptions['hello'] = {
-    model: { profile: meta.profile, inputSize: meta.inputSize, engine: ens.members[0].info.engine, backend: ens.members[0].info.backend },
+    model: {
+      profile: meta.profile,
+      inputSize: meta.inputSize,
+      engine: ens.members[0].info.engine,
+      backend: ens.members[0].info.backend,
+    },
     classes: meta.classes.map((c) => ({ id: c.id, name: c.name, color: c.color as [number, number, number] })),
     scenes: sceneNames,
   };
   let out: Publishing;
   try {
-    out = await startPublishing(o, hello, paletteOf(hello.classes, sceneNames), () => ({ frames: counters.processed, framesIn: counters.framesIn, dropped: counters.dropped, engine: `${ens.members[0].info.engine}/${ens.members[0].info.backend}`, sizes: sizesNow(), reopened: counters.reopened, foxgloveClients: out?.fox?.clientCount() ?? 0, recording: out?.recorder ? { frames: out.recorder.frames, dropped: out.recorder.dropped } : undefined }), input);
+    out = await startPublishing(
+      o,
+      hello,
+      paletteOf(hello.classes, sceneNames),
+      () => ({
+        frames: counters.processed,
+        framesIn: counters.framesIn,
+        dropped: counters.dropped,
+        engine: `${ens.members[0].info.engine}/${ens.members[0].info.backend}`,
+        sizes: sizesNow(),
+        reopened: counters.reopened,
+        foxgloveClients: out?.fox?.clientCount() ?? 0,
+        recording: out?.recorder ? { frames: out.recorder.frames, dropped: out.recorder.dropped } : undefined,
+      }),
+      input,
+    );
   } catch (e) {
     ens.dispose();
     throw e;
@@ -191,11 +255,32 @@ export async function serve(input: string, options: ServeOptions): Promise<Serve
     pub.metrics.processed.inc();
     pub.metrics.infer.observe(r.ms.infer / 1000);
     infers.push(r.ms.infer);
-    const jpeg = out.wantsJpeg() ? await sharp(frame.left.data, { raw: { width: frame.left.width, height: frame.left.height, channels: 3 } }).jpeg({ quality: o.jpegQuality }).toBuffer() : undefined;
+    const jpeg = out.wantsJpeg()
+      ? await sharp(frame.left.data, { raw: { width: frame.left.width, height: frame.left.height, channels: 3 } })
+          .jpeg({ quality: o.jpegQuality })
+          .toBuffer()
+      : undefined;
     const latencyMs = performance.now() - r.arrivedAt;
     // Capture time (the frame's arrival, wall clock) stamps every channel of the frame alike.
     const timeNs = BigInt(Math.round((performance.timeOrigin + r.arrivedAt) * 1000)) * 1000n;
-    await out.publishFrame({ timeNs, jpeg, width: r.width, height: r.height, mask: r.labels, labels: { frame: frame.index, ptsMs: frame.ptsMs, presence: r.presence, present: r.present, maskPresent: r.maskPresent, sync: r.sync, scene: r.scene, sizes: r.sizes, latencyMs: Math.round(latencyMs * 10) / 10 } });
+    await out.publishFrame({
+      timeNs,
+      jpeg,
+      width: r.width,
+      height: r.height,
+      mask: r.labels,
+      labels: {
+        frame: frame.index,
+        ptsMs: frame.ptsMs,
+        presence: r.presence,
+        present: r.present,
+        maskPresent: r.maskPresent,
+        sync: r.sync,
+        scene: r.scene,
+        sizes: r.sizes,
+        latencyMs: Math.round(latencyMs * 10) / 10,
+      },
+    });
     pub.metrics.latency.observe(latencyMs / 1000);
     latencies.push(latencyMs);
     if (latencies.length > 2000) latencies.splice(0, latencies.length - 2000);
@@ -205,7 +290,14 @@ export async function serve(input: string, options: ServeOptions): Promise<Serve
   // Frames being published (encodes in flight): close waits for them, so a recording holds every frame counted.
   const inflight = new Set<Promise<void>>();
   const frames$ = liveFrames(input, { ...o, isLive: isLiveInput(input), onReopen: () => counters.reopened++ });
-  const live = liveSegment({ segment: (f, n) => from(ens.segment(f.left, n)), sizes: ens.sizes.length, classNames, sceneNames, post: { minArea: o.minArea ?? 0 }, deadlineMs: o.deadlineMs });
+  const live = liveSegment({
+    segment: (f, n) => from(ens.segment(f.left, n)),
+    sizes: ens.sizes.length,
+    classNames,
+    sceneNames,
+    post: { minArea: o.minArea ?? 0 },
+    deadlineMs: o.deadlineMs,
+  });
   let sub: Subscription | undefined;
   const done = new Promise<void>((resolve, reject) => {
     sub = frames$.pipe(live).subscribe({
@@ -218,7 +310,11 @@ export async function serve(input: string, options: ServeOptions): Promise<Serve
       },
       error: (e) => {
         log.error({ err: (e as Error).message }, 'source failed');
-        reject(e instanceof TdsError ? e : new TdsError('CORRUPT_VIDEO', `the source ${input} failed: ${(e as Error).message}`, 'check the input'));
+        reject(
+          e instanceof TdsError
+            ? e
+            : new TdsError('CORRUPT_VIDEO', `the source ${input} failed: ${(e as Error).message}`, 'check the input'),
+        );
       },
       complete: () => resolve(),
     });
@@ -251,7 +347,12 @@ export async function serve(input: string, options: ServeOptions): Promise<Serve
 }
 
 /** The once-a-second stats message and the Prometheus counters. */
-function statsTicker(pub: Publisher, counters: LiveCounters, sizesNow: () => string[], latencies: number[]): NodeJS.Timeout {
+function statsTicker(
+  pub: Publisher,
+  counters: LiveCounters,
+  sizesNow: () => string[],
+  latencies: number[],
+): NodeJS.Timeout {
   const reported = { framesIn: 0, dropped: 0 };
   let lastCount = 0;
   let lastTime = performance.now();
@@ -265,7 +366,18 @@ function statsTicker(pub: Publisher, counters: LiveCounters, sizesNow: () => str
     pub.metrics.dropped.inc(Math.max(0, counters.dropped - reported.dropped));
     reported.framesIn = counters.framesIn;
     reported.dropped = Math.max(reported.dropped, counters.dropped);
-    pub.sendStats((skipped) => ({ type: 'stats', fps: Math.round(fps * 10) / 10, framesIn: counters.framesIn, processed: counters.processed, dropped: counters.dropped, clients: pub.clientCount(), sizes: sizesNow(), latencyP50Ms: Math.round(percentile(latencies, 50) * 10) / 10, latencyP99Ms: Math.round(percentile(latencies, 99) * 10) / 10, skippedForYou: skipped }));
+    pub.sendStats((skipped) => ({
+      type: 'stats',
+      fps: Math.round(fps * 10) / 10,
+      framesIn: counters.framesIn,
+      processed: counters.processed,
+      dropped: counters.dropped,
+      clients: pub.clientCount(),
+      sizes: sizesNow(),
+      latencyP50Ms: Math.round(percentile(latencies, 50) * 10) / 10,
+      latencyP99Ms: Math.round(percentile(latencies, 99) * 10) / 10,
+      skippedForYou: skipped,
+    }));
   }, 1000);
   stats.unref();
   return stats;
@@ -282,22 +394,41 @@ async function replay(file: string, o: ServeOptions): Promise<ServeHandle> {
   const counters: LiveCounters = { framesIn: 0, processed: 0, dropped: 0, activeSizes: 1, reopened: 0 };
   const latencies: number[] = [];
   const hello: ServerOptions['hello'] = {
-    model: info.model ?? { profile: 'recording', inputSize: { height: 0, width: 0 }, engine: 'replay', backend: 'mcap' },
+    model: info.model ?? {
+      profile: 'recording',
+      inputSize: { height: 0, width: 0 },
+      engine: 'replay',
+      backend: 'mcap',
+    },
     classes: info.palette.classes,
     scenes: info.palette.scenes,
   };
-  const out = await startPublishing(o, hello, info.palette, () => ({ frames: counters.processed, framesIn: counters.framesIn, dropped: 0, engine: 'replay', recording: file, foxgloveClients: out?.fox?.clientCount() ?? 0 }), file);
+  const out = await startPublishing(
+    o,
+    hello,
+    info.palette,
+    () => ({
+      frames: counters.processed,
+      framesIn: counters.framesIn,
+      dropped: 0,
+      engine: 'replay',
+      recording: file,
+      foxgloveClients: out?.fox?.clientCount() ?? 0,
+    }),
+    file,
+  );
   const { pub } = out;
   const stats = statsTicker(pub, counters, () => [], latencies);
   let stopped = false;
   let wake: (() => void) | undefined;
-  const sleep = (ms: number) => new Promise<void>((r) => {
-    const t = setTimeout(r, ms);
-    wake = () => {
-      clearTimeout(t);
-      r();
-    };
-  });
+  const sleep = (ms: number) =>
+    new Promise<void>((r) => {
+      const t = setTimeout(r, ms);
+      wake = () => {
+        clearTimeout(t);
+        r();
+      };
+    });
   const pace = typeof o.rate === 'number' ? o.rate : undefined;
   const done = (async () => {
     let rec = first;

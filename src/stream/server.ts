@@ -11,7 +11,16 @@ import { WebSocketServer, WebSocket } from 'ws';
 import type { Registry } from 'prom-client';
 import { log } from '../log.js';
 import { TdsError } from '../errors.js';
-import { MAX_CLIENT_MESSAGE, PROTOCOL_VERSION, TOPICS, encodeBinary, type BinaryHeader, type HelloMessage, type ServerMessage, type Topic } from './protocol.js';
+import {
+  MAX_CLIENT_MESSAGE,
+  PROTOCOL_VERSION,
+  TOPICS,
+  encodeBinary,
+  type BinaryHeader,
+  type HelloMessage,
+  type ServerMessage,
+  type Topic,
+} from './protocol.js';
 import { serveStatic } from './static-files.js';
 import { tokenOf, upgradeRefusal } from './auth.js';
 import { createServerMetrics, type ServerMetrics } from './server-metrics.js';
@@ -75,7 +84,9 @@ export async function startServer(options: ServerOptions): Promise<Publisher> {
     }
     if (url.pathname === '/healthz') {
       const skipped = [...clients].reduce((n, c) => n + c.skipped, 0);
-      res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ status: 'ok', clients: clients.size, skippedForSlowClients: skipped, ...o.health() }));
+      res
+        .writeHead(200, { 'Content-Type': 'application/json' })
+        .end(JSON.stringify({ status: 'ok', clients: clients.size, skippedForSlowClients: skipped, ...o.health() }));
       return;
     }
     if (url.pathname === '/metrics') {
@@ -117,7 +128,10 @@ export async function startServer(options: ServerOptions): Promise<Publisher> {
     const c = newClient(ws);
     clients.add(c);
     metrics.clients.set(clients.size);
-    sendTo(c, JSON.stringify({ type: 'hello', protocol: PROTOCOL_VERSION, topics: TOPICS, ...o.hello } satisfies HelloMessage));
+    sendTo(
+      c,
+      JSON.stringify({ type: 'hello', protocol: PROTOCOL_VERSION, topics: TOPICS, ...o.hello } satisfies HelloMessage),
+    );
     ws.on('pong', () => (c.alive = true));
     ws.on('message', (data, isBinary) => {
       const reply = handleClientMessage(c, isBinary ? undefined : data.toString());
@@ -146,9 +160,30 @@ export async function startServer(options: ServerOptions): Promise<Publisher> {
     server.once('error', (e: NodeJS.ErrnoException) => {
       clearInterval(heartbeat);
       const where = `${o.host}:${o.port}`;
-      if (e.code === 'EADDRINUSE') j(new TdsError('BAD_OPTION', `port ${o.port} is already in use on ${o.host}`, 'stop the other server, or choose another --port (0 picks a free one)'));
-      else if (e.code === 'EACCES') j(new TdsError('BAD_OPTION', `no permission to listen on ${where}`, 'use a port above 1023, or run with the needed rights'));
-      else if (e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND') j(new TdsError('BAD_OPTION', `cannot listen on ${where}: this machine has no such address`, 'use --host 127.0.0.1, 0.0.0.0 or one of this machine\'s addresses'));
+      if (e.code === 'EADDRINUSE')
+        j(
+          new TdsError(
+            'BAD_OPTION',
+            `port ${o.port} is already in use on ${o.host}`,
+            'stop the other server, or choose another --port (0 picks a free one)',
+          ),
+        );
+      else if (e.code === 'EACCES')
+        j(
+          new TdsError(
+            'BAD_OPTION',
+            `no permission to listen on ${where}`,
+            'use a port above 1023, or run with the needed rights',
+          ),
+        );
+      else if (e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND')
+        j(
+          new TdsError(
+            'BAD_OPTION',
+            `cannot listen on ${where}: this machine has no such address`,
+            "use --host 127.0.0.1, 0.0.0.0 or one of this machine's addresses",
+          ),
+        );
       else j(new TdsError('BAD_OPTION', `cannot listen on ${where}: ${e.message}`, 'check --host and --port'));
     });
     server.listen(o.port, o.host, () => r());
@@ -187,7 +222,8 @@ export async function startServer(options: ServerOptions): Promise<Publisher> {
       // after a short grace so shutdown never hangs on a peer that does not answer.
       for (const c of clients) c.ws.close(1001, 'server shutting down');
       const end = Date.now() + 1000;
-      while ([...clients].some((c) => c.ws.readyState !== WebSocket.CLOSED) && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+      while ([...clients].some((c) => c.ws.readyState !== WebSocket.CLOSED) && Date.now() < end)
+        await new Promise((r) => setTimeout(r, 20));
       for (const c of clients) c.ws.terminate();
       await new Promise<void>((r) => wss.close(() => r()));
       await new Promise<void>((r) => server.close(() => r()));

@@ -41,8 +41,15 @@ export async function openSource(input: string, o: SourceOptions = {}): Promise<
     const { scanFolder } = await import('../ingest/folders.js');
     const ds = scanFolder(input);
     const missing = (o.sequences ?? []).filter((n) => !ds.sequences.some((s) => s.name === n));
-    if (missing.length) throw new TdsError('BAD_OPTION', `${input} has no sequence ${missing.join(', ')} (it has ${ds.sequences.map((s) => s.name).join(', ')})`, 'name sequences by their folder names');
-    const total = ds.sequences.filter((s) => !o.sequences || o.sequences.includes(s.name)).reduce((n, s) => n + s.frames.length, 0);
+    if (missing.length)
+      throw new TdsError(
+        'BAD_OPTION',
+        `${input} has no sequence ${missing.join(', ')} (it has ${ds.sequences.map((s) => s.name).join(', ')})`,
+        'name sequences by their folder names',
+      );
+    const total = ds.sequences
+      .filter((s) => !o.sequences || o.sequences.includes(s.name))
+      .reduce((n, s) => n + s.frames.length, 0);
     let closed = false;
     return {
       kind: 'folder',
@@ -77,7 +84,19 @@ export async function openSource(input: string, o: SourceOptions = {}): Promise<
   if (probe) assertRateFits(o.rate ?? 'native', probe.fps, input);
   const dec = openDecoder(input, o);
   const rate = o.rate ?? 'native';
-  const fps = probe ? (rate === 'native' ? probe.fps : rate === '1hz' ? 1 : rate) : typeof rate === 'number' ? rate : undefined;
-  const total = probe ? (rate === 'native' ? probe.frames : Math.ceil((probe.durationMs / 1000) * (fps ?? 1))) : undefined;
+  const fps = probe
+    ? rate === 'native'
+      ? probe.fps
+      : rate === '1hz'
+        ? 1
+        : rate
+    : typeof rate === 'number'
+      ? rate
+      : undefined;
+  const total = probe
+    ? rate === 'native'
+      ? probe.frames
+      : Math.ceil((probe.durationMs / 1000) * (fps ?? 1))
+    : undefined;
   return { kind: live ? 'live' : 'video', frames: dec.frames, fps, total, close: dec.close };
 }

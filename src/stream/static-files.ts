@@ -5,11 +5,24 @@ import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { extname, join, normalize, sep } from 'node:path';
 
-const MIME: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8', '.map': 'application/json', '.svg': 'image/svg+xml', '.png': 'image/png' };
-const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'";
+const MIME: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.map': 'application/json',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+};
+const CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'";
 
 /** Answers a GET/HEAD for `pathname` from `webRoot` (an absolute, resolved folder). */
-export async function serveStatic(webRoot: string, pathname: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+export async function serveStatic(
+  webRoot: string,
+  pathname: string,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   let rel: string;
   try {
     rel = decodeURIComponent(pathname === '/' ? '/index.html' : pathname);
@@ -22,6 +35,10 @@ export async function serveStatic(webRoot: string, pathname: string, req: Incomi
     res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
     return;
   }
-  res.writeHead(200, { 'Content-Type': MIME[extname(file)], 'Content-Security-Policy': CSP, 'Cache-Control': 'no-cache' });
+  res.writeHead(200, {
+    'Content-Type': MIME[extname(file)],
+    'Content-Security-Policy': CSP,
+    'Cache-Control': 'no-cache',
+  });
   res.end(req.method === 'HEAD' ? undefined : await readFile(file));
 }

@@ -26,8 +26,21 @@ export interface SynthFrame extends Frame {
   truth: Uint8Array;
 }
 
-export function synthLive(o: Partial<SynthLiveOptions> = {}): { frames: AsyncIterable<SynthFrame>; fps: number; close(): void } {
-  const opts: SynthLiveOptions = { fps: 25, realtime: true, width: 320, height: 256, seed: 2026, loopFrames: 125, stereo: false, ...o };
+export function synthLive(o: Partial<SynthLiveOptions> = {}): {
+  frames: AsyncIterable<SynthFrame>;
+  fps: number;
+  close(): void;
+} {
+  const opts: SynthLiveOptions = {
+    fps: 25,
+    realtime: true,
+    width: 320,
+    height: 256,
+    seed: 2026,
+    loopFrames: 125,
+    stereo: false,
+    ...o,
+  };
   let closed = false;
   const seq = synthSequence({ seed: opts.seed, seq: 1, width: opts.width, height: opts.height });
   // Slow scene time: 0.2 synth steps per frame at 25 fps gives smooth motion.

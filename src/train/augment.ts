@@ -31,7 +31,15 @@ export interface Flips {
 }
 
 /** Resamples `img`/`labels` into H x W under a random zoom, rotation and shift (bilinear image, nearest labels). */
-function resample(img: Image, labels: Uint8Array, H: number, W: number, aug: RealAugment, flips: Flips, r: () => number): { rgb: Float32Array; labels: Uint8Array } {
+function resample(
+  img: Image,
+  labels: Uint8Array,
+  H: number,
+  W: number,
+  aug: RealAugment,
+  flips: Flips,
+  r: () => number,
+): { rgb: Float32Array; labels: Uint8Array } {
   const sw = img.width;
   const sh = img.height;
   const z = aug.zoom ? aug.zoom.min + (aug.zoom.max - aug.zoom.min) * r() : 1;
@@ -212,7 +220,16 @@ function border(rgb: Float32Array, labels: Uint8Array, H: number, W: number, r: 
 }
 
 /** One augmented training sample: normalised NHWC pixels and class labels at H x W. */
-export function augmentReal(img: Image, labels: Uint8Array, H: number, W: number, norm: Normalization, aug: RealAugment, flips: Flips, r: () => number): { image: Float32Array; labels: Uint8Array } {
+export function augmentReal(
+  img: Image,
+  labels: Uint8Array,
+  H: number,
+  W: number,
+  norm: Normalization,
+  aug: RealAugment,
+  flips: Flips,
+  r: () => number,
+): { image: Float32Array; labels: Uint8Array } {
   const s = resample(img, labels, H, W, aug, flips, r);
   const rgb = s.rgb;
   if (aug.jitter) jitter(rgb, aug.jitter, r);

@@ -22,7 +22,8 @@ export function shuffled<T>(xs: T[], seed: number): T[] {
 
 /** Seed of epoch e's order and of step s's augmentation. */
 export const epochSeed = (seed: number, epoch: number) => (seed * 1_000_003 + epoch * 7919) >>> 0;
-export const stepSeed = (seed: number, epoch: number, step: number) => (epochSeed(seed, epoch) ^ Math.imul(step + 1, 2654435761)) >>> 0;
+export const stepSeed = (seed: number, epoch: number, step: number) =>
+  (epochSeed(seed, epoch) ^ Math.imul(step + 1, 2654435761)) >>> 0;
 
 function flipInPlace(img: Float32Array, labels: Uint8Array, H: number, W: number, horizontal: boolean): void {
   const swap = (a: number, b: number) => {
@@ -51,7 +52,14 @@ function usesRealAugment(a: TrainConfig['augment']): boolean {
   return !!(a.zoom || a.rotate || a.jitter || a.blur || a.noise || a.specular || a.smoke || a.border);
 }
 
-export function augmentSample(s: LoadedSample, H: number, W: number, norm: Normalization, aug: TrainConfig['augment'], seed: number): HostSample {
+export function augmentSample(
+  s: LoadedSample,
+  H: number,
+  W: number,
+  norm: Normalization,
+  aug: TrainConfig['augment'],
+  seed: number,
+): HostSample {
   const r = rng(seed);
   if (usesRealAugment(aug)) {
     const flips = { h: r() < aug.hflip, v: r() < aug.vflip };
@@ -88,9 +96,23 @@ export function toBatch(samples: HostSample[], scenes: number[], H: number, W: n
 }
 
 /** Loads and augments the samples of one step. */
-export async function makeBatch(cache: SampleCache, samples: Sample[], cfg: TrainConfig, norm: Normalization, numClasses: number, seed: number): Promise<Batch> {
+export async function makeBatch(
+  cache: SampleCache,
+  samples: Sample[],
+  cfg: TrainConfig,
+  norm: Normalization,
+  numClasses: number,
+  seed: number,
+): Promise<Batch> {
   const [H, W] = cfg.size;
   const host: HostSample[] = [];
-  for (const [i, s] of samples.entries()) host.push(augmentSample(await cache.get(s), H, W, norm, cfg.augment, (seed + i * 97) >>> 0));
-  return toBatch(host, samples.map((s) => s.scene), H, W, numClasses);
+  for (const [i, s] of samples.entries())
+    host.push(augmentSample(await cache.get(s), H, W, norm, cfg.augment, (seed + i * 97) >>> 0));
+  return toBatch(
+    host,
+    samples.map((s) => s.scene),
+    H,
+    W,
+    numClasses,
+  );
 }

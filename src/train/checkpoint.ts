@@ -34,11 +34,21 @@ export interface RunState {
 }
 
 function writeError(path: string, e: unknown): TdsError {
-  return new TdsError('BAD_OUTPUT', `cannot write ${path}: ${(e as Error).message}`, 'free disk space or make the run folder writable; earlier checkpoints are intact, resume with --resume');
+  return new TdsError(
+    'BAD_OUTPUT',
+    `cannot write ${path}: ${(e as Error).message}`,
+    'free disk space or make the run folder writable; earlier checkpoints are intact, resume with --resume',
+  );
 }
 
 /** Writes model (+ optimizer) to RUN_DIR/rel atomically (temp folder, then rename). */
-export async function saveCheckpoint(runDir: string, rel: string, model: tf.LayersModel, meta: TdsJsonInput, opt?: tf.Optimizer): Promise<void> {
+export async function saveCheckpoint(
+  runDir: string,
+  rel: string,
+  model: tf.LayersModel,
+  meta: TdsJsonInput,
+  opt?: tf.Optimizer,
+): Promise<void> {
   const final = join(runDir, rel);
   const tmp = `${final}.tmp-${process.pid}`;
   try {
@@ -76,10 +86,16 @@ export async function loadOptimizerState(runDir: string, rel: string, opt: tf.Op
   const specs = JSON.parse(readFileSync(join(dir, 'optimizer.json'), 'utf8')) as tf.io.WeightsManifestEntry[];
   const data = await readFile(join(dir, 'optimizer.bin'));
   const map = tf.io.decodeWeights(data.buffer.slice(data.byteOffset, data.byteOffset + data.length), specs);
-  await opt.setWeights(specs.filter((s) => !s.name.startsWith(POWER_PREFIX)).map((s) => ({ name: s.name, tensor: map[s.name] })));
+  await opt.setWeights(
+    specs.filter((s) => !s.name.startsWith(POWER_PREFIX)).map((s) => ({ name: s.name, tensor: map[s.name] })),
+  );
   // tfjs's Adam.setWeights recomputes beta^t with pow(), while training multiplies beta in each step: the two
   // differ in the last float32 bits, and Adam amplifies that over the following steps. Restore the products.
-  for (const p of adamPowers(opt)) if (map[p.name]) (opt as unknown as Record<string, tf.Variable>)[p.name.slice(POWER_PREFIX.length)].assign(map[p.name] as tf.Scalar);
+  for (const p of adamPowers(opt))
+    if (map[p.name])
+      (opt as unknown as Record<string, tf.Variable>)[p.name.slice(POWER_PREFIX.length)].assign(
+        map[p.name] as tf.Scalar,
+      );
   return true;
 }
 
@@ -88,7 +104,9 @@ const POWER_PREFIX = 'tds/';
 /** Adam's running beta1^t and beta2^t (kept by tfjs outside getWeights), as named tensors. */
 function adamPowers(opt: tf.Optimizer): Array<{ name: string; tensor: tf.Tensor }> {
   const o = opt as unknown as Record<string, unknown>;
-  return ['accBeta1', 'accBeta2'].filter((k) => o[k] instanceof tf.Variable).map((k) => ({ name: POWER_PREFIX + k, tensor: o[k] as tf.Variable }));
+  return ['accBeta1', 'accBeta2']
+    .filter((k) => o[k] instanceof tf.Variable)
+    .map((k) => ({ name: POWER_PREFIX + k, tensor: o[k] as tf.Variable }));
 }
 
 export function readState(runDir: string): RunState | undefined {
@@ -109,7 +127,11 @@ export async function writeState(runDir: string, s: RunState): Promise<void> {
 export async function pruneCheckpoints(runDir: string, s: RunState): Promise<void> {
   const dir = join(runDir, 'checkpoints');
   if (!existsSync(dir)) return;
-  const keep = new Set([s.current, ...Object.values(s.best).map((b) => b.dir)].filter(Boolean).map((r) => r!.replace(/^checkpoints\//, '')));
+  const keep = new Set(
+    [s.current, ...Object.values(s.best).map((b) => b.dir)]
+      .filter(Boolean)
+      .map((r) => r!.replace(/^checkpoints\//, '')),
+  );
   for (const name of readdirSync(dir)) if (!keep.has(name)) await rm(join(dir, name), { recursive: true, force: true });
 }
 
@@ -127,8 +149,12 @@ interface StageLike {
  * lengthened or its later stages changed (a run that is still improving gets more epochs without starting
  * over); the stage, loss weights and rate of every started epoch must stay as they were.
  */
-export function resumeConflicts(old: Record<string, unknown>, now: Record<string, unknown>, epochsStarted: number): string[] {
-  const stagesOf = (f: Record<string, unknown>) => ((f.train as { stages?: StageLike[] } | undefined)?.stages ?? []);
+export function resumeConflicts(
+  old: Record<string, unknown>,
+  now: Record<string, unknown>,
+  epochsStarted: number,
+): string[] {
+  const stagesOf = (f: Record<string, unknown>) => (f.train as { stages?: StageLike[] } | undefined)?.stages ?? [];
   const without = (f: Record<string, unknown>) => ({ ...f, train: { ...(f.train as object), stages: undefined } });
   const diff = diffFingerprints(without(old), without(now));
   const at = (stages: StageLike[], epoch: number) => {
@@ -145,7 +171,8 @@ export function resumeConflicts(old: Record<string, unknown>, now: Record<string
   // Stage boundaries inside the run so far matter too: a stage that ended before must still end there.
   for (const s of stagesOf(old)) {
     if (s.untilEpoch >= epochsStarted) continue;
-    if (!stagesOf(now).some((x) => x.name === s.name && x.untilEpoch === s.untilEpoch)) diff.push(`train.stages: stage ${s.name} ended at epoch ${s.untilEpoch} in this run; keep that boundary`);
+    if (!stagesOf(now).some((x) => x.name === s.name && x.untilEpoch === s.untilEpoch))
+      diff.push(`train.stages: stage ${s.name} ended at epoch ${s.untilEpoch} in this run; keep that boundary`);
   }
   return diff;
 }
@@ -155,7 +182,9 @@ export function diffFingerprints(a: unknown, b: unknown, path = ''): string[] {
   if (JSON.stringify(a) === JSON.stringify(b)) return [];
   if (a && b && typeof a === 'object' && typeof b === 'object') {
     const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])];
-    return keys.flatMap((k) => diffFingerprints((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], path ? `${path}.${k}` : k));
+    return keys.flatMap((k) =>
+      diffFingerprints((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], path ? `${path}.${k}` : k),
+    );
   }
   return [`${path}: ${JSON.stringify(a)} -> ${JSON.stringify(b)}`];
 }

@@ -5,18 +5,20 @@ import { z } from 'zod';
 import { TdsError } from '../errors.js';
 import { parsePalette, type Palette } from '../ingest/palette.js';
 
-const stageSchema = z.object({
-  name: z.string().min(1),
-  /** alpha: class loss weight. */
-  a: z.number().min(0),
-  /** beta: sync loss weight. */
-  b: z.number().min(0),
-  /** gamma: scene loss weight. */
-  g: z.number().min(0),
-  lr: z.number().positive(),
-  /** Cumulative: the stage runs until this epoch (official: 10, 30, 50, 70). */
-  untilEpoch: z.number().int().positive(),
-}).strict();
+const stageSchema = z
+  .object({
+    name: z.string().min(1),
+    /** alpha: class loss weight. */
+    a: z.number().min(0),
+    /** beta: sync loss weight. */
+    b: z.number().min(0),
+    /** gamma: scene loss weight. */
+    g: z.number().min(0),
+    lr: z.number().positive(),
+    /** Cumulative: the stage runs until this epoch (official: 10, 30, 50, 70). */
+    untilEpoch: z.number().int().positive(),
+  })
+  .strict();
 
 /** Official schedule (xuhuaren/TDSNet train.sh): seg; +class; +sync; +scene. */
 export const OFFICIAL_STAGES: z.infer<typeof stageSchema>[] = [
@@ -36,13 +38,20 @@ export const trainSchema = z
     syncMode: z.enum(['hard', 'soft']).default('hard'),
     seed: z.number().int().min(0).default(1),
     /** Validation sequences by number (ROBOT18 fold 0 = 1..4). Never a split by frame. */
-    validation: z.object({ sequences: z.array(z.number().int()) }).strict().default({ sequences: [1, 2, 3, 4] }),
+    validation: z
+      .object({ sequences: z.array(z.number().int()) })
+      .strict()
+      .default({ sequences: [1, 2, 3, 4] }),
     augment: z
       .object({
         hflip: z.number().min(0).max(1).default(0.5),
         vflip: z.number().min(0).max(1).default(0.5),
         /** Random zoom: crop a window 1/s of the frame (s in [min,max], s >= 1) and resize it to the training size. */
-        scaleCrop: z.object({ min: z.number().min(1), max: z.number().min(1) }).strict().nullable().default(null),
+        scaleCrop: z
+          .object({ min: z.number().min(1), max: z.number().min(1) })
+          .strict()
+          .nullable()
+          .default(null),
         // Real-endoscopy augmentation (src/train/augment.ts). Any of these set replaces scaleCrop's resize with
         // one affine resample; all null/0 keeps the synthetic recipe's path.
         /** Zoom range; < 1 zooms out into a black surround, > 1 crops in. */
@@ -50,20 +59,61 @@ export const trainSchema = z
         /** Rotation, uniform in [-rotate, rotate] degrees. */
         rotate: z.number().min(0).max(180).default(0),
         /** Brightness/contrast/saturation as +/- fractions, hue in degrees. */
-        jitter: z.object({ brightness: z.number().min(0), contrast: z.number().min(0), saturation: z.number().min(0), hue: z.number().min(0) }).strict().nullable().default(null),
+        jitter: z
+          .object({
+            brightness: z.number().min(0),
+            contrast: z.number().min(0),
+            saturation: z.number().min(0),
+            hue: z.number().min(0),
+          })
+          .strict()
+          .nullable()
+          .default(null),
         /** Gaussian blur with probability p, sigma up to maxSigma pixels. */
-        blur: z.object({ p: z.number().min(0).max(1), maxSigma: z.number().min(0.3) }).strict().nullable().default(null),
+        blur: z
+          .object({ p: z.number().min(0).max(1), maxSigma: z.number().min(0.3) })
+          .strict()
+          .nullable()
+          .default(null),
         /** Gaussian noise with probability p, standard deviation up to sigma (0..255). */
-        noise: z.object({ p: z.number().min(0).max(1), sigma: z.number().min(0) }).strict().nullable().default(null),
+        noise: z
+          .object({ p: z.number().min(0).max(1), sigma: z.number().min(0) })
+          .strict()
+          .nullable()
+          .default(null),
         /** Specular highlights with probability p, up to max of them. */
-        specular: z.object({ p: z.number().min(0).max(1), max: z.number().int().min(1) }).strict().nullable().default(null),
+        specular: z
+          .object({ p: z.number().min(0).max(1), max: z.number().int().min(1) })
+          .strict()
+          .nullable()
+          .default(null),
         /** Smoke haze with probability p, opacity up to max. */
-        smoke: z.object({ p: z.number().min(0).max(1), max: z.number().min(0).max(1) }).strict().nullable().default(null),
+        smoke: z
+          .object({ p: z.number().min(0).max(1), max: z.number().min(0).max(1) })
+          .strict()
+          .nullable()
+          .default(null),
         /** Black border outside a circle/octagon (the scope's field of view), labelled background, with probability p. */
-        border: z.object({ p: z.number().min(0).max(1) }).strict().nullable().default(null),
+        border: z
+          .object({ p: z.number().min(0).max(1) })
+          .strict()
+          .nullable()
+          .default(null),
       })
       .strict()
-      .default({ hflip: 0.5, vflip: 0.5, scaleCrop: null, zoom: null, rotate: 0, jitter: null, blur: null, noise: null, specular: null, smoke: null, border: null }),
+      .default({
+        hflip: 0.5,
+        vflip: 0.5,
+        scaleCrop: null,
+        zoom: null,
+        rotate: 0,
+        jitter: null,
+        blur: null,
+        noise: null,
+        specular: null,
+        smoke: null,
+        border: null,
+      }),
     /** Which epoch of each stage is kept: `best` on the validation sequences, or `last` (for cross-validation,
      * where the held-out sequence must not choose the model). */
     select: z.enum(['best', 'last']).default('best'),
@@ -76,13 +126,29 @@ export const trainSchema = z
     t.stages.forEach((s, i) => {
       const prev = t.stages[i - 1];
       if (prev && s.untilEpoch <= prev.untilEpoch) {
-        ctx.addIssue({ code: 'custom', path: ['stages', i, 'untilEpoch'], message: `stage ${s.name} ends at epoch ${s.untilEpoch}, not after stage ${prev.name} (${prev.untilEpoch}); epochs are cumulative and must increase` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['stages', i, 'untilEpoch'],
+          message: `stage ${s.name} ends at epoch ${s.untilEpoch}, not after stage ${prev.name} (${prev.untilEpoch}); epochs are cumulative and must increase`,
+        });
       }
     });
-    if (t.size.some((v) => v % 32 || v < 32)) ctx.addIssue({ code: 'custom', path: ['size'], message: `size must be multiples of 32, got ${t.size.join('x')}` });
-    if (t.augment.scaleCrop && t.augment.scaleCrop.max < t.augment.scaleCrop.min) ctx.addIssue({ code: 'custom', path: ['augment', 'scaleCrop'], message: 'max must be >= min' });
-    if (!t.validation.sequences.length && t.select !== 'last') ctx.addIssue({ code: 'custom', path: ['validation', 'sequences'], message: 'no validation sequences: the best epoch cannot be chosen; give sequences or set train.select: last' });
-    if (t.augment.zoom && t.augment.zoom.max < t.augment.zoom.min) ctx.addIssue({ code: 'custom', path: ['augment', 'zoom'], message: 'max must be >= min' });
+    if (t.size.some((v) => v % 32 || v < 32))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['size'],
+        message: `size must be multiples of 32, got ${t.size.join('x')}`,
+      });
+    if (t.augment.scaleCrop && t.augment.scaleCrop.max < t.augment.scaleCrop.min)
+      ctx.addIssue({ code: 'custom', path: ['augment', 'scaleCrop'], message: 'max must be >= min' });
+    if (!t.validation.sequences.length && t.select !== 'last')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['validation', 'sequences'],
+        message: 'no validation sequences: the best epoch cannot be chosen; give sequences or set train.select: last',
+      });
+    if (t.augment.zoom && t.augment.zoom.max < t.augment.zoom.min)
+      ctx.addIssue({ code: 'custom', path: ['augment', 'zoom'], message: 'max must be >= min' });
   });
 
 export type TrainConfig = z.infer<typeof trainSchema>;
@@ -102,7 +168,11 @@ export function loadRunConfig(path: string): RunConfig {
   const r = trainSchema.safeParse(obj.train ?? {});
   if (!r.success) {
     const i = r.error.issues[0];
-    throw new TdsError('BAD_OPTION', `${path}: train.${i.path.join('.')}: ${i.message}`, 'see configs/robot18.yaml for the train section and its defaults');
+    throw new TdsError(
+      'BAD_OPTION',
+      `${path}: train.${i.path.join('.')}: ${i.message}`,
+      'see configs/robot18.yaml for the train section and its defaults',
+    );
   }
   return { palette, train: r.data, source: path };
 }
@@ -122,7 +192,12 @@ export function applyOverrides(t: TrainConfig, o: TrainOverrides): TrainConfig {
   const out: TrainConfig = structuredClone(t);
   if (o.profile) out.profile = o.profile;
   if (o.size) {
-    if (o.size.some((v) => v % 32 || v < 32)) throw new TdsError('BAD_OPTION', `--size must be HxW with multiples of 32, got ${o.size.join('x')}`, 'e.g. --size 256x320');
+    if (o.size.some((v) => v % 32 || v < 32))
+      throw new TdsError(
+        'BAD_OPTION',
+        `--size must be HxW with multiples of 32, got ${o.size.join('x')}`,
+        'e.g. --size 256x320',
+      );
     out.size = o.size;
   }
   if (o.batchSize) out.batchSize = o.batchSize;
@@ -131,7 +206,12 @@ export function applyOverrides(t: TrainConfig, o: TrainOverrides): TrainConfig {
     out.select = 'last';
   }
   if (o.epochsScale !== undefined) {
-    if (!(o.epochsScale > 0)) throw new TdsError('BAD_OPTION', `--epochs-scale must be a positive number, got ${o.epochsScale}`, 'e.g. --epochs-scale 0.1 for a quick run');
+    if (!(o.epochsScale > 0))
+      throw new TdsError(
+        'BAD_OPTION',
+        `--epochs-scale must be a positive number, got ${o.epochsScale}`,
+        'e.g. --epochs-scale 0.1 for a quick run',
+      );
     let last = 0;
     out.stages = out.stages.map((s) => {
       const until = Math.max(last + 1, Math.round(s.untilEpoch * o.epochsScale!));

@@ -27,10 +27,15 @@ export function curvesSvg(points: CurvePoint[]): string {
   points.forEach((p, i) => {
     if (i === 0 || points[i - 1].stage !== p.stage) {
       const bx = x(p.epoch) - pw / maxEpoch / 2;
-      bounds.push(`<line x1="${bx.toFixed(1)}" y1="${m.t}" x2="${bx.toFixed(1)}" y2="${m.t + ph}" stroke="#999" stroke-dasharray="4 3"/><text x="${(bx + 4).toFixed(1)}" y="${m.t + 12}" font-size="11" fill="#555">${p.stage}</text>`);
+      bounds.push(
+        `<line x1="${bx.toFixed(1)}" y1="${m.t}" x2="${bx.toFixed(1)}" y2="${m.t + ph}" stroke="#999" stroke-dasharray="4 3"/><text x="${(bx + 4).toFixed(1)}" y="${m.t + 12}" font-size="11" fill="#555">${p.stage}</text>`,
+      );
     }
   });
-  const ticks = [0, 0.25, 0.5, 0.75, 1].map((t) => `<text x="${W - m.r + 6}" y="${(yi(t) + 4).toFixed(1)}" font-size="10" fill="#1565c0">${t.toFixed(2)}</text><text x="${m.l - 6}" y="${(yl(t * maxLoss) + 4).toFixed(1)}" font-size="10" fill="#c62828" text-anchor="end">${(t * maxLoss).toFixed(2)}</text>`);
+  const ticks = [0, 0.25, 0.5, 0.75, 1].map(
+    (t) =>
+      `<text x="${W - m.r + 6}" y="${(yi(t) + 4).toFixed(1)}" font-size="10" fill="#1565c0">${t.toFixed(2)}</text><text x="${m.l - 6}" y="${(yl(t * maxLoss) + 4).toFixed(1)}" font-size="10" fill="#c62828" text-anchor="end">${(t * maxLoss).toFixed(2)}</text>`,
+  );
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif">
 <rect width="${W}" height="${H}" fill="white"/>
 <text x="${m.l}" y="18" font-size="13">TDS training: loss (red, left) and validation challenge IoU (blue, right) per epoch</text>

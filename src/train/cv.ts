@@ -29,10 +29,23 @@ export interface Fold {
 
 /** Leave one sequence out: one fold per sequence. Needs two or more sequences with distinct numbers. */
 export function losoFolds(sequences: Array<{ name: string; id: number }>): Fold[] {
-  if (sequences.length < 2) throw new TdsError('BAD_DATASET', `cross-validation needs at least two sequences, found ${sequences.length}`, 'give a dataset with several sequences (surgeries / videos)');
+  if (sequences.length < 2)
+    throw new TdsError(
+      'BAD_DATASET',
+      `cross-validation needs at least two sequences, found ${sequences.length}`,
+      'give a dataset with several sequences (surgeries / videos)',
+    );
   const ids = sequences.map((s) => s.id);
-  if (new Set(ids).size !== ids.length) throw new TdsError('BAD_DATASET', `sequence numbers repeat (${ids.join(', ')}): a fold holds out a number`, 'number every sequence differently (OP1, OP2, ... or seq_1, seq_2, ...)');
-  return sequences.map((s) => ({ heldOut: { name: s.name, id: s.id }, train: sequences.filter((t) => t.id !== s.id).map((t) => t.name) }));
+  if (new Set(ids).size !== ids.length)
+    throw new TdsError(
+      'BAD_DATASET',
+      `sequence numbers repeat (${ids.join(', ')}): a fold holds out a number`,
+      'number every sequence differently (OP1, OP2, ... or seq_1, seq_2, ...)',
+    );
+  return sequences.map((s) => ({
+    heldOut: { name: s.name, id: s.id },
+    train: sequences.filter((t) => t.id !== s.id).map((t) => t.name),
+  }));
 }
 
 const sizeSchema = z.string().regex(/^\d+x\d+$/, 'HxW');
@@ -62,7 +75,11 @@ export function loadCvSection(configFile: string): { variants: Variant[] } {
   const r = cvSchema.safeParse(obj.cv ?? {});
   if (!r.success) {
     const i = r.error.issues[0];
-    throw new TdsError('BAD_OPTION', `${configFile}: cv.${i.path.join('.')}: ${i.message}`, 'see configs/endovis15-rigid.yaml for the cv section');
+    throw new TdsError(
+      'BAD_OPTION',
+      `${configFile}: cv.${i.path.join('.')}: ${i.message}`,
+      'see configs/endovis15-rigid.yaml for the cv section',
+    );
   }
   return r.data;
 }
@@ -139,7 +156,12 @@ function meanScores(scores: FoldScore[], classNames: string[]): Omit<FoldScore, 
     foregroundIoU: m((s) => s.foregroundIoU),
     foregroundDice: m((s) => s.foregroundDice),
     foregroundFrameIoU: m((s) => s.foregroundFrameIoU),
-    perClass: Object.fromEntries(classNames.map((n) => [n, { iou: m((s) => s.perClass[n]?.iou ?? NaN), dice: m((s) => s.perClass[n]?.dice ?? NaN) }])),
+    perClass: Object.fromEntries(
+      classNames.map((n) => [
+        n,
+        { iou: m((s) => s.perClass[n]?.iou ?? NaN), dice: m((s) => s.perClass[n]?.dice ?? NaN) },
+      ]),
+    ),
     meanClassIoU: m((s) => s.meanClassIoU),
     challengeIoU: m((s) => s.challengeIoU),
   };
@@ -154,7 +176,20 @@ function trainRun(o: CvOptions, runDir: string, holdOut: string, log: (m: string
     log(`${runDir}: already trained (${state.epochsDone} epochs)`);
     return Promise.resolve();
   }
-  const args = [o.cli, 'train', '--config', o.config, '--data', o.data, '--out', runDir, '--hold-out', holdOut, ...(state ? ['--resume'] : []), ...(o.epochsScale ? ['--epochs-scale', String(o.epochsScale)] : [])];
+  const args = [
+    o.cli,
+    'train',
+    '--config',
+    o.config,
+    '--data',
+    o.data,
+    '--out',
+    runDir,
+    '--hold-out',
+    holdOut,
+    ...(state ? ['--resume'] : []),
+    ...(o.epochsScale ? ['--epochs-scale', String(o.epochsScale)] : []),
+  ];
   log(`training ${runDir} (hold out ${holdOut})${state ? ', resuming' : ''}`);
   makeDirs(runDir, 'run folder');
   return new Promise((res, rej) => {
@@ -164,7 +199,14 @@ function trainRun(o: CvOptions, runDir: string, holdOut: string, log: (m: string
     child.on('error', rej);
     child.on('exit', (code, signal) => {
       if (code === 0) res();
-      else rej(new TdsError('TRAIN_FAILED', `training ${runDir} failed (${signal ?? `exit ${code}`}): ${err.trim().split('\n').pop() ?? ''}`, `see the run folder; tds cv resumes it when run again`));
+      else
+        rej(
+          new TdsError(
+            'TRAIN_FAILED',
+            `training ${runDir} failed (${signal ?? `exit ${code}`}): ${err.trim().split('\n').pop() ?? ''}`,
+            `see the run folder; tds cv resumes it when run again`,
+          ),
+        );
     });
   });
 }
@@ -185,7 +227,12 @@ export async function crossValidate(o: CvOptions): Promise<CvReport> {
   const classNames = cfg.palette.classes.map((c) => c.name);
   const variants = o.variants ?? loadCvSection(o.config).variants;
   const ds = scanFolder(o.data);
-  if (ds.layout === 'images') throw new TdsError('BAD_DATASET', `${o.data} holds no labelled sequences`, 'give a dataset folder with sequences and labels (EndoVis 2015 OPn, ROBOT18 seq_N, prepared)');
+  if (ds.layout === 'images')
+    throw new TdsError(
+      'BAD_DATASET',
+      `${o.data} holds no labelled sequences`,
+      'give a dataset folder with sequences and labels (EndoVis 2015 OPn, ROBOT18 seq_N, prepared)',
+    );
   const folds = losoFolds(ds.sequences.map((s) => ({ name: s.name, id: s.id })));
   makeDirs(o.out);
   const runOf = (name: string) => join(o.out, `fold-${name}`, 'run');
@@ -197,7 +244,12 @@ export async function crossValidate(o: CvOptions): Promise<CvReport> {
   const [H, W] = cfg.train.size;
   // A variant without sizes runs the training size, plus 1.5x of it when it flips (the ensemble).
   const sizesOf = (v: Variant) =>
-    (v.sizes.length ? v.sizes : v.flip ? [`${H}x${W}`, `${Math.round((H * 1.5) / 32) * 32}x${Math.round((W * 1.5) / 32) * 32}`] : [`${H}x${W}`]).map((s) => {
+    (v.sizes.length
+      ? v.sizes
+      : v.flip
+        ? [`${H}x${W}`, `${Math.round((H * 1.5) / 32) * 32}x${Math.round((W * 1.5) / 32) * 32}`]
+        : [`${H}x${W}`]
+    ).map((s) => {
       const [h, w] = s.split('x').map(Number);
       return { height: h, width: w };
     });
@@ -207,23 +259,53 @@ export async function crossValidate(o: CvOptions): Promise<CvReport> {
       const pred = join(o.out, `fold-${f.heldOut.name}`, `pred-${v.name}`);
       const sizes = sizesOf(v);
       if (!existsSync(join(pred, 'run.json')) || !JSON.parse(readFileSync(join(pred, 'run.json'), 'utf8')).finished) {
-        await processInput(o.data, { model: join(runOf(f.heldOut.name), 'model'), out: pred, sequences: [f.heldOut.name], sizes, flip: v.flip, minArea: v.minArea, resume: existsSync(pred) });
+        await processInput(o.data, {
+          model: join(runOf(f.heldOut.name), 'model'),
+          out: pred,
+          sequences: [f.heldOut.name],
+          sizes,
+          flip: v.flip,
+          minArea: v.minArea,
+          resume: existsSync(pred),
+        });
       }
       const r = await evaluateFolders(pred, o.data, cfg.palette, { sequences: [f.heldOut.name] });
       const s = scoreOf(f.heldOut.name, v.name, r, classNames);
-      log(`fold ${f.heldOut.name} ${v.name}: foreground IoU ${s.foregroundIoU.toFixed(3)}, class IoU ${classNames.slice(1).map((n) => `${n} ${s.perClass[n].iou.toFixed(3)}`).join(', ')}`);
+      log(
+        `fold ${f.heldOut.name} ${v.name}: foreground IoU ${s.foregroundIoU.toFixed(3)}, class IoU ${classNames
+          .slice(1)
+          .map((n) => `${n} ${s.perClass[n].iou.toFixed(3)}`)
+          .join(', ')}`,
+      );
       scores.push(s);
     }
   }
-  const means = Object.fromEntries(variants.map((v) => [v.name, meanScores(scores.filter((s) => s.variant === v.name), classNames)]));
+  const means = Object.fromEntries(
+    variants.map((v) => [
+      v.name,
+      meanScores(
+        scores.filter((s) => s.variant === v.name),
+        classNames,
+      ),
+    ]),
+  );
   // The winner: best mean of foreground IoU and mean class IoU over the folds (never one fold's own choice).
-  const best = variants.map((v) => v.name).reduce((a, b) => (means[b].foregroundIoU + means[b].meanClassIoU > means[a].foregroundIoU + means[a].meanClassIoU ? b : a));
+  const best = variants
+    .map((v) => v.name)
+    .reduce((a, b) =>
+      means[b].foregroundIoU + means[b].meanClassIoU > means[a].foregroundIoU + means[a].meanClassIoU ? b : a,
+    );
   const report: CvReport = { config: resolve(o.config), data: resolve(o.data), folds, scores, means, best };
   if (o.final) {
     // The model's default must also run live: the best-scoring variant whose engine-only rate on this machine
     // reaches minFps (the OR overlay's need), measured on the final model.
     const dir = join(finalRun, 'model');
-    const ranked = [...variants].sort((a, b) => means[b.name].foregroundIoU + means[b.name].meanClassIoU - (means[a.name].foregroundIoU + means[a.name].meanClassIoU));
+    const ranked = [...variants].sort(
+      (a, b) =>
+        means[b.name].foregroundIoU +
+        means[b.name].meanClassIoU -
+        (means[a.name].foregroundIoU + means[a.name].meanClassIoU),
+    );
     report.fps = {};
     let chosen: Variant | undefined;
     for (const v of ranked) {
@@ -233,10 +315,18 @@ export async function crossValidate(o: CvOptions): Promise<CvReport> {
         break;
       }
     }
-    chosen ??= ranked.reduce((a, b) => (report.fps![b.name] ?? 0) > (report.fps![a.name] ?? 0) ? b : a);
+    chosen ??= ranked.reduce((a, b) => ((report.fps![b.name] ?? 0) > (report.fps![a.name] ?? 0) ? b : a));
     report.default = chosen.name;
     const meta = readTdsJson(dir);
-    await writeTdsJson(dir, { ...meta, inference: { sizes: sizesOf(chosen), flip: chosen.flip, minArea: chosen.minArea, chosenBy: `tds cv: variant ${chosen.name}, the best mean over ${folds.length} leave-one-out folds among those at >= ${minFps} fps engine-only (${report.fps[chosen.name]} fps measured)` } });
+    await writeTdsJson(dir, {
+      ...meta,
+      inference: {
+        sizes: sizesOf(chosen),
+        flip: chosen.flip,
+        minArea: chosen.minArea,
+        chosenBy: `tds cv: variant ${chosen.name}, the best mean over ${folds.length} leave-one-out folds among those at >= ${minFps} fps engine-only (${report.fps[chosen.name]} fps measured)`,
+      },
+    });
     report.finalModel = dir;
   }
   await writeAtomic(join(o.out, 'cv.json'), JSON.stringify(report, null, 2) + '\n');
@@ -257,6 +347,12 @@ export function cvTable(r: CvReport, classNames: string[]): string {
     for (const s of r.scores.filter((x) => x.variant === v)) lines.push(row(v, s.fold, s));
     lines.push(row(`**${v}**`, '**mean**', r.means[v]));
   }
-  const dflt = r.default ? `\nDefault of the final model (best at >= the live rate): ${r.default}; engine-only fps measured: ${Object.entries(r.fps ?? {}).map(([k, v]) => `${k} ${v}`).join(', ')}\n` : '';
+  const dflt = r.default
+    ? `\nDefault of the final model (best at >= the live rate): ${r.default}; engine-only fps measured: ${Object.entries(
+        r.fps ?? {},
+      )
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')}\n`
+    : '';
   return `${lines.join('\n')}\n\nBest variant (mean over folds): ${r.best}\n${dflt}`;
 }

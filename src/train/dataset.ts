@@ -32,24 +32,58 @@ export interface DataSplit {
 /** `allowNoValidation`: an empty validation list is fine (a model kept at its last epoch needs none). */
 export function listSamples(dir: string, palette: Palette, validation: number[], allowNoValidation = false): DataSplit {
   const ds = scanFolder(dir);
-  if (ds.layout === 'images') throw new TdsError('BAD_DATASET', `${dir} has no sequences with labels`, 'give a ROBOT18 folder (seq_N/left_frames + labels), prepared masks (tds prepare), an EndoVis17-parts folder, or tds synth output');
+  if (ds.layout === 'images')
+    throw new TdsError(
+      'BAD_DATASET',
+      `${dir} has no sequences with labels`,
+      'give a ROBOT18 folder (seq_N/left_frames + labels), prepared masks (tds prepare), an EndoVis17-parts folder, or tds synth output',
+    );
   const frames = ds.sequences.reduce((n, s) => n + s.frames.length, 0);
-  if (!ds.sequences.length || !frames) throw new TdsError('BAD_DATASET', `${dir} holds no sequences with frames`, 'check the folder layout (README: Data layouts)');
+  if (!ds.sequences.length || !frames)
+    throw new TdsError(
+      'BAD_DATASET',
+      `${dir} holds no sequences with frames`,
+      'check the folder layout (README: Data layouts)',
+    );
   const scenesFile = join(dir, 'scenes.json');
-  const synthScenes = existsSync(scenesFile) ? (JSON.parse(readFileSync(scenesFile, 'utf8')) as { sequences?: Record<string, { scene: number }> }).sequences : undefined;
+  const synthScenes = existsSync(scenesFile)
+    ? (JSON.parse(readFileSync(scenesFile, 'utf8')) as { sequences?: Record<string, { scene: number }> }).sequences
+    : undefined;
   const samples: Sample[] = [];
   for (const seq of ds.sequences) {
     for (const f of seq.frames) {
-      if (!f.label) throw new TdsError('BAD_DATASET', `frame ${f.image} has no label`, 'put its label in seq_N/labels/ (or masks/, ground_truth/) under the same name, or remove the frame');
+      if (!f.label)
+        throw new TdsError(
+          'BAD_DATASET',
+          `frame ${f.image} has no label`,
+          'put its label in seq_N/labels/ (or masks/, ground_truth/) under the same name, or remove the frame',
+        );
       const scene = synthScenes ? (synthScenes[seq.name]?.scene ?? -1) : sceneOfSequence(palette, seq.id);
-      samples.push({ id: `${seq.name}/${f.name}`, sequence: seq.name, seqId: seq.id, image: f.image, label: f.label, scene });
+      samples.push({
+        id: `${seq.name}/${f.name}`,
+        sequence: seq.name,
+        seqId: seq.id,
+        image: f.image,
+        label: f.label,
+        scene,
+      });
     }
   }
   const val = samples.filter((s) => validation.includes(s.seqId));
   const train = samples.filter((s) => !validation.includes(s.seqId));
   const seqs = [...new Set(samples.map((s) => s.seqId))].join(', ');
-  if (!val.length && !(allowNoValidation && !validation.length)) throw new TdsError('BAD_DATASET', `none of the validation sequences [${validation.join(', ')}] is in ${dir} (it has ${seqs})`, 'set train.validation.sequences in the config to sequences the data holds');
-  if (!train.length) throw new TdsError('BAD_DATASET', `every sequence in ${dir} is a validation sequence; nothing is left to train on`, 'set train.validation.sequences to a subset of the sequences');
+  if (!val.length && !(allowNoValidation && !validation.length))
+    throw new TdsError(
+      'BAD_DATASET',
+      `none of the validation sequences [${validation.join(', ')}] is in ${dir} (it has ${seqs})`,
+      'set train.validation.sequences in the config to sequences the data holds',
+    );
+  if (!train.length)
+    throw new TdsError(
+      'BAD_DATASET',
+      `every sequence in ${dir} is a validation sequence; nothing is left to train on`,
+      'set train.validation.sequences to a subset of the sequences',
+    );
   return { layout: ds.layout, train, val, scenesFrom: synthScenes ? 'scenes.json' : 'config' };
 }
 

@@ -17,7 +17,17 @@ import { listSamples, SampleCache } from './dataset.js';
 import { epochSeed, makeBatch, shuffled, stepSeed } from './batches.js';
 import { validate } from './validate.js';
 import { curvesSvg } from './curves.js';
-import { resumeConflicts, loadCheckpointWeights, loadOptimizerState, pruneCheckpoints, readState, saveCheckpoint, writeState, type EpochRecord, type RunState } from './checkpoint.js';
+import {
+  resumeConflicts,
+  loadCheckpointWeights,
+  loadOptimizerState,
+  pruneCheckpoints,
+  readState,
+  saveCheckpoint,
+  writeState,
+  type EpochRecord,
+  type RunState,
+} from './checkpoint.js';
 import type { RunConfig } from './config.js';
 
 export interface TrainProgress {
@@ -59,11 +69,13 @@ export interface TrainResult {
 }
 
 const zeroLoss = (): EpochRecord['loss'] => ({ total: 0, seg: 0, cls: 0, sync: 0, scene: 0 });
-const ckptName = (epoch: number, step?: number) => `checkpoints/e${String(epoch).padStart(4, '0')}${step !== undefined ? `-s${String(step).padStart(6, '0')}` : ''}`;
+const ckptName = (epoch: number, step?: number) =>
+  `checkpoints/e${String(epoch).padStart(4, '0')}${step !== undefined ? `-s${String(step).padStart(6, '0')}` : ''}`;
 
 export async function train(o: TrainOptions): Promise<TrainResult> {
   const { palette, train: cfg } = o.config;
-  if (existsSync(o.out) && !statSync(o.out).isDirectory()) throw new TdsError('BAD_OUTPUT', `run folder ${o.out} is a file`, 'give a folder path with --out');
+  if (existsSync(o.out) && !statSync(o.out).isDirectory())
+    throw new TdsError('BAD_OUTPUT', `run folder ${o.out} is a file`, 'give a folder path with --out');
   const fingerprint = {
     train: cfg,
     classes: palette.classes.map((c) => c.name),
@@ -71,14 +83,33 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     data: resolve(o.data),
   };
   let state: RunState | undefined = readState(o.out);
-  if (state && !o.resume) throw new TdsError('BAD_OUTPUT', `${o.out} already holds a training run (${state.epochsDone} epoch(s) done)`, 'pass --resume to continue it, or choose another --out');
-  if (!state && o.resume) throw new TdsError('BAD_OPTION', `--resume: ${o.out} holds no training run to resume`, 'drop --resume to start a new run there');
+  if (state && !o.resume)
+    throw new TdsError(
+      'BAD_OUTPUT',
+      `${o.out} already holds a training run (${state.epochsDone} epoch(s) done)`,
+      'pass --resume to continue it, or choose another --out',
+    );
+  if (!state && o.resume)
+    throw new TdsError(
+      'BAD_OPTION',
+      `--resume: ${o.out} holds no training run to resume`,
+      'drop --resume to start a new run there',
+    );
   if (state) {
     const started = state.epochsDone + (state.partial ? 1 : 0);
     const diff = resumeConflicts(state.fingerprint, fingerprint, started);
-    if (diff.length) throw new TdsError('BAD_OPTION', `cannot resume ${o.out} with a different setup: ${diff.slice(0, 5).join('; ')}`, `resume with the config, data and options of the original run (only stages after epoch ${started} may change), or start a new run`);
+    if (diff.length)
+      throw new TdsError(
+        'BAD_OPTION',
+        `cannot resume ${o.out} with a different setup: ${diff.slice(0, 5).join('; ')}`,
+        `resume with the config, data and options of the original run (only stages after epoch ${started} may change), or start a new run`,
+      );
     // A longer schedule continues a finished run; the fingerprint records the schedule now in force.
-    state = { ...state, fingerprint, done: state.done && state.epochsDone >= cfg.stages[cfg.stages.length - 1].untilEpoch ? true : undefined };
+    state = {
+      ...state,
+      fingerprint,
+      done: state.done && state.epochsDone >= cfg.stages[cfg.stages.length - 1].untilEpoch ? true : undefined,
+    };
   }
   makeDirs(join(o.out, 'checkpoints'), 'run folder');
   const backend = await useBackend(o.backend ?? 'wasm');
@@ -88,15 +119,44 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const C = palette.classes.length;
   const classNames = palette.classes.map((c) => c.name);
   const norm = IMAGENET;
-  const model = buildTdsNet({ profile: cfg.profile, numClasses: C, numScenes: palette.scenes.length, height: H, width: W, seed: cfg.seed });
+  const model = buildTdsNet({
+    profile: cfg.profile,
+    numClasses: C,
+    numScenes: palette.scenes.length,
+    height: H,
+    width: W,
+    seed: cfg.seed,
+  });
   const meta = (extra: Record<string, unknown> = {}): TdsJsonInput =>
-    describeModel(model, { profile: cfg.profile, palette, height: H, width: W, normalization: norm, producedBy: { command: o.command ?? 'train', config: o.config.source, data: resolve(o.data), train: cfg, ...extra } });
+    describeModel(model, {
+      profile: cfg.profile,
+      palette,
+      height: H,
+      width: W,
+      normalization: norm,
+      producedBy: {
+        command: o.command ?? 'train',
+        config: o.config.source,
+        data: resolve(o.data),
+        train: cfg,
+        ...extra,
+      },
+    });
   state ??= { version: 1, fingerprint, epochsDone: 0, best: {}, history: [] };
   const totalEpochs = cfg.stages[cfg.stages.length - 1].untilEpoch;
   const steps = Math.ceil(split.train.length / cfg.batchSize);
   const t0 = performance.now();
   let stepsRun = 0;
-  const result = (interrupted: boolean, modelDir?: string): TrainResult => ({ interrupted, epochsDone: state!.epochsDone, history: state!.history, best: state!.best, modelDir, backend, trainFrames: split.train.length, valFrames: split.val.length });
+  const result = (interrupted: boolean, modelDir?: string): TrainResult => ({
+    interrupted,
+    epochsDone: state!.epochsDone,
+    history: state!.history,
+    best: state!.best,
+    modelDir,
+    backend,
+    trainFrames: split.train.length,
+    valFrames: split.val.length,
+  });
 
   try {
     for (const [si, stage] of cfg.stages.entries()) {
@@ -128,34 +188,78 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
               await pruneCheckpoints(o.out, state);
               return result(true);
             }
-            const batch = await makeBatch(cache, order.slice(step * cfg.batchSize, (step + 1) * cfg.batchSize), cfg, norm, C, stepSeed(cfg.seed, epoch, step));
+            const batch = await makeBatch(
+              cache,
+              order.slice(step * cfg.batchSize, (step + 1) * cfg.batchSize),
+              cfg,
+              norm,
+              C,
+              stepSeed(cfg.seed, epoch, step),
+            );
             let l: StepLosses;
             try {
               l = trainStep(model, opt, batch, stage, cfg.syncMode);
             } finally {
               tf.dispose([batch.images, batch.oneHot, batch.sceneIds]);
             }
-            if (!Number.isFinite(l.total)) throw new TdsError('BAD_OPTION', `training diverged at epoch ${epoch}, step ${step} (loss ${l.total})`, `lower the learning rate of stage ${stage.name}`);
+            if (!Number.isFinite(l.total))
+              throw new TdsError(
+                'BAD_OPTION',
+                `training diverged at epoch ${epoch}, step ${step} (loss ${l.total})`,
+                `lower the learning rate of stage ${stage.name}`,
+              );
             for (const k of Object.keys(sums) as Array<keyof StepLosses>) sums[k] += l[k];
             count++;
             stepsRun++;
             const perStep = (performance.now() - t0) / 1000 / stepsRun;
             const left = (totalEpochs - epoch) * steps + (steps - step - 1);
-            o.onProgress?.({ stage: stage.name, stageIndex: si, epoch, totalEpochs, step: step + 1, steps, losses: l, lastValIoU: state.history.at(-1)?.val.challengeIoU, etaSeconds: left * perStep });
+            o.onProgress?.({
+              stage: stage.name,
+              stageIndex: si,
+              epoch,
+              totalEpochs,
+              step: step + 1,
+              steps,
+              losses: l,
+              lastValIoU: state.history.at(-1)?.val.challengeIoU,
+              etaSeconds: left * perStep,
+            });
           }
           const val = await validate(model, split.val, cache, cfg.size, norm, classNames);
-          const loss = Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / Math.max(count, 1)])) as EpochRecord['loss'];
-          const record: EpochRecord = { epoch, stage: stage.name, lr: stage.lr, loss, val, seconds: (performance.now() - e0) / 1000, steps: count };
+          const loss = Object.fromEntries(
+            Object.entries(sums).map(([k, v]) => [k, v / Math.max(count, 1)]),
+          ) as EpochRecord['loss'];
+          const record: EpochRecord = {
+            epoch,
+            stage: stage.name,
+            lr: stage.lr,
+            loss,
+            val,
+            seconds: (performance.now() - e0) / 1000,
+            steps: count,
+          };
           const rel = ckptName(epoch);
           await saveCheckpoint(o.out, rel, model, meta({ epoch, val }), opt);
-          const best: RunState["best"] = { ...state.best };
+          const best: RunState['best'] = { ...state.best };
           const prevBest = best[stage.name];
-          if (!prevBest || cfg.select === 'last' || val.challengeIoU > prevBest.challengeIoU || Number.isNaN(prevBest.challengeIoU)) {
+          if (
+            !prevBest ||
+            cfg.select === 'last' ||
+            val.challengeIoU > prevBest.challengeIoU ||
+            Number.isNaN(prevBest.challengeIoU)
+          ) {
             const bestRel = `checkpoints/best-${stage.name}-e${String(epoch).padStart(4, '0')}`;
             await saveCheckpoint(o.out, bestRel, model, meta({ epoch, val, best: stage.name }));
             best[stage.name] = { dir: bestRel, epoch, challengeIoU: val.challengeIoU };
           }
-          state = { ...state, epochsDone: epoch, current: rel, partial: undefined, best, history: [...state.history, record] };
+          state = {
+            ...state,
+            epochsDone: epoch,
+            current: rel,
+            partial: undefined,
+            best,
+            history: [...state.history, record],
+          };
           await writeState(o.out, state);
           await writeRunFiles(o.out, state);
           await pruneCheckpoints(o.out, state);
@@ -183,5 +287,10 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
 /** metrics.jsonl (one line per epoch) and curves.svg, rewritten from the state so they never disagree with it. */
 async function writeRunFiles(out: string, s: RunState): Promise<void> {
   await writeAtomic(join(out, 'metrics.jsonl'), s.history.map((h) => JSON.stringify(h)).join('\n') + '\n');
-  await writeAtomic(join(out, 'curves.svg'), curvesSvg(s.history.map((h) => ({ epoch: h.epoch, stage: h.stage, loss: h.loss.total, valIoU: h.val.challengeIoU }))));
+  await writeAtomic(
+    join(out, 'curves.svg'),
+    curvesSvg(
+      s.history.map((h) => ({ epoch: h.epoch, stage: h.stage, loss: h.loss.total, valIoU: h.val.challengeIoU })),
+    ),
+  );
 }

@@ -25,11 +25,21 @@ export interface StepLosses {
 export function forwardLoss(model: tf.LayersModel, batch: Batch, w: LossWeights, syncMode: SyncMode) {
   ensureTrainingKernels();
   const [probs, classLogits, sceneLogits] = model.apply(batch.images, { training: true }) as tf.Tensor[];
-  return tdsLoss({ probs: probs as tf.Tensor4D, classLogits: classLogits as tf.Tensor2D, sceneLogits: sceneLogits as tf.Tensor2D }, { oneHot: batch.oneHot, sceneIds: batch.sceneIds }, w, syncMode);
+  return tdsLoss(
+    { probs: probs as tf.Tensor4D, classLogits: classLogits as tf.Tensor2D, sceneLogits: sceneLogits as tf.Tensor2D },
+    { oneHot: batch.oneHot, sceneIds: batch.sceneIds },
+    w,
+    syncMode,
+  );
 }
 
 /** Gradients of the total loss with respect to every trainable weight, plus the loss terms. */
-export function lossGrads(model: tf.LayersModel, batch: Batch, w: LossWeights, syncMode: SyncMode): { losses: StepLosses; grads: Record<string, tf.Tensor> } {
+export function lossGrads(
+  model: tf.LayersModel,
+  batch: Batch,
+  w: LossWeights,
+  syncMode: SyncMode,
+): { losses: StepLosses; grads: Record<string, tf.Tensor> } {
   ensureTrainingKernels();
   let kept: tf.Scalar[] = [];
   const vars = model.trainableWeights.map((v) => v.read() as tf.Variable);
@@ -45,7 +55,13 @@ export function lossGrads(model: tf.LayersModel, batch: Batch, w: LossWeights, s
 }
 
 /** One Adam step; returns the loss terms before the update. */
-export function trainStep(model: tf.LayersModel, opt: tf.Optimizer, batch: Batch, w: LossWeights, syncMode: SyncMode = 'hard'): StepLosses {
+export function trainStep(
+  model: tf.LayersModel,
+  opt: tf.Optimizer,
+  batch: Batch,
+  w: LossWeights,
+  syncMode: SyncMode = 'hard',
+): StepLosses {
   ensureTrainingKernels();
   const { losses, grads } = lossGrads(model, batch, w, syncMode);
   opt.applyGradients(grads as tf.NamedTensorMap);

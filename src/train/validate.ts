@@ -15,7 +15,14 @@ export interface ValScores {
   frames: number;
 }
 
-export async function validate(model: tf.LayersModel, samples: Sample[], cache: SampleCache, size: [number, number], norm: Normalization, classNames: string[]): Promise<ValScores> {
+export async function validate(
+  model: tf.LayersModel,
+  samples: Sample[],
+  cache: SampleCache,
+  size: [number, number],
+  norm: Normalization,
+  classNames: string[],
+): Promise<ValScores> {
   const [H, W] = size;
   const C = classNames.length;
   const metrics = new SegmentationMetrics(classNames);
@@ -29,7 +36,11 @@ export async function validate(model: tf.LayersModel, samples: Sample[], cache: 
     const gt = resizeLabels(loaded.labels, loaded.image.width, loaded.image.height, H, W);
     const [probs, cls, scene] = tf.tidy(() => {
       const out = model.predict(tf.tensor4d(buf, [1, H, W, 3])) as tf.Tensor[];
-      return [out[0].dataSync() as Float32Array, tf.sigmoid(out[1]).dataSync() as Float32Array, out[2].dataSync() as Float32Array];
+      return [
+        out[0].dataSync() as Float32Array,
+        tf.sigmoid(out[1]).dataSync() as Float32Array,
+        out[2].dataSync() as Float32Array,
+      ];
     });
     const pred = argmaxLabels(probs, C);
     metrics.update(pred, gt, s.sequence);
@@ -44,5 +55,11 @@ export async function validate(model: tf.LayersModel, samples: Sample[], cache: 
     }
   }
   const r = metrics.result();
-  return { challengeIoU: r.metrics.challengeIoU, generalJaccard: r.metrics.generalJaccard, presenceAcc: samples.length ? presenceRight / (samples.length * C) : NaN, sceneAcc: sceneKnown ? sceneRight / sceneKnown : NaN, frames: samples.length };
+  return {
+    challengeIoU: r.metrics.challengeIoU,
+    generalJaccard: r.metrics.generalJaccard,
+    presenceAcc: samples.length ? presenceRight / (samples.length * C) : NaN,
+    sceneAcc: sceneKnown ? sceneRight / sceneKnown : NaN,
+    frames: samples.length,
+  };
 }

@@ -41,7 +41,10 @@ describe('challenge metrics', () => {
     expect(r.perClass.tool).toEqual({ iou: expect.closeTo(2 / 3, 6), dice: expect.closeTo(0.8, 6), frames: 1 });
     expect(r.perClass.organ.frames).toBe(0);
     expect(Number.isNaN(r.perClass.organ.iou)).toBe(true);
-    expect(r.perVideo).toEqual({ seq_1: { challengeIoU: expect.closeTo(7 / 12, 6), frames: 1 }, seq_2: { challengeIoU: 0.5, frames: 1 } });
+    expect(r.perVideo).toEqual({
+      seq_1: { challengeIoU: expect.closeTo(7 / 12, 6), frames: 1 },
+      seq_2: { challengeIoU: 0.5, frames: 1 },
+    });
   });
 
   it('ignoring background drops it from every metric; a frame with only ignored classes is skipped', () => {
@@ -62,9 +65,19 @@ async function writeCase(dir: string) {
   const pred = join(dir, 'pred');
   const big = (a: number[]) => Uint8Array.from(a.flatMap((v) => [v, v])); // 4x2 -> each value twice: 8x1
   await writePng(join(gt, 'seq_1', 'labels', 'frame000.png'), indexToColor(big(A.gt), 8, 1, robot));
-  await writePng(join(gt, 'seq_1', 'left_frames', 'frame000.png'), { data: Buffer.alloc(24), width: 8, height: 1, channels: 3 });
+  await writePng(join(gt, 'seq_1', 'left_frames', 'frame000.png'), {
+    data: Buffer.alloc(24),
+    width: 8,
+    height: 1,
+    channels: 3,
+  });
   await writePng(join(gt, 'seq_2', 'labels', 'frame000.png'), indexToColor(big(B.gt), 8, 1, robot));
-  await writePng(join(gt, 'seq_2', 'left_frames', 'frame000.png'), { data: Buffer.alloc(24), width: 8, height: 1, channels: 3 });
+  await writePng(join(gt, 'seq_2', 'left_frames', 'frame000.png'), {
+    data: Buffer.alloc(24),
+    width: 8,
+    height: 1,
+    channels: 3,
+  });
   const idx = (a: Uint8Array) => ({ data: Buffer.from(a), width: 8, height: 1, channels: 1 });
   await writePng(join(pred, 'masks', 'seq_1', 'frame000.png'), idx(big(A.pred)));
   await writePng(join(pred, 'masks', 'seq_2', 'frame000.png'), idx(big(B.pred)));
@@ -79,7 +92,9 @@ describe('tds eval over folders', () => {
     expect(r.metrics.challengeIoU).toBeCloseTo((7 / 12 + 0.5) / 2, 6);
     expect(Object.keys(r.perVideo)).toEqual(['seq_1', 'seq_2']);
     const csv = readFileSync(join(pred, 'eval.csv'), 'utf8');
-    expect(csv).toMatch(/^class,iou,dice,frames\nbackground-tissue,0\.500000,0\.666667,2\ninstrument-shaft,0\.666667,0\.800000,1\n/);
+    expect(csv).toMatch(
+      /^class,iou,dice,frames\nbackground-tissue,0\.500000,0\.666667,2\ninstrument-shaft,0\.666667,0\.800000,1\n/,
+    );
     expect(readFileSync(join(pred, 'eval.svg'), 'utf8')).toContain('instrument-shaft');
     const j = cli(['eval', '--pred', pred, '--gt', gt, '--json']);
     expect(j.code).toBe(0);
@@ -98,7 +113,9 @@ describe('tds eval over folders', () => {
   it('missing predictions: an error naming the frame, or failures with --missing zero', async () => {
     const { gt, pred } = await writeCase(tmp());
     unlinkSync(join(pred, 'masks', 'seq_2', 'frame000.png'));
-    await expect(evaluateFolders(pred, gt, robot)).rejects.toThrow(/no prediction for ground-truth frame seq_2\/frame000/);
+    await expect(evaluateFolders(pred, gt, robot)).rejects.toThrow(
+      /no prediction for ground-truth frame seq_2\/frame000/,
+    );
     const r = await evaluateFolders(pred, gt, robot, { missing: 'zero' });
     expect(r.metrics.challengeIoU).toBeCloseTo(7 / 12 / 2, 6);
   });
@@ -107,9 +124,18 @@ describe('tds eval over folders', () => {
     const d = tmp();
     await writePng(join(d, 'gt', 'a.png'), { data: Buffer.alloc(8), width: 4, height: 2, channels: 1 });
     await writePng(join(d, 'pred', 'a.png'), { data: Buffer.alloc(6), width: 3, height: 2, channels: 1 });
-    await expect(evaluateFolders(join(d, 'pred'), join(d, 'gt'), robot)).rejects.toThrow(/prediction .*a\.png is 3x2 but ground truth .*a\.png is 4x2/);
-    await writePng(join(d, 'pred', 'a.png'), { data: Buffer.from(Array.from({ length: 24 }, (_, i) => (i % 3 === 0 ? 9 : 200))), width: 4, height: 2, channels: 3 });
-    await expect(evaluateFolders(join(d, 'pred'), join(d, 'gt'), robot)).rejects.toThrow(/colours not in the robot18 palette: \(9,200,200\) x 8/);
+    await expect(evaluateFolders(join(d, 'pred'), join(d, 'gt'), robot)).rejects.toThrow(
+      /prediction .*a\.png is 3x2 but ground truth .*a\.png is 4x2/,
+    );
+    await writePng(join(d, 'pred', 'a.png'), {
+      data: Buffer.from(Array.from({ length: 24 }, (_, i) => (i % 3 === 0 ? 9 : 200))),
+      width: 4,
+      height: 2,
+      channels: 3,
+    });
+    await expect(evaluateFolders(join(d, 'pred'), join(d, 'gt'), robot)).rejects.toThrow(
+      /colours not in the robot18 palette: \(9,200,200\) x 8/,
+    );
     mkdirSync(join(d, 'empty'));
     await expect(evaluateFolders(join(d, 'empty'), join(d, 'gt'), robot)).rejects.toThrow(/no prediction PNGs/);
     const r = cli(['eval', '--pred', join(d, 'nope'), '--gt', join(d, 'gt')]);

@@ -4,7 +4,17 @@
 // outputs (earlier outputs intact), and no ffmpeg left running.
 import { describe, expect, it, beforeAll, afterAll } from 'vitest';
 import { join } from 'node:path';
-import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync, symlinkSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+  symlinkSync,
+} from 'node:fs';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import sharp from 'sharp';
@@ -23,8 +33,28 @@ beforeAll(async () => {
   d = tmp('tds-faults-');
   clip = makeClip(join(d, 'clip.mp4'), { w: 160, h: 128, fps: 25, seconds: 1 });
   // Odd sizes need an RGB codec (yuv420p rounds them to even).
-  ffmpeg(['-f', 'lavfi', '-i', 'testsrc2=size=162x128:rate=25:duration=1,format=rgb24,crop=161:128:0:0', '-c:v', 'ffv1', '-pix_fmt', 'bgr0', join(d, 'odd-w.mkv')]);
-  ffmpeg(['-f', 'lavfi', '-i', 'testsrc2=size=160x130:rate=25:duration=1,format=rgb24,crop=160:129:0:0', '-c:v', 'ffv1', '-pix_fmt', 'bgr0', join(d, 'odd-h.mkv')]);
+  ffmpeg([
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc2=size=162x128:rate=25:duration=1,format=rgb24,crop=161:128:0:0',
+    '-c:v',
+    'ffv1',
+    '-pix_fmt',
+    'bgr0',
+    join(d, 'odd-w.mkv'),
+  ]);
+  ffmpeg([
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc2=size=160x130:rate=25:duration=1,format=rgb24,crop=160:129:0:0',
+    '-c:v',
+    'ffv1',
+    '-pix_fmt',
+    'bgr0',
+    join(d, 'odd-h.mkv'),
+  ]);
   makeClip(join(d, 'small.mp4'), { w: 128, h: 96, fps: 25, seconds: 1 });
   writeFileSync(join(d, 'zero.mp4'), '');
   writeFileSync(join(d, 'text.mp4'), 'this is not a video\n');
@@ -73,7 +103,11 @@ describe('fault tier: bad video input', () => {
     ['an odd width with --stereo sbs', ['odd-w.mkv', '--stereo', 'sbs'], /odd-w\.mkv.*width/],
     ['an odd height with --stereo tb', ['odd-h.mkv', '--stereo', 'tb'], /odd-h\.mkv.*height/],
     ['a --right file of another size', ['clip.mp4', '--right', 'small.mp4'], /small\.mp4/],
-    ['--right together with --stereo sbs', ['clip.mp4', '--right', 'clip.mp4', '--stereo', 'sbs'], /--right .*--stereo sbs/],
+    [
+      '--right together with --stereo sbs',
+      ['clip.mp4', '--right', 'clip.mp4', '--stereo', 'sbs'],
+      /--right .*--stereo sbs/,
+    ],
   ])('%s', (_n, [file, ...rest], names) => {
     expectFault(tds(['process', join(d, file), ...rest, '--model', model, '--out', out()]), names);
   });
@@ -118,11 +152,14 @@ describe('fault tier: outputs that cannot be written', () => {
     expect(readFileSync(f, 'utf8')).toBe('keep me');
   });
 
-  it.each([['/proc/tds-nope/out'], ['/sys/tds-nope'], ['/proc/self/out']])('--out %s fails at once instead of hanging', (o) => {
-    const r = tds(['process', clip, '--model', model, '--out', o], { timeoutMs: 20_000 });
-    expectFault(r, /kernel file system|cannot create/);
-    expect(r.ms).toBeLessThan(15_000);
-  });
+  it.each([['/proc/tds-nope/out'], ['/sys/tds-nope'], ['/proc/self/out']])(
+    '--out %s fails at once instead of hanging',
+    (o) => {
+      const r = tds(['process', clip, '--model', model, '--out', o], { timeoutMs: 20_000 });
+      expectFault(r, /kernel file system|cannot create/);
+      expect(r.ms).toBeLessThan(15_000);
+    },
+  );
 
   it('extract --out under /proc fails at once', () => {
     expectFault(tds(['extract', clip, '--out', '/proc/tds-x'], { timeoutMs: 20_000 }), /\/proc/);
@@ -133,7 +170,9 @@ describe('fault tier: outputs that cannot be written', () => {
     mkdirSync(mnt);
     const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=48k', 'tmpfs', mnt]);
     if (m.status !== 0) {
-      console.log(`FULL-DISK CASE NOT RUN: this machine does not allow mounting a small tmpfs (${m.stderr?.toString().trim()})`);
+      console.log(
+        `FULL-DISK CASE NOT RUN: this machine does not allow mounting a small tmpfs (${m.stderr?.toString().trim()})`,
+      );
       ctx.skip();
     }
     try {
@@ -141,7 +180,10 @@ describe('fault tier: outputs that cannot be written', () => {
       expectFault(tds(['process', clip, '--model', model, '--out', o]), /no space left/);
       const masks = readdirSync(join(o, 'masks'));
       expect(masks.filter((f) => f.endsWith('.tmp'))).toEqual([]);
-      for (const f of masks) await sharp(join(o, 'masks', f), { failOn: 'truncated' }).raw().toBuffer();
+      for (const f of masks)
+        await sharp(join(o, 'masks', f), { failOn: 'truncated' })
+          .raw()
+          .toBuffer();
       for (const f of filesUnder(o)) expect(f.endsWith('.tmp')).toBe(false);
     } finally {
       spawnSync('umount', [mnt]);
@@ -162,7 +204,8 @@ describe('fault tier: frame folders', () => {
   it('mixed sizes, 16-bit, grey, RGBA and 1x1 PNGs: each frame is segmented at its own size', async () => {
     const dir = join(tmp(), 'frames');
     mkdirSync(dir);
-    const rgb = (w: number, h: number, ch: 1 | 3 | 4) => sharp(Buffer.alloc(w * h * ch, 90), { raw: { width: w, height: h, channels: ch } });
+    const rgb = (w: number, h: number, ch: 1 | 3 | 4) =>
+      sharp(Buffer.alloc(w * h * ch, 90), { raw: { width: w, height: h, channels: ch } });
     await rgb(160, 128, 3).png().toFile(join(dir, 'a.png'));
     await rgb(96, 64, 3).png().toFile(join(dir, 'b.png'));
     await rgb(80, 60, 3).toColourspace('rgb16').png().toFile(join(dir, 'c16.png'));
@@ -173,14 +216,19 @@ describe('fault tier: frame folders', () => {
     const r = tds(['process', dir, '--model', model, '--out', o]);
     expect(r.stderr.split('\n').filter((l) => l.startsWith('tds:'))).toEqual([]);
     expect(r.code).toBe(0);
-    const sizes = await Promise.all(['a', 'b', 'c16', 'd-grey', 'e-rgba', 'f-1x1'].map(async (n) => sharp(join(o, 'masks', `${n}.png`)).metadata()));
+    const sizes = await Promise.all(
+      ['a', 'b', 'c16', 'd-grey', 'e-rgba', 'f-1x1'].map(async (n) => sharp(join(o, 'masks', `${n}.png`)).metadata()),
+    );
     expect(sizes.map((m) => `${m.width}x${m.height}`)).toEqual(['160x128', '96x64', '80x60', '64x48', '70x50', '1x1']);
   });
 
   it('a non-image named .png: the frames before it are written, the error names it', async () => {
     const dir = join(tmp(), 'frames');
     mkdirSync(dir);
-    for (const n of ['f1', 'f2']) await sharp(Buffer.alloc(64 * 48 * 3, 100), { raw: { width: 64, height: 48, channels: 3 } }).png().toFile(join(dir, `${n}.png`));
+    for (const n of ['f1', 'f2'])
+      await sharp(Buffer.alloc(64 * 48 * 3, 100), { raw: { width: 64, height: 48, channels: 3 } })
+        .png()
+        .toFile(join(dir, `${n}.png`));
     writeFileSync(join(dir, 'f3.png'), 'not a png');
     const o = out();
     expectFault(tds(['process', dir, '--model', model, '--out', o]), /f3\.png/);
@@ -190,8 +238,13 @@ describe('fault tier: frame folders', () => {
   it('a huge image is refused before it is decoded', async () => {
     const dir = join(tmp(), 'huge');
     mkdirSync(dir);
-    await sharp({ create: { width: 12000, height: 6000, channels: 3, background: '#800' } }).png({ compressionLevel: 1 }).toFile(join(dir, 'huge.png'));
-    expectFault(tds(['process', join(dir, 'huge.png'), '--model', model, '--out', out()], { timeoutMs: 30_000 }), /huge\.png is 12000x6000/);
+    await sharp({ create: { width: 12000, height: 6000, channels: 3, background: '#800' } })
+      .png({ compressionLevel: 1 })
+      .toFile(join(dir, 'huge.png'));
+    expectFault(
+      tds(['process', join(dir, 'huge.png'), '--model', model, '--out', out()], { timeoutMs: 30_000 }),
+      /huge\.png is 12000x6000/,
+    );
   });
 });
 
@@ -208,7 +261,10 @@ describe('fault tier: broken models', () => {
     const size = statSync(join(m, 'weights.bin')).size;
     writeFileSync(join(m, 'weights.bin'), Buffer.alloc(size, 7));
     const o = out();
-    expectFault(tds(['process', clip, '--model', m, '--out', o]), /weights\.bin changed since model\.onnx was exported/);
+    expectFault(
+      tds(['process', clip, '--model', m, '--out', o]),
+      /weights\.bin changed since model\.onnx was exported/,
+    );
     expect(sha(join(m, 'model.onnx'))).toBe(onnx);
     expectFault(tds(['process', clip, '--model', m, '--out', out(), '--engine', 'tfjs']), /weights\.bin changed/);
     expect(existsSync(join(o, 'masks'))).toBe(false);
@@ -224,17 +280,28 @@ describe('fault tier: broken models', () => {
 
   it.each([
     ['tds.json that is not JSON', (m: string) => writeFileSync(join(m, 'tds.json'), '{ not json'), /tds\.json/],
-    ['tds.json with 5 classes for a 12-class model (ORT)', (m: string) => {
-      const j = JSON.parse(readFileSync(join(m, 'tds.json'), 'utf8'));
-      j.classes = j.classes.slice(0, 5);
-      writeFileSync(join(m, 'tds.json'), JSON.stringify(j));
-    }, /outputs 12 classes but tds\.json declares 5/],
-    ['a model.onnx of random bytes', (m: string) => {
-      const j = JSON.parse(readFileSync(join(m, 'tds.json'), 'utf8'));
-      delete j.files.tfjs; // an imported model: the ONNX file is the model
-      writeFileSync(join(m, 'tds.json'), JSON.stringify(j));
-      writeFileSync(join(m, 'model.onnx'), Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 2654435761) & 255)));
-    }, /model\.onnx|ONNX/],
+    [
+      'tds.json with 5 classes for a 12-class model (ORT)',
+      (m: string) => {
+        const j = JSON.parse(readFileSync(join(m, 'tds.json'), 'utf8'));
+        j.classes = j.classes.slice(0, 5);
+        writeFileSync(join(m, 'tds.json'), JSON.stringify(j));
+      },
+      /outputs 12 classes but tds\.json declares 5/,
+    ],
+    [
+      'a model.onnx of random bytes',
+      (m: string) => {
+        const j = JSON.parse(readFileSync(join(m, 'tds.json'), 'utf8'));
+        delete j.files.tfjs; // an imported model: the ONNX file is the model
+        writeFileSync(join(m, 'tds.json'), JSON.stringify(j));
+        writeFileSync(
+          join(m, 'model.onnx'),
+          Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 2654435761) & 255)),
+        );
+      },
+      /model\.onnx|ONNX/,
+    ],
     ['a folder without tds.json', (m: string) => execFileSync('rm', [join(m, 'tds.json')]), /no tds\.json/],
   ])('%s', (_n, breakIt, names) => {
     const m = brokenCopy();
@@ -293,14 +360,26 @@ describe('fault tier: interrupted and concurrent runs', () => {
     expect(tds(['process', clip, '--model', model, '--out', whole]).code).toBe(0);
     const part = out();
     const child = tdsBg(['process', clip, '--model', model, '--out', part]);
-    expect(await waitUntil(() => existsSync(join(part, 'masks')) && readdirSync(join(part, 'masks')).length >= 5, 60_000)).toBe(true);
+    expect(
+      await waitUntil(() => existsSync(join(part, 'masks')) && readdirSync(join(part, 'masks')).length >= 5, 60_000),
+    ).toBe(true);
     child.kill('SIGKILL');
     await once(child, 'exit');
     const r = tds(['process', clip, '--model', model, '--out', part, '--resume', '--json']);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout).resumedFrames).toBeGreaterThan(0);
-    for (const sub of ['masks', 'color']) for (const f of readdirSync(join(whole, sub))) expect(sha(join(part, sub, f)), `${sub}/${f}`).toBe(sha(join(whole, sub, f)));
-    const strip = (p: string) => readFileSync(p, 'utf8').trim().split('\n').map((l) => { const j = JSON.parse(l); delete j.ms; return j; });
+    for (const sub of ['masks', 'color'])
+      for (const f of readdirSync(join(whole, sub)))
+        expect(sha(join(part, sub, f)), `${sub}/${f}`).toBe(sha(join(whole, sub, f)));
+    const strip = (p: string) =>
+      readFileSync(p, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => {
+          const j = JSON.parse(l);
+          delete j.ms;
+          return j;
+        });
     expect(strip(join(part, 'labels.ndjson'))).toEqual(strip(join(whole, 'labels.ndjson')));
     expect(filesUnder(part).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   }, 120_000);
@@ -310,7 +389,9 @@ describe('fault tier: interrupted and concurrent runs', () => {
     const child = tdsBg(['process', clip, '--model', model, '--out', o]);
     let err = '';
     child.stderr!.on('data', (b) => (err += b));
-    expect(await waitUntil(() => existsSync(join(o, 'masks')) && readdirSync(join(o, 'masks')).length >= 3, 60_000)).toBe(true);
+    expect(
+      await waitUntil(() => existsSync(join(o, 'masks')) && readdirSync(join(o, 'masks')).length >= 3, 60_000),
+    ).toBe(true);
     child.kill('SIGINT');
     const [code] = await once(child, 'exit');
     expect(code).toBe(130);

@@ -17,13 +17,23 @@ export interface Run {
 /** Runs the built CLI with a hard timeout (a hang is a failure, never a stuck suite). */
 export function tds(args: string[], o: { timeoutMs?: number; cwd?: string; env?: NodeJS.ProcessEnv } = {}): Run {
   const t0 = Date.now();
-  const r = spawnSync(process.execPath, [join(root, 'dist', 'cli', 'index.js'), ...args], { encoding: 'utf8', timeout: o.timeoutMs ?? 60_000, cwd: o.cwd, env: { ...process.env, ...o.env }, maxBuffer: 64 << 20, killSignal: 'SIGKILL' });
+  const r = spawnSync(process.execPath, [join(root, 'dist', 'cli', 'index.js'), ...args], {
+    encoding: 'utf8',
+    timeout: o.timeoutMs ?? 60_000,
+    cwd: o.cwd,
+    env: { ...process.env, ...o.env },
+    maxBuffer: 64 << 20,
+    killSignal: 'SIGKILL',
+  });
   return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr, ms: Date.now() - t0 };
 }
 
 /** Starts the CLI in the background. */
 export function tdsBg(args: string[], env: NodeJS.ProcessEnv = {}) {
-  return spawn(process.execPath, [join(root, 'dist', 'cli', 'index.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  return spawn(process.execPath, [join(root, 'dist', 'cli', 'index.js'), ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
 }
 
 /** The outcome a user needs from a refused input. `names` must appear in the error (the file or field). */
@@ -33,7 +43,10 @@ export function expectFault(r: Run, names: RegExp): string {
   const lines = r.stderr.split('\n').filter((l) => l.trim());
   const errs = lines.filter((l) => l.startsWith('tds: '));
   expect(errs, r.stderr).toHaveLength(1);
-  expect(lines.filter((l) => /^\s+at /.test(l)), 'no stack trace without --verbose').toEqual([]);
+  expect(
+    lines.filter((l) => /^\s+at /.test(l)),
+    'no stack trace without --verbose',
+  ).toEqual([]);
   expect(errs[0]).not.toMatch(/unexpected error/);
   expect(errs[0]).toMatch(/\(fix: .+\)$/);
   expect(errs[0]).toMatch(names);

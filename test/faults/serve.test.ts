@@ -79,10 +79,17 @@ function client(url: string, opts: WebSocket.ClientOptions = {}): Promise<Box> {
 function rawGet(url: string, path: string, extraHeaders = ''): Promise<{ status: number; body: string }> {
   const u = new URL(url);
   return new Promise((res, rej) => {
-    const s = tcp(Number(u.port), u.hostname, () => s.write(`GET ${path} HTTP/1.1\r\nHost: ${u.host}\r\n${extraHeaders}Connection: close\r\n\r\n`));
+    const s = tcp(Number(u.port), u.hostname, () =>
+      s.write(`GET ${path} HTTP/1.1\r\nHost: ${u.host}\r\n${extraHeaders}Connection: close\r\n\r\n`),
+    );
     let data = '';
     s.on('data', (b) => (data += b.toString('latin1')));
-    s.on('end', () => res({ status: Number(/^HTTP\/1\.1 (\d+)/.exec(data)?.[1] ?? 0), body: data.split('\r\n\r\n').slice(1).join('\r\n\r\n') }));
+    s.on('end', () =>
+      res({
+        status: Number(/^HTTP\/1\.1 (\d+)/.exec(data)?.[1] ?? 0),
+        body: data.split('\r\n\r\n').slice(1).join('\r\n\r\n'),
+      }),
+    );
     s.on('error', rej);
   });
 }
@@ -114,7 +121,10 @@ describe('fault tier: serve sources and ports', () => {
     const s = await startServe(['synth']);
     try {
       const port = new URL(s.url).port;
-      expectFault(tds(['serve', 'synth', '--model', MODEL, '--port', port]), new RegExp(`port ${port} is already in use`));
+      expectFault(
+        tds(['serve', 'synth', '--model', MODEL, '--port', port]),
+        new RegExp(`port ${port} is already in use`),
+      );
     } finally {
       await s.stop();
     }
@@ -148,9 +158,40 @@ describe('fault tier: serve sources and ports', () => {
 
   it('a udp feed whose ffmpeg is killed is reopened at once and delivers frames again within 4 s', async () => {
     const ts = join(d, 'gop1s.mp4');
-    ffmpeg(['-f', 'lavfi', '-i', 'testsrc2=size=320x256:rate=25:duration=4', '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '25', '-pix_fmt', 'yuv420p', ts]);
+    ffmpeg([
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=size=320x256:rate=25:duration=4',
+      '-c:v',
+      'libx264',
+      '-preset',
+      'ultrafast',
+      '-g',
+      '25',
+      '-pix_fmt',
+      'yuv420p',
+      ts,
+    ]);
     const port = 20000 + Math.floor(Math.random() * 20000);
-    const sender = spawn(ffmpegPath(), ['-loglevel', 'error', '-re', '-stream_loop', '-1', '-i', ts, '-c', 'copy', '-f', 'mpegts', `udp://127.0.0.1:${port}?pkt_size=1316`], { stdio: 'ignore' });
+    const sender = spawn(
+      ffmpegPath(),
+      [
+        '-loglevel',
+        'error',
+        '-re',
+        '-stream_loop',
+        '-1',
+        '-i',
+        ts,
+        '-c',
+        'copy',
+        '-f',
+        'mpegts',
+        `udp://127.0.0.1:${port}?pkt_size=1316`,
+      ],
+      { stdio: 'ignore' },
+    );
     const s = await startServe([`udp://127.0.0.1:${port}`]);
     const c = await client(s.ws);
     c.ws.send(JSON.stringify({ op: 'subscribe', topics: ['classes'] }));
@@ -227,7 +268,9 @@ describe('fault tier: hostile and broken clients', () => {
     const c = await client(ws());
     c.ws.send(JSON.stringify({ op: 'subscribe', topics: ['mask', 'classes'], maskEncoding: 'gif' }));
     expect(await waitUntil(() => c.text.some((m) => m.type === 'error'))).toBe(true);
-    expect(String(c.text.find((m) => m.type === 'error')!.error)).toMatch(/maskEncoding must be png or rle.*not applied/);
+    expect(String(c.text.find((m) => m.type === 'error')!.error)).toMatch(
+      /maskEncoding must be png or rle.*not applied/,
+    );
     await new Promise((r) => setTimeout(r, 1500));
     expect(c.masks).toBe(0);
     expect(c.text.filter((m) => m.type === 'classes')).toHaveLength(0);
@@ -283,7 +326,9 @@ describe('fault tier: hostile and broken clients', () => {
   });
 
   it('huge headers are refused (431, or the connection cut before the rest is read), and the server keeps serving', async () => {
-    const r = await rawGet(s.url, '/healthz', `X-Big: ${'a'.repeat(100_000)}\r\n`).catch((e: NodeJS.ErrnoException) => ({ status: 0, body: e.code ?? '' }));
+    const r = await rawGet(s.url, '/healthz', `X-Big: ${'a'.repeat(100_000)}\r\n`).catch(
+      (e: NodeJS.ErrnoException) => ({ status: 0, body: e.code ?? '' }),
+    );
     expect([0, 431]).toContain(r.status);
     expect(r.body).not.toMatch(/"status":"ok"/);
     expect((await fetch(`${s.url}/healthz`)).status).toBe(200);
@@ -291,62 +336,79 @@ describe('fault tier: hostile and broken clients', () => {
 });
 
 describe('fault tier: slow clients', () => {
-  it.concurrent('slow partial requests (slowloris) do not stop others, and are cut after the header timeout', async () => {
-    const s = await startServe(['synth']);
-    try {
-      const u = new URL(s.url);
-      const socks = Array.from({ length: 50 }, () => {
-        const k = tcp(Number(u.port), u.hostname, () => k.write(`GET /healthz HTTP/1.1\r\nHost: ${u.host}\r\n`));
-        k.on('error', () => {});
-        return k;
-      });
-      const trickle = setInterval(() => socks.forEach((k) => k.writable && k.write('X-a: b\r\n')), 1000);
-      const t0 = Date.now();
-      expect((await fetch(`${s.url}/healthz`)).status).toBe(200);
-      const closed = await waitUntil(() => socks.every((k) => k.destroyed || k.readableEnded), 25_000);
-      clearInterval(trickle);
-      console.log(`slowloris: 50 trickling requests cut after ${Date.now() - t0} ms; others served meanwhile`);
-      expect(closed).toBe(true);
-      socks.forEach((k) => k.destroy());
-    } finally {
-      await s.stop();
-    }
-  }, 60_000);
+  it.concurrent(
+    'slow partial requests (slowloris) do not stop others, and are cut after the header timeout',
+    async () => {
+      const s = await startServe(['synth']);
+      try {
+        const u = new URL(s.url);
+        const socks = Array.from({ length: 50 }, () => {
+          const k = tcp(Number(u.port), u.hostname, () => k.write(`GET /healthz HTTP/1.1\r\nHost: ${u.host}\r\n`));
+          k.on('error', () => {});
+          return k;
+        });
+        const trickle = setInterval(() => socks.forEach((k) => k.writable && k.write('X-a: b\r\n')), 1000);
+        const t0 = Date.now();
+        expect((await fetch(`${s.url}/healthz`)).status).toBe(200);
+        const closed = await waitUntil(() => socks.every((k) => k.destroyed || k.readableEnded), 25_000);
+        clearInterval(trickle);
+        console.log(`slowloris: 50 trickling requests cut after ${Date.now() - t0} ms; others served meanwhile`);
+        expect(closed).toBe(true);
+        socks.forEach((k) => k.destroy());
+      } finally {
+        await s.stop();
+      }
+    },
+    60_000,
+  );
 
-  it.concurrent('a client that never reads for 60 s beside one that reads: the reader keeps its rate, RSS stays bounded', async () => {
-    const s = await startServe(['synth', '--rate', '25']);
-    try {
-      const reader = await client(s.ws);
-      reader.ws.send(JSON.stringify({ op: 'subscribe', topics: ['classes', 'mask', 'frame'] }));
-      await waitUntil(() => reader.masks > 10, 20_000);
-      const rate = async (ms: number) => {
-        const n0 = reader.masks;
-        await new Promise((r) => setTimeout(r, ms));
-        return ((reader.masks - n0) * 1000) / ms;
-      };
-      const before = await rate(5000);
-      const rss0 = rssMiB(s.child.pid!);
-      // The stalled client: a raw socket that completes the upgrade, subscribes to everything, then never reads.
-      const u = new URL(s.url);
-      const stalled = tcp(Number(u.port), u.hostname);
-      await once(stalled, 'connect');
-      stalled.write(`GET /ws HTTP/1.1\r\nHost: ${u.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
-      const sub = Buffer.from(JSON.stringify({ op: 'subscribe', topics: ['classes', 'mask', 'frame', 'stats'] }));
-      const mask = [1, 2, 3, 4];
-      stalled.write(Buffer.concat([Buffer.from([0x81, 0x80 | sub.length, ...mask]), Buffer.from(sub.map((b, i) => b ^ mask[i % 4]))]));
-      stalled.pause();
-      stalled.on('error', () => {});
-      const during = await rate(60_000);
-      const rss1 = rssMiB(s.child.pid!);
-      console.log(`slow client: reader ${before.toFixed(1)} masks/s before, ${during.toFixed(1)} masks/s during 60 s beside a client that never reads; server RSS ${rss0.toFixed(0)} -> ${rss1.toFixed(0)} MiB`);
-      expect(during).toBeGreaterThan(before * 0.8);
-      expect(rss1 - rss0).toBeLessThan(100);
-      stalled.destroy();
-      reader.ws.close();
-    } finally {
-      await s.stop();
-    }
-  }, 150_000);
+  it.concurrent(
+    'a client that never reads for 60 s beside one that reads: the reader keeps its rate, RSS stays bounded',
+    async () => {
+      const s = await startServe(['synth', '--rate', '25']);
+      try {
+        const reader = await client(s.ws);
+        reader.ws.send(JSON.stringify({ op: 'subscribe', topics: ['classes', 'mask', 'frame'] }));
+        await waitUntil(() => reader.masks > 10, 20_000);
+        const rate = async (ms: number) => {
+          const n0 = reader.masks;
+          await new Promise((r) => setTimeout(r, ms));
+          return ((reader.masks - n0) * 1000) / ms;
+        };
+        const before = await rate(5000);
+        const rss0 = rssMiB(s.child.pid!);
+        // The stalled client: a raw socket that completes the upgrade, subscribes to everything, then never reads.
+        const u = new URL(s.url);
+        const stalled = tcp(Number(u.port), u.hostname);
+        await once(stalled, 'connect');
+        stalled.write(
+          `GET /ws HTTP/1.1\r\nHost: ${u.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+        );
+        const sub = Buffer.from(JSON.stringify({ op: 'subscribe', topics: ['classes', 'mask', 'frame', 'stats'] }));
+        const mask = [1, 2, 3, 4];
+        stalled.write(
+          Buffer.concat([
+            Buffer.from([0x81, 0x80 | sub.length, ...mask]),
+            Buffer.from(sub.map((b, i) => b ^ mask[i % 4])),
+          ]),
+        );
+        stalled.pause();
+        stalled.on('error', () => {});
+        const during = await rate(60_000);
+        const rss1 = rssMiB(s.child.pid!);
+        console.log(
+          `slow client: reader ${before.toFixed(1)} masks/s before, ${during.toFixed(1)} masks/s during 60 s beside a client that never reads; server RSS ${rss0.toFixed(0)} -> ${rss1.toFixed(0)} MiB`,
+        );
+        expect(during).toBeGreaterThan(before * 0.8);
+        expect(rss1 - rss0).toBeLessThan(100);
+        stalled.destroy();
+        reader.ws.close();
+      } finally {
+        await s.stop();
+      }
+    },
+    150_000,
+  );
 });
 
 afterAll(() => {

@@ -38,7 +38,14 @@ describe('decodeVideo: rates and timestamps (real ffmpeg, generated clips)', () 
   });
 
   it('matches the probe', async () => {
-    expect(await probeVideo(clip)).toEqual({ width: 96, height: 64, fps: 25, frames: 75, durationMs: 3000, codec: 'h264' });
+    expect(await probeVideo(clip)).toEqual({
+      width: 96,
+      height: 64,
+      fps: 25,
+      frames: 75,
+      durationMs: 3000,
+      codec: 'h264',
+    });
   });
 
   it('unsubscribing kills ffmpeg: no child outlives its stream', async () => {
@@ -84,14 +91,49 @@ describe('decodeVideo: stereo split is exact (lossless clips)', () => {
   beforeAll(async () => {
     dir = tmp();
     // Two different random images: any mix-up of halves or rows shows up pixel by pixel.
-    const noise = (seed: number) => Buffer.from(Array.from({ length: W * H * 3 }, (_, i) => (i * 2654435761 + seed * 97) % 251));
+    const noise = (seed: number) =>
+      Buffer.from(Array.from({ length: W * H * 3 }, (_, i) => (i * 2654435761 + seed * 97) % 251));
     leftRaw = noise(1);
     rightRaw = noise(2);
-    await sharp(leftRaw, { raw: { width: W, height: H, channels: 3 } }).png().toFile(join(dir, 'l.png'));
-    await sharp(rightRaw, { raw: { width: W, height: H, channels: 3 } }).png().toFile(join(dir, 'r.png'));
+    await sharp(leftRaw, { raw: { width: W, height: H, channels: 3 } })
+      .png()
+      .toFile(join(dir, 'l.png'));
+    await sharp(rightRaw, { raw: { width: W, height: H, channels: 3 } })
+      .png()
+      .toFile(join(dir, 'r.png'));
     const lossless = ['-c:v', 'ffv1', '-pix_fmt', 'bgr0'];
-    ffmpeg(['-loop', '1', '-i', join(dir, 'l.png'), '-loop', '1', '-i', join(dir, 'r.png'), '-filter_complex', 'hstack', '-frames:v', '3', ...lossless, join(dir, 'sbs.mkv')]);
-    ffmpeg(['-loop', '1', '-i', join(dir, 'l.png'), '-loop', '1', '-i', join(dir, 'r.png'), '-filter_complex', 'vstack', '-frames:v', '3', ...lossless, join(dir, 'tb.mkv')]);
+    ffmpeg([
+      '-loop',
+      '1',
+      '-i',
+      join(dir, 'l.png'),
+      '-loop',
+      '1',
+      '-i',
+      join(dir, 'r.png'),
+      '-filter_complex',
+      'hstack',
+      '-frames:v',
+      '3',
+      ...lossless,
+      join(dir, 'sbs.mkv'),
+    ]);
+    ffmpeg([
+      '-loop',
+      '1',
+      '-i',
+      join(dir, 'l.png'),
+      '-loop',
+      '1',
+      '-i',
+      join(dir, 'r.png'),
+      '-filter_complex',
+      'vstack',
+      '-frames:v',
+      '3',
+      ...lossless,
+      join(dir, 'tb.mkv'),
+    ]);
     ffmpeg(['-loop', '1', '-i', join(dir, 'l.png'), '-frames:v', '3', ...lossless, join(dir, 'left.mkv')]);
     ffmpeg(['-loop', '1', '-i', join(dir, 'r.png'), '-frames:v', '3', ...lossless, join(dir, 'right.mkv')]);
   });
@@ -101,7 +143,10 @@ describe('decodeVideo: stereo split is exact (lossless clips)', () => {
     ['tb', 'tb.mkv', {}],
     ['two files', 'left.mkv', { right: 'right.mkv' }],
   ])('%s', async (stereo, file, extra: { right?: string }) => {
-    const f = await all(join(dir, file), { stereo: stereo === 'two files' ? 'none' : stereo, right: extra.right && join(dir, extra.right) });
+    const f = await all(join(dir, file), {
+      stereo: stereo === 'two files' ? 'none' : stereo,
+      right: extra.right && join(dir, extra.right),
+    });
     expect(f).toHaveLength(3);
     for (const fr of f) {
       expect(fr.left).toMatchObject({ width: W, height: H });

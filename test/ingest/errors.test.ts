@@ -60,12 +60,32 @@ describe('bad video input', () => {
   it('a video that ends early yields the frames before the cut, then an error naming where', async () => {
     // An index at the front (faststart) promises more frames than the cut file holds: a recording cut off mid-way.
     const full = join(dir, 'fs.mp4');
-    ffmpeg(['-f', 'lavfi', '-i', 'testsrc2=size=64x48:rate=25:duration=4', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-movflags', '+faststart', full]);
+    ffmpeg([
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=size=64x48:rate=25:duration=4',
+      '-c:v',
+      'libx264',
+      '-preset',
+      'ultrafast',
+      '-pix_fmt',
+      'yuv420p',
+      '-movflags',
+      '+faststart',
+      full,
+    ]);
     const bytes = readFileSync(full);
     const bad = join(dir, 'cutoff.mp4');
     writeFileSync(bad, bytes.subarray(0, Math.floor(bytes.length * 0.6)));
     const got: number[] = [];
-    const e = await new Promise<unknown>((resolve) => decodeVideo(bad).subscribe({ next: (f) => got.push(f.index), error: resolve, complete: () => resolve(undefined) }));
+    const e = await new Promise<unknown>((resolve) =>
+      decodeVideo(bad).subscribe({
+        next: (f) => got.push(f.index),
+        error: resolve,
+        complete: () => resolve(undefined),
+      }),
+    );
     expect(e).toBeInstanceOf(TdsError);
     expect((e as TdsError).code).toBe('CORRUPT_VIDEO');
     expect((e as TdsError).message).toMatch(new RegExp(`cutoff\\.mp4 is damaged after frame ${got.length - 1}`));
@@ -75,13 +95,33 @@ describe('bad video input', () => {
 
   it('an odd width with sbs stereo', async () => {
     const odd = join(dir, 'odd.mkv');
-    ffmpeg(['-f', 'lavfi', '-i', 'testsrc2=size=66x48:rate=25:duration=1,format=rgb24,crop=65:48:0:0', '-c:v', 'ffv1', '-pix_fmt', 'bgr0', odd]);
+    ffmpeg([
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=size=66x48:rate=25:duration=1,format=rgb24,crop=65:48:0:0',
+      '-c:v',
+      'ffv1',
+      '-pix_fmt',
+      'bgr0',
+      odd,
+    ]);
     const e = await tdsError(decodeAll(odd, { stereo: 'sbs' }));
     expect(e.code).toBe('BAD_STEREO');
     expect(e.message).toMatch(/odd\.mkv is 65 px in width; --stereo sbs needs an even width/);
     expect((await tdsError(probeVideo(odd, { stereo: 'sbs' }))).code).toBe('BAD_STEREO');
     const oddH = join(dir, 'oddh.mkv');
-    ffmpeg(['-f', 'lavfi', '-i', 'testsrc2=size=64x48:rate=25:duration=1,format=rgb24,crop=64:47:0:0', '-c:v', 'ffv1', '-pix_fmt', 'bgr0', oddH]);
+    ffmpeg([
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=size=64x48:rate=25:duration=1,format=rgb24,crop=64:47:0:0',
+      '-c:v',
+      'ffv1',
+      '-pix_fmt',
+      'bgr0',
+      oddH,
+    ]);
     expect((await tdsError(decodeAll(oddH, { stereo: 'tb' }))).code).toBe('BAD_STEREO');
   });
 
@@ -135,9 +175,15 @@ describe('option validation', () => {
     const d = tmp();
     writeFileSync(join(d, 'bad.yaml'), 'dataset: x\nclasses: [\n');
     expect(() => loadPalette(join(d, 'bad.yaml'))).toThrow(/bad\.yaml is not valid YAML/);
-    writeFileSync(join(d, 'shape.yaml'), 'dataset: x\nclasses:\n  - {id: 0, name: bg, color: [0,0,0]}\n  - {id: 1, name: tool, color: [0,300,0]}\nscenes: [{id: 0, name: s}]\n');
+    writeFileSync(
+      join(d, 'shape.yaml'),
+      'dataset: x\nclasses:\n  - {id: 0, name: bg, color: [0,0,0]}\n  - {id: 1, name: tool, color: [0,300,0]}\nscenes: [{id: 0, name: s}]\n',
+    );
     expect(() => loadPalette(join(d, 'shape.yaml'))).toThrow(/shape\.yaml: classes\.1\.color\.1/);
-    writeFileSync(join(d, 'order.yaml'), 'dataset: x\nclasses:\n  - {id: 1, name: bg, color: [0,0,0]}\n  - {id: 0, name: tool, color: [0,255,0]}\nscenes: [{id: 0, name: s}]\n');
+    writeFileSync(
+      join(d, 'order.yaml'),
+      'dataset: x\nclasses:\n  - {id: 1, name: bg, color: [0,0,0]}\n  - {id: 0, name: tool, color: [0,255,0]}\nscenes: [{id: 0, name: s}]\n',
+    );
     expect(() => loadPalette(join(d, 'order.yaml'))).toThrow(/class ids must be 0..N-1/);
     expect(existsSync(join(d, 'nope.yaml'))).toBe(false);
     expect(() => loadPalette(join(d, 'nope.yaml'))).toThrow(/config not found/);

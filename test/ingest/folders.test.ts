@@ -23,7 +23,12 @@ describe('frame folders and prepare', () => {
 
   it('reads ROBOT18 stereo frames in order with names and sequences', async () => {
     const f = await lastValueFrom(readFolderFrames(raw).pipe(toArray()));
-    expect(f.map((x) => `${x.sequence}/${x.name}`)).toEqual(['seq_1/frame000', 'seq_1/frame001', 'seq_2/frame000', 'seq_2/frame001']);
+    expect(f.map((x) => `${x.sequence}/${x.name}`)).toEqual([
+      'seq_1/frame000',
+      'seq_1/frame001',
+      'seq_2/frame000',
+      'seq_2/frame001',
+    ]);
     expect(f[1].ptsMs).toBe(1000);
     const direct = synthSequence({ seed: 4, seq: 2, width: 48, height: 32 }).render(1);
     expect(f[3].left.data.equals(direct.left.data)).toBe(true);
@@ -32,7 +37,8 @@ describe('frame folders and prepare', () => {
 
   it('a plain folder of images, in natural order', async () => {
     const d = tmp();
-    for (const n of [10, 2, 1]) await writePng(join(d, `img${n}.png`), { data: Buffer.alloc(4 * 4 * 3, n), width: 4, height: 4, channels: 3 });
+    for (const n of [10, 2, 1])
+      await writePng(join(d, `img${n}.png`), { data: Buffer.alloc(4 * 4 * 3, n), width: 4, height: 4, channels: 3 });
     const ds = scanFolder(d);
     expect(ds.layout).toBe('images');
     expect(ds.sequences[0].frames.map((f) => f.name)).toEqual(['img1', 'img2', 'img10']);
@@ -48,7 +54,9 @@ describe('frame folders and prepare', () => {
     const m = await readRaw(join(out, 'seq_2', 'masks', 'frame001.png'));
     expect(m.channels).toBe(1);
     const mask = await readIndexMask(join(out, 'seq_2', 'masks', 'frame001.png'), 12);
-    expect(Buffer.from(mask).equals(Buffer.from(synthSequence({ seed: 4, seq: 2, width: 48, height: 32 }).render(1).labels))).toBe(true);
+    expect(
+      Buffer.from(mask).equals(Buffer.from(synthSequence({ seed: 4, seq: 2, width: 48, height: 32 }).render(1).labels)),
+    ).toBe(true);
   });
 
   it('prepare with --crop crops frames and masks alike', async () => {
@@ -65,18 +73,30 @@ describe('frame folders and prepare', () => {
   it('a label whose size differs from its frame is refused, naming both files', async () => {
     const d = tmp();
     await writeSynthDataset(d, robot, { sequences: 1, frames: 1, seed: 4, width: 48, height: 32 });
-    await writePng(join(d, 'seq_1', 'labels', 'frame000.png'), { data: Buffer.alloc(40 * 32 * 3), width: 40, height: 32, channels: 3 });
+    await writePng(join(d, 'seq_1', 'labels', 'frame000.png'), {
+      data: Buffer.alloc(40 * 32 * 3),
+      width: 40,
+      height: 32,
+      channels: 3,
+    });
     const out = tmp();
     const e = await prepareDataset(d, out, robot).catch((x) => x);
     expect(e).toBeInstanceOf(TdsError);
-    expect(e.message).toMatch(/label .*labels\/frame000\.png is 40x32 but its frame .*left_frames\/frame000\.png is 48x32/);
+    expect(e.message).toMatch(
+      /label .*labels\/frame000\.png is 40x32 but its frame .*left_frames\/frame000\.png is 48x32/,
+    );
     expect(readdirSync(out)).toEqual([]);
   });
 
   it('labels with too many unknown colours abort with counts', async () => {
     const d = tmp();
     await writeSynthDataset(d, robot, { sequences: 1, frames: 1, seed: 4, width: 48, height: 32 });
-    await writePng(join(d, 'seq_1', 'labels', 'frame000.png'), { data: Buffer.alloc(48 * 32 * 3, 77), width: 48, height: 32, channels: 3 });
+    await writePng(join(d, 'seq_1', 'labels', 'frame000.png'), {
+      data: Buffer.alloc(48 * 32 * 3, 77),
+      width: 48,
+      height: 32,
+      channels: 3,
+    });
     const e = await prepareDataset(d, tmp(), robot).catch((x) => x);
     expect(e.code).toBe('BAD_LABEL');
     expect(e.message).toContain('(77,77,77) x 1536');

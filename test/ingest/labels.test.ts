@@ -23,13 +23,18 @@ describe('palettes', () => {
 
   it('colour <-> index round trip is exact for any label map', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 12 }), fc.infiniteStream(fc.integer({ min: 0, max: 11 })), (w, h, s) => {
-        const labels = Uint8Array.from(s.take(w * h));
-        const rgb = indexToColor(labels, w, h, robot);
-        const back = labelToIndex(rgb, robot);
-        expect(back.unknownPixels).toBe(0);
-        expect(Array.from(back.labels)).toEqual(Array.from(labels));
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 12 }),
+        fc.integer({ min: 1, max: 12 }),
+        fc.infiniteStream(fc.integer({ min: 0, max: 11 })),
+        (w, h, s) => {
+          const labels = Uint8Array.from(s.take(w * h));
+          const rgb = indexToColor(labels, w, h, robot);
+          const back = labelToIndex(rgb, robot);
+          expect(back.unknownPixels).toBe(0);
+          expect(Array.from(back.labels)).toEqual(Array.from(labels));
+        },
+      ),
     );
   });
 

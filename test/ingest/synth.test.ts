@@ -50,7 +50,14 @@ describe('synthetic surgical scenes', () => {
 
   it('writes the ROBOT18 layout with exact colour labels, scenes.json and a side-by-side stereo video', async () => {
     const out = tmp();
-    const s = await writeSynthDataset(out, robot, { sequences: 2, frames: 3, seed: 9, width: 64, height: 48, video: true });
+    const s = await writeSynthDataset(out, robot, {
+      sequences: 2,
+      frames: 3,
+      seed: 9,
+      width: 64,
+      height: 48,
+      video: true,
+    });
     expect(readdirSync(join(out, 'seq_1')).sort()).toEqual(['labels', 'left_frames', 'right_frames', 'video.mp4']);
     const scenes = JSON.parse(readFileSync(join(out, 'scenes.json'), 'utf8'));
     expect(Object.keys(scenes.sequences)).toEqual(['seq_1', 'seq_2']);
@@ -62,6 +69,11 @@ describe('synthetic surgical scenes', () => {
     const lab = await readLabel(ds.sequences[0].frames[2].label!, robot);
     expect(lab.unknownPixels).toBe(0);
     expect(Buffer.from(lab.labels).equals(Buffer.from(direct.labels))).toBe(true);
-    expect(await probeVideo(join(out, 'seq_1', 'video.mp4'), { stereo: 'sbs' })).toMatchObject({ width: 64, height: 48, frames: 3, codec: 'h264' });
+    expect(await probeVideo(join(out, 'seq_1', 'video.mp4'), { stereo: 'sbs' })).toMatchObject({
+      width: 64,
+      height: 48,
+      frames: 3,
+      codec: 'h264',
+    });
   });
 });

@@ -19,11 +19,33 @@ describe('the packed package', () => {
   it('installs into a new project and runs the README example: segment one image, read the classes present', async () => {
     const d = tmp('tds-pack-');
     // dist/ was built by `npm test`'s pretest; --ignore-scripts keeps prepack from rebuilding it under other tests.
-    const tgz = execFileSync('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', d], { cwd: root, encoding: 'utf8' }).trim().split('\n').pop()!;
+    const tgz = execFileSync('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', d], {
+      cwd: root,
+      encoding: 'utf8',
+    })
+      .trim()
+      .split('\n')
+      .pop()!;
     const app = join(d, 'app');
     execFileSync('mkdir', ['-p', app]);
-    writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module', allowScripts: { '@ffmpeg-installer/linux-x64': true, '@ffprobe-installer/linux-x64': true, 'onnxruntime-node': false } }));
-    execFileSync('npm', ['install', join(d, tgz), '--prefer-offline', '--no-audit', '--no-fund', '--loglevel', 'error'], { cwd: app, stdio: ['ignore', 'ignore', 'pipe'], timeout: 240_000 });
+    writeFileSync(
+      join(app, 'package.json'),
+      JSON.stringify({
+        name: 'app',
+        private: true,
+        type: 'module',
+        allowScripts: {
+          '@ffmpeg-installer/linux-x64': true,
+          '@ffprobe-installer/linux-x64': true,
+          'onnxruntime-node': false,
+        },
+      }),
+    );
+    execFileSync(
+      'npm',
+      ['install', join(d, tgz), '--prefer-offline', '--no-audit', '--no-fund', '--loglevel', 'error'],
+      { cwd: app, stdio: ['ignore', 'ignore', 'pipe'], timeout: 240_000 },
+    );
     const pkg = JSON.parse(readFileSync(join(app, 'node_modules', 'tds', 'package.json'), 'utf8'));
     expect(pkg.exports['.'].types).toBe('./dist/index.d.ts');
     expect(readFileSync(join(app, 'node_modules', 'tds', 'dist', 'index.d.ts'), 'utf8')).toContain('createLabeler');
@@ -38,7 +60,9 @@ describe('the packed package', () => {
       px[i * 3 + 1] = bar ? 190 : 40;
       px[i * 3 + 2] = bar ? 195 : 40;
     }
-    await sharp(px, { raw: { width: w, height: h, channels: 3 } }).png().toFile(join(app, 'frame.png'));
+    await sharp(px, { raw: { width: w, height: h, channels: 3 } })
+      .png()
+      .toFile(join(app, 'frame.png'));
     writeFileSync(join(app, 'example.mjs'), readmeExample());
     const r = spawnSync(process.execPath, ['example.mjs'], { cwd: app, encoding: 'utf8', timeout: 120_000 });
     expect(r.stderr).toBe('');

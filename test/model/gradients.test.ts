@@ -8,7 +8,10 @@ import { lossGrads, trainStep, type Batch } from '../../src/train/step.js';
 import { OFFICIAL_STAGES } from '../../src/train/config.js';
 
 /** Loss weights of each official stage by name. */
-const STAGE_WEIGHTS = Object.fromEntries(OFFICIAL_STAGES.map((s) => [s.name, s])) as Record<'seg' | 'class' | 'sync' | 'scene', (typeof OFFICIAL_STAGES)[number]>;
+const STAGE_WEIGHTS = Object.fromEntries(OFFICIAL_STAGES.map((s) => [s.name, s])) as Record<
+  'seg' | 'class' | 'sync' | 'scene',
+  (typeof OFFICIAL_STAGES)[number]
+>;
 
 function rand(shape: number[], seed: number): tf.Tensor {
   return tf.randomNormal(shape, 0, 1, 'float32', seed);
@@ -21,7 +24,9 @@ function zeroInsert(w: tf.Tensor4D, d: number): tf.Tensor4D {
   const ew = (kw - 1) * d + 1;
   const src = w.arraySync();
   const out = tf.buffer([eh, ew, ci, co]);
-  for (let y = 0; y < kh; y++) for (let x = 0; x < kw; x++) for (let i = 0; i < ci; i++) for (let o = 0; o < co; o++) out.set(src[y][x][i][o], y * d, x * d, i, o);
+  for (let y = 0; y < kh; y++)
+    for (let x = 0; x < kw; x++)
+      for (let i = 0; i < ci; i++) for (let o = 0; o < co; o++) out.set(src[y][x][i][o], y * d, x * d, i, o);
   return out.toTensor() as tf.Tensor4D;
 }
 
@@ -45,10 +50,26 @@ async function onBackend<T>(name: string, fn: () => T): Promise<T> {
 /** Reference gradients of sum(conv2d(x, W, dilation d) * g) through cpu's own backprop kernels on the zero-inserted kernel. */
 function reference(x: tf.Tensor4D, w: tf.Tensor4D, g: tf.Tensor4D, d: number, pad: 'same' | 'valid') {
   const wz = zeroInsert(w, d);
-  const dx = tf.engine().runKernel('Conv2DBackpropInput', { dy: g, filter: wz }, { inputShape: x.shape, strides: [1, 1], pad, dataFormat: 'NHWC' }) as tf.Tensor4D;
-  const dwz = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy: g }, { filterShape: wz.shape, strides: [1, 1], pad, dataFormat: 'NHWC' }) as tf.Tensor4D;
+  const dx = tf
+    .engine()
+    .runKernel(
+      'Conv2DBackpropInput',
+      { dy: g, filter: wz },
+      { inputShape: x.shape, strides: [1, 1], pad, dataFormat: 'NHWC' },
+    ) as tf.Tensor4D;
+  const dwz = tf
+    .engine()
+    .runKernel(
+      'Conv2DBackpropFilter',
+      { x, dy: g },
+      { filterShape: wz.shape, strides: [1, 1], pad, dataFormat: 'NHWC' },
+    ) as tf.Tensor4D;
   const [kh, kw] = w.shape;
-  const dw = tf.stack(Array.from({ length: kh }, (_, y) => tf.stack(Array.from({ length: kw }, (_, xx) => dwz.slice([y * d, xx * d, 0, 0], [1, 1, -1, -1]).squeeze([0, 1])))));
+  const dw = tf.stack(
+    Array.from({ length: kh }, (_, y) =>
+      tf.stack(Array.from({ length: kw }, (_, xx) => dwz.slice([y * d, xx * d, 0, 0], [1, 1, -1, -1]).squeeze([0, 1]))),
+    ),
+  );
   return { dx, dw };
 }
 
@@ -66,22 +87,31 @@ describe('Conv2D gradient with dilation', () => {
   });
 
   for (const backend of ['cpu', 'wasm']) {
-    it.each([1, 2, 4, 8, 16])(`${backend}: dilation %i, input and filter gradients match the zero-inserted reference`, async (d) => {
-      await tf.setBackend('cpu');
-      const x = rand([2, 20, 24, 3], d) as tf.Tensor4D;
-      const w = rand([3, 3, 3, 4], d + 100) as tf.Tensor4D;
-      const g = rand([2, 20, 24, 4], d + 200) as tf.Tensor4D;
-      const ref = reference(x, w, g, d, 'same');
-      const [xv, wv, gv, rdx, rdw] = [x, w, g, ref.dx, ref.dw].map((t) => ({ data: t.dataSync().slice(), shape: t.shape }));
-      const got = await onBackend(backend, () => {
-        const t = (v: { data: Float32Array | Int32Array | Uint8Array; shape: number[] }) => tf.tensor(v.data as Float32Array, v.shape);
-        const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'same', 'NHWC', d), t(gv))))([t(xv), t(wv)]);
-        return { dx: dx.dataSync().slice(), dw: dw.dataSync().slice() };
-      });
-      await tf.setBackend('cpu');
-      expect(relErr(tf.tensor(got.dx), tf.tensor(rdx.data as Float32Array))).toBeLessThan(1e-4);
-      expect(relErr(tf.tensor(got.dw), tf.tensor(rdw.data as Float32Array))).toBeLessThan(1e-4);
-    });
+    it.each([1, 2, 4, 8, 16])(
+      `${backend}: dilation %i, input and filter gradients match the zero-inserted reference`,
+      async (d) => {
+        await tf.setBackend('cpu');
+        const x = rand([2, 20, 24, 3], d) as tf.Tensor4D;
+        const w = rand([3, 3, 3, 4], d + 100) as tf.Tensor4D;
+        const g = rand([2, 20, 24, 4], d + 200) as tf.Tensor4D;
+        const ref = reference(x, w, g, d, 'same');
+        const [xv, wv, gv, rdx, rdw] = [x, w, g, ref.dx, ref.dw].map((t) => ({
+          data: t.dataSync().slice(),
+          shape: t.shape,
+        }));
+        const got = await onBackend(backend, () => {
+          const t = (v: { data: Float32Array | Int32Array | Uint8Array; shape: number[] }) =>
+            tf.tensor(v.data as Float32Array, v.shape);
+          const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+            tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'same', 'NHWC', d), t(gv))),
+          )([t(xv), t(wv)]);
+          return { dx: dx.dataSync().slice(), dw: dw.dataSync().slice() };
+        });
+        await tf.setBackend('cpu');
+        expect(relErr(tf.tensor(got.dx), tf.tensor(rdx.data as Float32Array))).toBeLessThan(1e-4);
+        expect(relErr(tf.tensor(got.dw), tf.tensor(rdw.data as Float32Array))).toBeLessThan(1e-4);
+      },
+    );
   }
 
   it.each([
@@ -94,7 +124,9 @@ describe('Conv2D gradient with dilation', () => {
       onBackend(backend, () => {
         const x = rand([2, 17, 22, 5], 1);
         const w = rand([k, k, 5, 6], 2);
-        const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, s, pad))))([x, w]);
+        const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+          tf.sum(tf.square(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, s, pad))),
+        )([x, w]);
         return [dx.dataSync().slice(), dw.dataSync().slice()];
       });
     const c = await run('cpu');
@@ -118,7 +150,17 @@ describe('wasm training kernels vs cpu', () => {
         const outH = pad === 'same' ? Math.ceil(16 / s) : Math.floor((16 - k) / s) + 1;
         const outW = pad === 'same' ? Math.ceil(20 / s) : Math.floor((20 - k) / s) + 1;
         const dy = rand([n, outH, outW, 7], 4);
-        return (tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { filterShape: [k, k, 4, 7], strides: [s, s], pad, dataFormat: 'NHWC' }) as tf.Tensor).dataSync().slice();
+        return (
+          tf
+            .engine()
+            .runKernel(
+              'Conv2DBackpropFilter',
+              { x, dy },
+              { filterShape: [k, k, 4, 7], strides: [s, s], pad, dataFormat: 'NHWC' },
+            ) as tf.Tensor
+        )
+          .dataSync()
+          .slice();
       });
     const c = await run('cpu');
     const w = await run('wasm');
@@ -132,7 +174,9 @@ describe('wasm training kernels vs cpu', () => {
       onBackend(backend, () => {
         const x = rand([1, 4, 5, 6], 5);
         const w = rand([4, 4, 3, 6], 6);
-        const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(tf.conv2dTranspose(a as tf.Tensor4D, b as tf.Tensor4D, [1, 8, 10, 3], 2, 'same'))))([x, w]);
+        const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+          tf.sum(tf.square(tf.conv2dTranspose(a as tf.Tensor4D, b as tf.Tensor4D, [1, 8, 10, 3], 2, 'same'))),
+        )([x, w]);
         return [dx.dataSync().slice(), dw.dataSync().slice()];
       });
     const c = await run('cpu');
@@ -144,7 +188,9 @@ describe('wasm training kernels vs cpu', () => {
   it('training needs no ReluGrad/SigmoidGrad kernel: relu and sigmoid gradients run on wasm from its own kernels', async () => {
     const run = (backend: string) =>
       onBackend(backend, () => {
-        const [a, b] = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.add(tf.sum(tf.square(tf.relu(x))), tf.sum(tf.sigmoid(y))))([rand([3, 50], 7), rand([3, 50], 8)]);
+        const [a, b] = tf.grads((x: tf.Tensor, y: tf.Tensor) =>
+          tf.add(tf.sum(tf.square(tf.relu(x))), tf.sum(tf.sigmoid(y))),
+        )([rand([3, 50], 7), rand([3, 50], 8)]);
         return [a.dataSync().slice(), b.dataSync().slice()];
       });
     const c = await run('cpu');
@@ -156,8 +202,33 @@ describe('wasm training kernels vs cpu', () => {
 });
 
 function smallBatch(C: number): Batch {
-  const labels = tf.tidy(() => tf.clipByValue(tf.floor(tf.mul(tf.add(tf.sin(tf.range(0, 64 * 64).reshape([1, 64, 64]).div(37)), 1), C / 2)), 0, C - 1).toInt());
-  return { images: rand([1, 64, 64, 3], 9) as tf.Tensor4D, oneHot: tf.oneHot(labels as tf.Tensor3D, C).toFloat() as tf.Tensor4D, sceneIds: tf.tensor1d([1]) };
+  const labels = tf.tidy(() =>
+    tf
+      .clipByValue(
+        tf.floor(
+          tf.mul(
+            tf.add(
+              tf.sin(
+                tf
+                  .range(0, 64 * 64)
+                  .reshape([1, 64, 64])
+                  .div(37),
+              ),
+              1,
+            ),
+            C / 2,
+          ),
+        ),
+        0,
+        C - 1,
+      )
+      .toInt(),
+  );
+  return {
+    images: rand([1, 64, 64, 3], 9) as tf.Tensor4D,
+    oneHot: tf.oneHot(labels as tf.Tensor3D, C).toFloat() as tf.Tensor4D,
+    sceneIds: tf.tensor1d([1]),
+  };
 }
 
 describe('whole-model gradients and training steps', () => {
@@ -166,7 +237,9 @@ describe('whole-model gradients and training steps', () => {
       onBackend(backend, () => {
         const m = buildTdsNet({ profile: 'fast', numClasses: 5, numScenes: 3, height: 64, width: 64, seed: 4 });
         const { losses, grads } = lossGrads(m, smallBatch(5), STAGE_WEIGHTS.scene, 'soft');
-        const out = m.trainableWeights.map((v, i) => [v.originalName ?? v.name, Object.values(grads)[i].dataSync().slice()] as const);
+        const out = m.trainableWeights.map(
+          (v, i) => [v.originalName ?? v.name, Object.values(grads)[i].dataSync().slice()] as const,
+        );
         m.dispose();
         return { losses, out };
       });
@@ -184,32 +257,35 @@ describe('whole-model gradients and training steps', () => {
     expect(Math.max(...Array.from(d16[1]).map(Math.abs))).toBeGreaterThan(0);
   });
 
-  it.each(['fast', 'paper'] as const)('%s profile: a training step runs on wasm for all four stages (fast: and lowers the loss)', async (profile) => {
-    await tf.setBackend('wasm');
-    const m = buildTdsNet({ profile, numClasses: 5, numScenes: 3, height: 64, width: 64, seed: 5 });
-    const opt = tf.train.adam(profile === 'fast' ? 1e-3 : 1e-4);
-    const batch = smallBatch(5);
-    const before = tf.memory().numTensors;
-    const first = trainStep(m, opt, batch, STAGE_WEIGHTS.seg);
-    for (const stage of ['class', 'sync', 'scene'] as const) {
-      const l = trainStep(m, opt, batch, STAGE_WEIGHTS[stage]);
-      expect(Number.isFinite(l.total)).toBe(true);
-      if (stage !== 'class') expect(l.sync).toBeGreaterThan(0);
-    }
-    if (profile === 'fast') {
-      let last = first;
-      for (let i = 0; i < 4; i++) last = trainStep(m, opt, batch, STAGE_WEIGHTS.seg);
-      expect(last.seg).toBeLessThan(first.seg);
-    }
-    // optimizer slots are created on the first step; afterwards the count stays flat
-    const n = tf.memory().numTensors;
-    trainStep(m, opt, batch, STAGE_WEIGHTS.scene);
-    expect(tf.memory().numTensors).toBe(n);
-    expect(n).toBeGreaterThan(before);
-    m.dispose();
-    opt.dispose();
-    await tf.setBackend('cpu');
-  });
+  it.each(['fast', 'paper'] as const)(
+    '%s profile: a training step runs on wasm for all four stages (fast: and lowers the loss)',
+    async (profile) => {
+      await tf.setBackend('wasm');
+      const m = buildTdsNet({ profile, numClasses: 5, numScenes: 3, height: 64, width: 64, seed: 5 });
+      const opt = tf.train.adam(profile === 'fast' ? 1e-3 : 1e-4);
+      const batch = smallBatch(5);
+      const before = tf.memory().numTensors;
+      const first = trainStep(m, opt, batch, STAGE_WEIGHTS.seg);
+      for (const stage of ['class', 'sync', 'scene'] as const) {
+        const l = trainStep(m, opt, batch, STAGE_WEIGHTS[stage]);
+        expect(Number.isFinite(l.total)).toBe(true);
+        if (stage !== 'class') expect(l.sync).toBeGreaterThan(0);
+      }
+      if (profile === 'fast') {
+        let last = first;
+        for (let i = 0; i < 4; i++) last = trainStep(m, opt, batch, STAGE_WEIGHTS.seg);
+        expect(last.seg).toBeLessThan(first.seg);
+      }
+      // optimizer slots are created on the first step; afterwards the count stays flat
+      const n = tf.memory().numTensors;
+      trainStep(m, opt, batch, STAGE_WEIGHTS.scene);
+      expect(tf.memory().numTensors).toBe(n);
+      expect(n).toBeGreaterThan(before);
+      m.dispose();
+      opt.dispose();
+      await tf.setBackend('cpu');
+    },
+  );
 });
 
 describe('half-pixel bilinear resize gradient', () => {
@@ -239,14 +315,19 @@ describe('half-pixel bilinear resize gradient', () => {
     return out;
   }
 
-  it.each(['cpu', 'wasm'])('%s: the gradient of a non-square x4 half-pixel upsample is the exact adjoint', async (backend) => {
-    await tf.setBackend(backend);
-    const x = rand([2, 3, 5, 4], 1);
-    const dy = rand([2, 12, 20, 4], 2);
-    const g = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.image.resizeBilinear(a as tf.Tensor4D, [12, 20], false, true), dy)))(x);
-    expect(g.shape).toEqual([2, 3, 5, 4]);
-    const ref = refGrad(dy.arraySync() as number[][][][], 3, 5);
-    expect(relErr(g, tf.tensor(ref))).toBeLessThan(1e-5);
-    await tf.setBackend('cpu');
-  });
+  it.each(['cpu', 'wasm'])(
+    '%s: the gradient of a non-square x4 half-pixel upsample is the exact adjoint',
+    async (backend) => {
+      await tf.setBackend(backend);
+      const x = rand([2, 3, 5, 4], 1);
+      const dy = rand([2, 12, 20, 4], 2);
+      const g = tf.grad((a: tf.Tensor) =>
+        tf.sum(tf.mul(tf.image.resizeBilinear(a as tf.Tensor4D, [12, 20], false, true), dy)),
+      )(x);
+      expect(g.shape).toEqual([2, 3, 5, 4]);
+      const ref = refGrad(dy.arraySync() as number[][][][], 3, 5);
+      expect(relErr(g, tf.tensor(ref))).toBeLessThan(1e-5);
+      await tf.setBackend('cpu');
+    },
+  );
 });

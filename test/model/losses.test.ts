@@ -1,7 +1,15 @@
 // Each loss against values computed by hand on tiny tensors (see the arithmetic in the comments).
 import { describe, expect, it, beforeAll } from 'vitest';
 import { tf } from '../../src/model/tf.js';
-import { segLoss, classLoss, sceneLoss, syncLoss, presenceFromTarget, tdsLoss, maskPresence } from '../../src/model/losses.js';
+import {
+  segLoss,
+  classLoss,
+  sceneLoss,
+  syncLoss,
+  presenceFromTarget,
+  tdsLoss,
+  maskPresence,
+} from '../../src/model/losses.js';
 import { useBackend } from '../../src/model/backend.js';
 
 beforeAll(async () => {
@@ -63,7 +71,9 @@ describe('losses', () => {
     const q = tf.tensor4d([0.8, 0.2, 0.55, 0.45], [1, 1, 2, 2]);
     const logits = tf.tensor2d([[0.3, -0.2]]);
     for (const mode of ['hard', 'soft'] as const) {
-      const [gLogits, gProbs] = tf.grads((l: tf.Tensor, p: tf.Tensor) => syncLoss(l as tf.Tensor2D, p as tf.Tensor4D, mode))([logits, q]);
+      const [gLogits, gProbs] = tf.grads((l: tf.Tensor, p: tf.Tensor) =>
+        syncLoss(l as tf.Tensor2D, p as tf.Tensor4D, mode),
+      )([logits, q]);
       const maxAbs = (t: tf.Tensor) => Math.max(...Array.from(t.dataSync()).map(Math.abs));
       expect(maxAbs(gLogits)).toBeGreaterThan(0.1);
       if (mode === 'hard') expect(maxAbs(gProbs)).toBe(0);

@@ -81,9 +81,13 @@ describe('model folders', () => {
 
       const missing = { ...weights };
       delete missing['block5_conv3/kernel'];
-      expect(() => loadEncoderWeights(model, writeManifest(join(tmp(), 'vgg2'), missing))).toThrow(/has no block5_conv3\/kernel/);
+      expect(() => loadEncoderWeights(model, writeManifest(join(tmp(), 'vgg2'), missing))).toThrow(
+        /has no block5_conv3\/kernel/,
+      );
       const wrong = { ...weights, 'block1_conv1/kernel': tf.zeros([3, 3, 1, 64]) };
-      expect(() => loadEncoderWeights(model, writeManifest(join(tmp(), 'vgg3'), wrong))).toThrow(/block1_conv1\/kernel has shape \[3,3,1,64\] but the encoder expects \[3,3,3,64\]/);
+      expect(() => loadEncoderWeights(model, writeManifest(join(tmp(), 'vgg3'), wrong))).toThrow(
+        /block1_conv1\/kernel has shape \[3,3,1,64\] but the encoder expects \[3,3,3,64\]/,
+      );
     } finally {
       model.dispose();
     }

@@ -60,7 +60,14 @@ describe('ONNX export and the ORT engine', () => {
     expect(d.presence).toBeLessThan(1e-4);
     expect(d.scene).toBeLessThan(1e-4);
     // the exported graph is recorded in tds.json
-    expect(readTdsJson(dir).onnx).toMatchObject({ file: 'model.onnx', input: 'image', inputLayout: 'nchw', outputs: { seg: 'seg', class: 'class', scene: 'scene' }, opset: 17, source: 'export' });
+    expect(readTdsJson(dir).onnx).toMatchObject({
+      file: 'model.onnx',
+      input: 'image',
+      inputLayout: 'nchw',
+      outputs: { seg: 'seg', class: 'class', scene: 'scene' },
+      opset: 17,
+      source: 'export',
+    });
   });
 
   it('exports automatically when model.onnx is missing; changed weights are reported, and tds export keeps the old ONNX', async () => {
@@ -105,16 +112,49 @@ describe('ONNX export and the ORT engine', () => {
 });
 
 /** A foreign NCHW model like the official PyTorch export: log-softmax seg (1x1 conv), class and scene logits. */
-function foreignModel(C: number, S: number, H: number, W: number): { bytes: Uint8Array; wSeg: Float32Array; bSeg: Float32Array } {
+function foreignModel(
+  C: number,
+  S: number,
+  H: number,
+  W: number,
+): { bytes: Uint8Array; wSeg: Float32Array; bSeg: Float32Array } {
   const g = new OnnxGraph();
   g.input('input.1', [1, 3, H, W]);
   const wSeg = Float32Array.from({ length: C * 3 }, (_, i) => Math.sin(i + 1));
   const bSeg = Float32Array.from({ length: C }, (_, i) => 0.1 * i);
-  const conv = g.node('Conv', ['input.1', g.constant('w', wSeg, [C, 3, 1, 1]), g.constant('b', bSeg, [C])], { kernel_shape: [1, 1] });
+  const conv = g.node('Conv', ['input.1', g.constant('w', wSeg, [C, 3, 1, 1]), g.constant('b', bSeg, [C])], {
+    kernel_shape: [1, 1],
+  });
   g.node('LogSoftmax', [conv], { axis: 1 }, 'out_seg');
   const gap = g.node('Flatten', [g.node('GlobalAveragePool', ['input.1'])], { axis: 1 });
-  g.node('Gemm', [gap, g.constant('wc', Float32Array.from({ length: 3 * C }, (_, i) => Math.cos(i)), [3, C]), g.constant('bc', new Float32Array(C), [C])], {}, 'out_class');
-  g.node('Gemm', [gap, g.constant('ws', Float32Array.from({ length: 3 * S }, (_, i) => 0.5 - i * 0.1), [3, S]), g.constant('bs', new Float32Array(S), [S])], {}, 'out_scene');
+  g.node(
+    'Gemm',
+    [
+      gap,
+      g.constant(
+        'wc',
+        Float32Array.from({ length: 3 * C }, (_, i) => Math.cos(i)),
+        [3, C],
+      ),
+      g.constant('bc', new Float32Array(C), [C]),
+    ],
+    {},
+    'out_class',
+  );
+  g.node(
+    'Gemm',
+    [
+      gap,
+      g.constant(
+        'ws',
+        Float32Array.from({ length: 3 * S }, (_, i) => 0.5 - i * 0.1),
+        [3, S],
+      ),
+      g.constant('bs', new Float32Array(S), [S]),
+    ],
+    {},
+    'out_scene',
+  );
   g.output('out_seg', [1, C, H, W]);
   g.output('out_class', [1, C]);
   g.output('out_scene', [1, S]);
@@ -129,7 +169,11 @@ describe('import-onnx', () => {
     const m = foreignModel(12, 3, H, W);
     writeFileSync(join(d, 'tdsnet.onnx'), m.bytes);
     const meta = await importOnnx(join(d, 'tdsnet.onnx'), join(d, 'imported'), { palette: robot });
-    expect(meta).toMatchObject({ profile: 'imported', inputSize: { height: H, width: W }, outputs: { seg: { activation: 'log-softmax', layout: 'nchw' } } });
+    expect(meta).toMatchObject({
+      profile: 'imported',
+      inputSize: { height: H, width: W },
+      outputs: { seg: { activation: 'log-softmax', layout: 'nchw' } },
+    });
     const seg = await createSegmenter(join(d, 'imported'));
     const img = synthSequence({ seed: 2, seq: 1, width: W, height: H }).render(0).left;
     const r = await seg.segmentImage(img);
@@ -137,7 +181,10 @@ describe('import-onnx', () => {
     // Reference: normalise pixel 5, 1x1 conv, softmax.
     const p = 5;
     const x = [0, 1, 2].map((c) => (img.data[p * 3 + c] / 255 - IMAGENET.mean[c]) / IMAGENET.std[c]);
-    const logits = Array.from({ length: 12 }, (_, k) => m.bSeg[k] + x[0] * m.wSeg[k * 3] + x[1] * m.wSeg[k * 3 + 1] + x[2] * m.wSeg[k * 3 + 2]);
+    const logits = Array.from(
+      { length: 12 },
+      (_, k) => m.bSeg[k] + x[0] * m.wSeg[k * 3] + x[1] * m.wSeg[k * 3 + 1] + x[2] * m.wSeg[k * 3 + 2],
+    );
     const mx = Math.max(...logits);
     const e = logits.map((v) => Math.exp(v - mx));
     const s = e.reduce((a, b) => a + b, 0);
@@ -153,10 +200,16 @@ describe('import-onnx', () => {
     expect(e).toBeInstanceOf(TdsError);
     expect(e.message).toMatch(/notes\.onnx is not an ONNX model/);
     writeFileSync(join(d, 'eight.onnx'), foreignModel(8, 3, 32, 32).bytes);
-    await expect(importOnnx(join(d, 'eight.onnx'), join(d, 'y'), { palette: robot })).rejects.toThrow(/segmentation output out_seg has shape \[1,8,32,32\] but the config declares 12 classes/);
+    await expect(importOnnx(join(d, 'eight.onnx'), join(d, 'y'), { palette: robot })).rejects.toThrow(
+      /segmentation output out_seg has shape \[1,8,32,32\] but the config declares 12 classes/,
+    );
     writeFileSync(join(d, 'scenes.onnx'), foreignModel(12, 5, 32, 32).bytes);
-    await expect(importOnnx(join(d, 'scenes.onnx'), join(d, 'z'), { palette: robot })).rejects.toThrow(/scene output out_scene .* declares 3 scenes/);
-    await expect(importOnnx(join(d, 'scenes.onnx'), join(d, 'w'), { palette: robot, size: { height: 64, width: 64 } })).rejects.toThrow(/does not accept a nchw input of 64x64/);
+    await expect(importOnnx(join(d, 'scenes.onnx'), join(d, 'z'), { palette: robot })).rejects.toThrow(
+      /scene output out_scene .* declares 3 scenes/,
+    );
+    await expect(
+      importOnnx(join(d, 'scenes.onnx'), join(d, 'w'), { palette: robot, size: { height: 64, width: 64 } }),
+    ).rejects.toThrow(/does not accept a nchw input of 64x64/);
     expect(existsSync(join(d, 'y'))).toBe(false);
   });
 
@@ -167,10 +220,31 @@ describe('import-onnx', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/model\.onnx \(\d+ nodes\)/);
     expect(readTdsJson(join(d, 'm')).onnx?.file).toBe('model.onnx');
-    const i = cli(['import-onnx', join(d, 'm', 'model.onnx'), '--out', join(d, 'imp'), '--config', join(root, 'configs', 'robot18.yaml'), '--layout', 'nchw', '--seg-layout', 'nhwc', '--size', '64x64', '--outputs', 'seg,class,scene', '--seg-activation', 'softmax']);
+    const i = cli([
+      'import-onnx',
+      join(d, 'm', 'model.onnx'),
+      '--out',
+      join(d, 'imp'),
+      '--config',
+      join(root, 'configs', 'robot18.yaml'),
+      '--layout',
+      'nchw',
+      '--seg-layout',
+      'nhwc',
+      '--size',
+      '64x64',
+      '--outputs',
+      'seg,class,scene',
+      '--seg-activation',
+      'softmax',
+    ]);
     expect(i.stderr).toBe('');
     expect(i.code).toBe(0);
-    expect(JSON.parse(readFileSync(join(d, 'imp', 'tds.json'), 'utf8')).outputs.seg).toEqual({ name: 'seg', activation: 'softmax', layout: 'nhwc' });
+    expect(JSON.parse(readFileSync(join(d, 'imp', 'tds.json'), 'utf8')).outputs.seg).toEqual({
+      name: 'seg',
+      activation: 'softmax',
+      layout: 'nhwc',
+    });
     const bad = cli(['import-onnx', join(d, 'm', 'tds.json'), '--out', join(d, 'imp2'), '--config', 'robot18']);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/^tds: .*tds\.json is not an ONNX model/);

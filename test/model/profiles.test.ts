@@ -20,7 +20,11 @@ describe('TDSNet profiles', () => {
       expect(names[12]).toBe('block5_conv3');
       expect(names.reduce((n, x) => n + m.getLayer(x).countParams(), 0)).toBe(14_714_688);
       expect(m.getLayer('ce_dilate16').getConfig().dilationRate).toEqual([16, 16]);
-      expect(m.outputs.map((o) => o.shape)).toEqual([[null, 256, 320, 12], [null, 12], [null, 3]]);
+      expect(m.outputs.map((o) => o.shape)).toEqual([
+        [null, 256, 320, 12],
+        [null, 12],
+        [null, 3],
+      ]);
       const g = countGflops(m, 256, 320);
       expect(g).toBeGreaterThan(105);
       expect(g).toBeLessThan(108);
@@ -33,8 +37,24 @@ describe('TDSNet profiles', () => {
   it('fast: same decomposition and outputs at <= 3 GFLOP per 256x320 frame', () => {
     const m = buildTdsNet({ profile: 'fast', numClasses: 12, numScenes: 3, height: 256, width: 320 });
     try {
-      for (const name of ['ce_deconv', 'ce_dilate1', 'ce_dilate16', 'ce_latent', 't01', 't02', 't12', 'seg', 'class', 'scene']) expect(m.getLayer(name)).toBeDefined();
-      expect(m.outputs.map((o) => o.shape)).toEqual([[null, 256, 320, 12], [null, 12], [null, 3]]);
+      for (const name of [
+        'ce_deconv',
+        'ce_dilate1',
+        'ce_dilate16',
+        'ce_latent',
+        't01',
+        't02',
+        't12',
+        'seg',
+        'class',
+        'scene',
+      ])
+        expect(m.getLayer(name)).toBeDefined();
+      expect(m.outputs.map((o) => o.shape)).toEqual([
+        [null, 256, 320, 12],
+        [null, 12],
+        [null, 3],
+      ]);
       expect(countGflops(m, 256, 320)).toBeLessThanOrEqual(3);
       const out = m.predict(tf.randomNormal([1, 256, 320, 3], 0, 1, 'float32', 3)) as tf.Tensor[];
       const sums = tf.sum(out[0], -1);
@@ -50,11 +70,15 @@ describe('TDSNet profiles', () => {
     [256, 300],
     [0, 320],
   ])('input %ix%i (not multiples of 32) is refused with a clear error', (h, w) => {
-    expect(() => buildTdsNet({ profile: 'fast', numClasses: 12, numScenes: 3, height: h, width: w })).toThrow(/multiples of 32.*got/);
+    expect(() => buildTdsNet({ profile: 'fast', numClasses: 12, numScenes: 3, height: h, width: w })).toThrow(
+      /multiples of 32.*got/,
+    );
   });
 
   it('an unknown profile is refused', () => {
-    expect(() => buildTdsNet({ profile: 'huge' as 'fast', numClasses: 12, numScenes: 3, height: 256, width: 320 })).toThrow(/unknown profile "huge".*paper, fast/);
+    expect(() =>
+      buildTdsNet({ profile: 'huge' as 'fast', numClasses: 12, numScenes: 3, height: 256, width: 320 }),
+    ).toThrow(/unknown profile "huge".*paper, fast/);
   });
 
   it('bilinear upsampling matches PyTorch align_corners=False (half-pixel centres)', () => {

@@ -23,7 +23,12 @@ describe('createSegmenter (tfjs engine)', () => {
   it.each(['wasm', 'cpu'] as const)('segments a synthetic frame on %s and says which backend ran', async (backend) => {
     const seg = await createSegmenter(dir, { engine: 'tfjs', backend });
     try {
-      expect(seg.info).toMatchObject({ engine: 'tfjs', backend, profile: 'fast', inputSize: { height: 128, width: 160 } });
+      expect(seg.info).toMatchObject({
+        engine: 'tfjs',
+        backend,
+        profile: 'fast',
+        inputSize: { height: 128, width: 160 },
+      });
       const r = await seg.segmentImage(frame.left);
       expect(r).toMatchObject({ width: 160, height: 128, numClasses: 12 });
       expect(r.probs.length).toBe(128 * 160 * 12);
@@ -67,13 +72,19 @@ describe('createSegmenter (tfjs engine)', () => {
     const seg = await createSegmenter(dir, { engine: 'tfjs', backend: 'cpu' });
     try {
       await seg.segmentFrame({ index: 0, ptsMs: 40, left: frame.left });
-      await expect(seg.segmentFrame({ index: 1, ptsMs: 40, left: frame.left })).rejects.toThrow(/frame 1: timestamp 40 ms does not increase/);
+      await expect(seg.segmentFrame({ index: 1, ptsMs: 40, left: frame.left })).rejects.toThrow(
+        /frame 1: timestamp 40 ms does not increase/,
+      );
       const grey = { data: Buffer.alloc(320 * 256), width: 320, height: 256, channels: 1 };
       await expect(seg.segmentImage(grey)).rejects.toThrow(/has 1 channel\(s\); the model needs RGB \(3\)/);
     } finally {
       seg.dispose();
     }
-    await expect(createSegmenter(dir, { engine: 'tfjs', backend: 'tensorflow' })).rejects.toThrow(/backend tensorflow needs @tensorflow\/tfjs-node-gpu or @tensorflow\/tfjs-node/);
-    await expect(createSegmenter(dir, { engine: 'tfjs', size: { height: 100, width: 160 } })).rejects.toThrow(/multiples of 32/);
+    await expect(createSegmenter(dir, { engine: 'tfjs', backend: 'tensorflow' })).rejects.toThrow(
+      /backend tensorflow needs @tensorflow\/tfjs-node-gpu or @tensorflow\/tfjs-node/,
+    );
+    await expect(createSegmenter(dir, { engine: 'tfjs', size: { height: 100, width: 160 } })).rejects.toThrow(
+      /multiples of 32/,
+    );
   });
 });

@@ -11,19 +11,20 @@ import { writePng, readRaw } from '../../src/ingest/image-io.js';
 import { tmp } from '../helpers.js';
 
 const labelMap = (maxW = 24, maxH = 24, C = 4) =>
-  fc.record({ w: fc.integer({ min: 1, max: maxW }), h: fc.integer({ min: 1, max: maxH }) }).chain(({ w, h }) =>
-    fc.record({ w: fc.constant(w), h: fc.constant(h), labels: fc.uint8Array({ min: 0, max: C - 1, minLength: w * h, maxLength: w * h }) }),
-  );
+  fc
+    .record({ w: fc.integer({ min: 1, max: maxW }), h: fc.integer({ min: 1, max: maxH }) })
+    .chain(({ w, h }) =>
+      fc.record({
+        w: fc.constant(w),
+        h: fc.constant(h),
+        labels: fc.uint8Array({ min: 0, max: C - 1, minLength: w * h, maxLength: w * h }),
+      }),
+    );
 
 describe('removeSmallRegions', () => {
   it('relabels a small island to its surrounding label and keeps larger regions', () => {
     // 6x4: a 2-pixel class-2 island inside class 1; a 1-pixel class 3 speck touching background
-    const L = Uint8Array.from([
-      1, 1, 1, 1, 0, 0,
-      1, 2, 2, 1, 0, 3,
-      1, 1, 1, 1, 0, 0,
-      1, 1, 1, 1, 0, 0,
-    ]);
+    const L = Uint8Array.from([1, 1, 1, 1, 0, 0, 1, 2, 2, 1, 0, 3, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 0, 0]);
     const out = removeSmallRegions(L, 6, 4, { minArea: 3, connectivity: 4 });
     expect(Array.from(out)).toEqual([1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 0, 0]);
     expect(Array.from(L)).toContain(2); // input untouched
@@ -38,7 +39,9 @@ describe('removeSmallRegions', () => {
   });
 
   it('rejects a negative minArea', () => {
-    expect(() => removeSmallRegions(new Uint8Array(4), 2, 2, { minArea: -3 })).toThrow('minArea must be a non-negative integer, got -3');
+    expect(() => removeSmallRegions(new Uint8Array(4), 2, 2, { minArea: -3 })).toThrow(
+      'minArea must be a non-negative integer, got -3',
+    );
   });
 
   const props = fc.record({ minArea: fc.integer({ min: 0, max: 12 }), conn: fc.constantFrom(4 as const, 8 as const) });
@@ -73,7 +76,8 @@ describe('removeSmallRegions', () => {
     fc.assert(
       fc.property(labelMap(), props, ({ w, h, labels }, { minArea, conn }) => {
         const before = new Set(labels);
-        for (const v of removeSmallRegions(labels, w, h, { minArea, connectivity: conn })) expect(v === 0 || before.has(v)).toBe(true);
+        for (const v of removeSmallRegions(labels, w, h, { minArea, connectivity: conn }))
+          expect(v === 0 || before.has(v)).toBe(true);
       }),
     );
   });
@@ -91,15 +95,25 @@ describe('removeSmallRegions', () => {
   });
 });
 
-const probMap = fc.record({ w: fc.integer({ min: 1, max: 12 }), h: fc.integer({ min: 1, max: 12 }), C: fc.integer({ min: 2, max: 5 }) }).chain(({ w, h, C }) =>
-  fc.record({ width: fc.constant(w), height: fc.constant(h), numClasses: fc.constant(C), probs: fc.float32Array({ min: 0, max: 1, noNaN: true, minLength: w * h * C, maxLength: w * h * C }) }),
-);
+const probMap = fc
+  .record({ w: fc.integer({ min: 1, max: 12 }), h: fc.integer({ min: 1, max: 12 }), C: fc.integer({ min: 2, max: 5 }) })
+  .chain(({ w, h, C }) =>
+    fc.record({
+      width: fc.constant(w),
+      height: fc.constant(h),
+      numClasses: fc.constant(C),
+      probs: fc.float32Array({ min: 0, max: 1, noNaN: true, minLength: w * h * C, maxLength: w * h * C }),
+    }),
+  );
 
 describe('fusion and resizing', () => {
   it('property: fusing identical maps is the identity', () => {
     fc.assert(
       fc.property(probMap, fc.integer({ min: 1, max: 4 }), (m, n) => {
-        const f = fuseProbabilities(Array.from({ length: n }, () => m), { weights: Array.from({ length: n }, (_, i) => i + 1) });
+        const f = fuseProbabilities(
+          Array.from({ length: n }, () => m),
+          { weights: Array.from({ length: n }, (_, i) => i + 1) },
+        );
         expect(f.width).toBe(m.width);
         for (let i = 0; i < m.probs.length; i++) expect(f.probs[i]).toBeCloseTo(m.probs[i], 5);
       }),
@@ -124,7 +138,10 @@ describe('fusion and resizing', () => {
         const viaProbs = argmaxLabels(resized, m.numClasses);
         // They may differ only where two classes tie (float32 storage of the resized map breaks ties differently).
         for (let i = 0; i < direct.length; i++) {
-          if (direct[i] !== viaProbs[i]) expect(Math.abs(resized[i * m.numClasses + direct[i]] - resized[i * m.numClasses + viaProbs[i]])).toBeLessThan(1e-6);
+          if (direct[i] !== viaProbs[i])
+            expect(
+              Math.abs(resized[i * m.numClasses + direct[i]] - resized[i * m.numClasses + viaProbs[i]]),
+            ).toBeLessThan(1e-6);
         }
         expect(Array.from(flipProbsHorizontal(flipProbsHorizontal(m)).probs)).toEqual(Array.from(m.probs));
       }),
@@ -139,12 +156,20 @@ describe('presence, sync and scene', () => {
     expect(headPresent(Float32Array.from([0.9, 0.2, 0.7, 0.8]))).toEqual([0, 2, 3]);
     expect(syncConsistency([0, 1, 3], [0, 2, 3], 4)).toBe(0.5);
     expect(syncConsistency([0, 1], [0, 1], 12)).toBe(1);
-    expect(sceneLabel(Float32Array.from([0.1, 0.7, 0.2]), ['preparing', 'peeling', 'incising'])).toEqual({ label: 'peeling', id: 1, probs: { preparing: 0.1, peeling: 0.7, incising: 0.2 } });
+    expect(sceneLabel(Float32Array.from([0.1, 0.7, 0.2]), ['preparing', 'peeling', 'incising'])).toEqual({
+      label: 'peeling',
+      id: 1,
+      probs: { preparing: 0.1, peeling: 0.7, incising: 0.2 },
+    });
   });
 });
 
 describe('rendering', () => {
-  const colors: Rgb[] = [[0, 0, 0], [0, 255, 0], [0, 255, 255]];
+  const colors: Rgb[] = [
+    [0, 0, 0],
+    [0, 255, 0],
+    [0, 255, 255],
+  ];
   it('writes the challenge colour PNG and an overlay with a legend that read back as expected', async () => {
     const w = 200;
     const h = 160;
@@ -156,14 +181,18 @@ describe('rendering', () => {
     const back = await readRaw(p);
     expect(Array.from(back.data.subarray((120 * w + 150) * 3, (120 * w + 150) * 3 + 3))).toEqual([0, 255, 0]);
     // An index without a colour is a palette/model mismatch: an error naming the pixel, never a made-up colour.
-    expect(() => colorize(new Uint8Array([0, 1, 7]), 3, 1, colors)).toThrow(/class index 7 at pixel 2 has no colour \(the palette has 3 classes/);
+    expect(() => colorize(new Uint8Array([0, 1, 7]), 3, 1, colors)).toThrow(
+      /class index 7 at pixel 2 has no colour \(the palette has 3 classes/,
+    );
     const frame = { data: Buffer.alloc(w * h * 3, 100), width: w, height: h, channels: 3 };
     const ov = await renderOverlay(frame, labels, colors, ['bg', 'shaft', 'clasper'], [0, 1], 0.5);
     const px = (x: number, y: number) => Array.from(ov.data.subarray((y * w + x) * 3, (y * w + x) * 3 + 3));
     expect(px(150, 120)).toEqual([50, 178, 50]); // 0.5 * 100 + 0.5 * colour
     expect(px(150, 60)).toEqual([100, 100, 100]); // background untouched
     // legend in the top-left: its swatch shows the shaft colour
-    const legendHasGreen = Array.from({ length: 30 }, (_, i) => px(4 + i, 12)).some(([r, g, b]) => g > 200 && r < 60 && b < 60);
+    const legendHasGreen = Array.from({ length: 30 }, (_, i) => px(4 + i, 12)).some(
+      ([r, g, b]) => g > 200 && r < 60 && b < 60,
+    );
     expect(legendHasGreen).toBe(true);
   });
 });

@@ -29,9 +29,11 @@ describe('channel', () => {
     const a = channel<number>(2);
     await a.push(1);
     a.fail(new Error('boom'));
-    await expect((async () => {
-      for await (const _ of a) void _;
-    })()).rejects.toThrow('boom');
+    await expect(
+      (async () => {
+        for await (const _ of a) void _;
+      })(),
+    ).rejects.toThrow('boom');
     const b = channel<number>(1);
     const it = b[Symbol.asyncIterator]();
     await b.push(1);

@@ -12,13 +12,17 @@ const client = (buffered = 0) => {
 describe('handleClientMessage', () => {
   it('subscribes, unsubscribes, pongs; a refused subscription changes nothing', () => {
     const { c } = client();
-    expect(handleClientMessage(c, JSON.stringify({ op: 'subscribe', topics: ['mask', 'classes'], maskEncoding: 'rle' }))).toBeUndefined();
+    expect(
+      handleClientMessage(c, JSON.stringify({ op: 'subscribe', topics: ['mask', 'classes'], maskEncoding: 'rle' })),
+    ).toBeUndefined();
     expect([...c.topics].sort()).toEqual(['classes', 'mask']);
     expect(c.maskEncoding).toBe('rle');
     expect(handleClientMessage(c, JSON.stringify({ op: 'unsubscribe', topics: ['mask'] }))).toBeUndefined();
     expect([...c.topics]).toEqual(['classes']);
     expect(handleClientMessage(c, '{"op":"ping"}')).toEqual({ type: 'pong' });
-    expect(handleClientMessage(c, JSON.stringify({ op: 'subscribe', topics: ['frame'], maskEncoding: 'gif' }))).toEqual({ type: 'error', error: 'maskEncoding must be png or rle, got "gif"; the subscription was not applied' });
+    expect(handleClientMessage(c, JSON.stringify({ op: 'subscribe', topics: ['frame'], maskEncoding: 'gif' }))).toEqual(
+      { type: 'error', error: 'maskEncoding must be png or rle, got "gif"; the subscription was not applied' },
+    );
     expect([...c.topics]).toEqual(['classes']);
     expect(c.maskEncoding).toBe('rle');
   });
@@ -28,7 +32,10 @@ describe('handleClientMessage', () => {
     ['{not json', 'invalid JSON'],
     ['42', 'a message must be a JSON object with an op'],
     ['{"op":"subscribe","topics":[]}', 'topics must be a non-empty list of classes, scene, stats, mask, frame'],
-    ['{"op":"subscribe","topics":["mask","video"]}', 'topics must be a non-empty list of classes, scene, stats, mask, frame; unknown: video'],
+    [
+      '{"op":"subscribe","topics":["mask","video"]}',
+      'topics must be a non-empty list of classes, scene, stats, mask, frame; unknown: video',
+    ],
     ['{"op":"reboot"}', 'unknown op "reboot"; use subscribe, unsubscribe or ping'],
   ])('%s is answered with an error and changes nothing', (text, error) => {
     const { c } = client();

@@ -8,7 +8,15 @@ describe('resolveServeDefaults', () => {
     const r = resolveServeDefaults(asked);
     expect(r).toEqual({ ...DEFAULT_SERVE, port: 0, jpegQuality: 60 });
     expect(asked).toEqual({ port: 0, jpegQuality: 60, host: undefined });
-    expect(DEFAULT_SERVE).toMatchObject({ host: '127.0.0.1', port: 8080, maxBufferedBytes: 1 << 20, stallTimeoutMs: 10_000, heartbeatMs: 15_000, headersTimeoutMs: 10_000, deadlineMs: 0 });
+    expect(DEFAULT_SERVE).toMatchObject({
+      host: '127.0.0.1',
+      port: 8080,
+      maxBufferedBytes: 1 << 20,
+      stallTimeoutMs: 10_000,
+      heartbeatMs: 15_000,
+      headersTimeoutMs: 10_000,
+      deadlineMs: 0,
+    });
   });
 
   it.each([

@@ -72,7 +72,11 @@ async function foxClient(url: string, protocols = [FoxgloveClient.SUPPORTED_SUBP
   });
   client.on('message', (m) => {
     const bytes = new Uint8Array(m.data.buffer, m.data.byteOffset, m.data.byteLength);
-    messages.push({ topic: subs.get(m.subscriptionId)!, timestamp: m.timestamp, json: JSON.parse(new TextDecoder().decode(bytes)) });
+    messages.push({
+      topic: subs.get(m.subscriptionId)!,
+      timestamp: m.timestamp,
+      json: JSON.parse(new TextDecoder().decode(bytes)),
+    });
   });
   await new Promise<void>((res, rej) => {
     ws.once('open', () => res());
@@ -94,10 +98,18 @@ describe('Foxglove WebSocket on tds serve', () => {
   it('advertises frame, mask, labels, annotations and palette with Foxglove schemas; messages decode and share timestamps', async () => {
     const fox = await foxClient(`${h.url.replace('http', 'ws')}/foxglove?token=sesame`);
     expect(fox.ws.protocol).toBe('foxglove.websocket.v1');
-    expect(await waitUntil(() => fox.messages.filter((m) => m.topic === '/tds/labels').length >= 10, 15_000)).toBe(true);
+    expect(await waitUntil(() => fox.messages.filter((m) => m.topic === '/tds/labels').length >= 10, 15_000)).toBe(
+      true,
+    );
     fox.close();
     const byTopic = Object.fromEntries([...fox.channels.values()].map((c) => [c.topic, c]));
-    expect(Object.keys(byTopic).sort()).toEqual(['/tds/annotations', '/tds/frame', '/tds/labels', '/tds/mask', '/tds/palette']);
+    expect(Object.keys(byTopic).sort()).toEqual([
+      '/tds/annotations',
+      '/tds/frame',
+      '/tds/labels',
+      '/tds/mask',
+      '/tds/palette',
+    ]);
     expect(byTopic['/tds/frame']).toMatchObject({ schemaName: 'foxglove.CompressedImage', encoding: 'json' });
     expect(byTopic['/tds/mask']).toMatchObject({ schemaName: 'foxglove.RawImage', encoding: 'json' });
     expect(byTopic['/tds/annotations']).toMatchObject({ schemaName: 'foxglove.ImageAnnotations' });
@@ -131,7 +143,9 @@ describe('Foxglove WebSocket on tds serve', () => {
     const base = `${h.url.replace('http', 'ws')}/foxglove`;
     await expect(foxClient(base)).rejects.toThrow(/HTTP 401/);
     await expect(foxClient(`${base}?token=wrong`)).rejects.toThrow(/HTTP 401/);
-    const ws = new WebSocket(`${base}?token=sesame`, [FoxgloveClient.SUPPORTED_SUBPROTOCOL], { origin: 'http://evil.example' });
+    const ws = new WebSocket(`${base}?token=sesame`, [FoxgloveClient.SUPPORTED_SUBPROTOCOL], {
+      origin: 'http://evil.example',
+    });
     const code = await new Promise<number>((r) => ws.on('unexpected-response', (_q, res) => r(res.statusCode!)));
     expect(code).toBe(403);
     expect(h.foxglove!.clientCount()).toBe(0);
@@ -148,7 +162,11 @@ describe('MCAP recording and replay', () => {
     expect(existsSync(file) && !existsSync(`${file}.part`)).toBe(true);
     const { reader, close } = await indexed(file);
     try {
-      const topics = [...reader.channelsById.values()].map((c) => [c.topic, reader.schemasById.get(c.schemaId)!.name, c.messageEncoding]);
+      const topics = [...reader.channelsById.values()].map((c) => [
+        c.topic,
+        reader.schemasById.get(c.schemaId)!.name,
+        c.messageEncoding,
+      ]);
       expect(topics).toEqual([
         ['/tds/frame', 'foxglove.CompressedImage', 'json'],
         ['/tds/mask', 'foxglove.RawImage', 'json'],
@@ -192,7 +210,11 @@ describe('MCAP recording and replay', () => {
       expect(classes.length).toBeGreaterThan(n - 15);
       for (const c of classes) {
         const l = labels.find((x) => x.frame === c.frame)!;
-        expect({ presence: c.presence, maskPresent: c.maskPresent, sync: c.sync }).toEqual({ presence: l.presence, maskPresent: l.maskPresent, sync: l.sync });
+        expect({ presence: c.presence, maskPresent: c.maskPresent, sync: c.sync }).toEqual({
+          presence: l.presence,
+          maskPresent: l.maskPresent,
+          sync: l.sync,
+        });
       }
     } finally {
       await close();
@@ -202,16 +224,22 @@ describe('MCAP recording and replay', () => {
   it('SIGKILL mid-recording: every completed chunk of the .part file reads back', async () => {
     const dir = tmp();
     const file = join(dir, 'crash.mcap');
-    const child = spawn(process.execPath, [join(root, 'dist', 'cli', 'index.js'), 'serve', 'synth', '--model', model, '--port', '0', '--record', file], { stdio: 'ignore' });
+    const child = spawn(
+      process.execPath,
+      [join(root, 'dist', 'cli', 'index.js'), 'serve', 'synth', '--model', model, '--port', '0', '--record', file],
+      { stdio: 'ignore' },
+    );
     // Default synth frames (320x256): ~0.2 MB of messages per frame, so a 1 MiB chunk completes every few frames.
-    expect(await waitUntil(() => existsSync(`${file}.part`) && statSync(`${file}.part`).size > 600_000, 60_000)).toBe(true);
+    expect(await waitUntil(() => existsSync(`${file}.part`) && statSync(`${file}.part`).size > 600_000, 60_000)).toBe(
+      true,
+    );
     child.kill('SIGKILL');
     await new Promise((r) => child.on('exit', r));
     expect(existsSync(file)).toBe(false);
     const bytes = readFileSync(`${file}.part`);
     // Count the chunk records wholly on disk by walking the record framing (opcode, uint64 length, body).
     let complete = 0;
-    for (let p = 8; p + 9 <= bytes.length; ) {
+    for (let p = 8; p + 9 <= bytes.length;) {
       const len = Number(bytes.readBigUInt64LE(p + 1));
       if (p + 9 + len > bytes.length) break;
       if (bytes[p] === 0x06) complete++;
@@ -237,14 +265,37 @@ describe('MCAP recording and replay', () => {
   it('a size bound rotates files, each whole and indexed; an existing recording is never overwritten', async () => {
     const dir = tmp();
     const file = join(dir, 'rot.mcap');
-    const info = { palette: { classes: robot.classes.map((c) => ({ id: c.id, name: c.name, color: c.color as [number, number, number] })), scenes: ['a'] } };
+    const info = {
+      palette: {
+        classes: robot.classes.map((c) => ({ id: c.id, name: c.name, color: c.color as [number, number, number] })),
+        scenes: ['a'],
+      },
+    };
     const rec = await McapRecorder.open(file, info, { maxBytes: 100_000, chunkBytes: 64 * 1024 });
     // Noise ids, so zstd cannot shrink the frames to nothing and the bound is reached.
     const noise = () => new Uint8Array(256 * 256).map(() => Math.floor(Math.random() * 5));
-    for (let i = 0; i < 30; i++) await rec.write({ timeNs: BigInt(i) * 40_000_000n, width: 256, height: 256, mask: noise(), labels: { frame: i, ptsMs: i * 40, presence: {}, present: [], maskPresent: [], sync: 1, scene: { label: 'a', probs: { a: 1 } }, sizes: [] } });
+    for (let i = 0; i < 30; i++)
+      await rec.write({
+        timeNs: BigInt(i) * 40_000_000n,
+        width: 256,
+        height: 256,
+        mask: noise(),
+        labels: {
+          frame: i,
+          ptsMs: i * 40,
+          presence: {},
+          present: [],
+          maskPresent: [],
+          sync: 1,
+          scene: { label: 'a', probs: { a: 1 } },
+          sizes: [],
+        },
+      });
     const files = await rec.close();
     expect(files.length).toBeGreaterThan(1);
-    expect(files.slice(0, 3)).toEqual([file, segmentName(file, 1), segmentName(file, 2)].slice(0, Math.min(3, files.length)));
+    expect(files.slice(0, 3)).toEqual(
+      [file, segmentName(file, 1), segmentName(file, 2)].slice(0, Math.min(3, files.length)),
+    );
     expect(readdirSync(dir).sort()).toEqual(files.map((f) => f.slice(dir.length + 1)).sort());
     let total = 0;
     for (const f of files) {
@@ -272,7 +323,10 @@ describe('MCAP recording and replay', () => {
     expect(s.frames).toBe(10);
     const rec = await openRecording(file);
     const times: bigint[] = [];
-    const lines = readFileSync(join(dir, 'out', 'labels.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = readFileSync(join(dir, 'out', 'labels.ndjson'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     for await (const f of rec.frames) {
       times.push(f.timeNs);
       expect(f.labels.maskPresent).toEqual(lines[f.labels.frame].maskPresent);
@@ -281,11 +335,19 @@ describe('MCAP recording and replay', () => {
     }
     expect(times).toEqual(lines.map((l) => BigInt(Math.round(l.ptsMs * 1000)) * 1000n));
     // The recording exists already: refused before anything is processed.
-    await expect(processInput(clip, { model, out: join(dir, 'out2'), mcap: file })).rejects.toThrow(/run\.mcap already exists/);
+    await expect(processInput(clip, { model, out: join(dir, 'out2'), mcap: file })).rejects.toThrow(
+      /run\.mcap already exists/,
+    );
     expect(existsSync(join(dir, 'out2', 'labels.ndjson'))).toBe(false);
     // Interrupted: no .mcap and no .part left.
     const ac = new AbortController();
-    await processInput(clip, { model, out: join(dir, 'out3'), mcap: join(dir, 'cut.mcap'), signal: ac.signal, onFrame: (n) => n === 3 && ac.abort() });
+    await processInput(clip, {
+      model,
+      out: join(dir, 'out3'),
+      mcap: join(dir, 'cut.mcap'),
+      signal: ac.signal,
+      onFrame: (n) => n === 3 && ac.abort(),
+    });
     expect(readdirSync(dir).filter((f) => f.startsWith('cut'))).toEqual([]);
   });
 

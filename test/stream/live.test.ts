@@ -3,14 +3,32 @@
 import { describe, expect, it } from 'vitest';
 import { TestScheduler } from 'rxjs/testing';
 import { defer, map, type Observable } from 'rxjs';
-import { keepOpen, liveSegment, reopenDelayMs, RESTORE_AFTER, type ArrivedFrame, type LiveResult } from '../../src/stream/live.js';
+import {
+  keepOpen,
+  liveSegment,
+  reopenDelayMs,
+  RESTORE_AFTER,
+  type ArrivedFrame,
+  type LiveResult,
+} from '../../src/stream/live.js';
 import type { EnsembleResult } from '../../src/types.js';
 
 const scheduler = () => new TestScheduler((a, b) => expect(a).toEqual(b));
 
 /** A 2x1 frame; its result labels pixel 0 as class 0 and pixel 1 as class 1. */
-const frame = (index: number): ArrivedFrame => ({ index, ptsMs: index * 40, arrivedAt: 0, left: { data: Buffer.alloc(6), width: 2, height: 1, channels: 3 } });
-const result = (): EnsembleResult => ({ fused: { probs: new Float32Array([0.9, 0.1, 0.2, 0.8]), width: 2, height: 1, numClasses: 2 }, presence: new Float32Array([0.9, 0.8]), scene: new Float32Array([1]), sizes: ['32x32'], inferMs: 1 });
+const frame = (index: number): ArrivedFrame => ({
+  index,
+  ptsMs: index * 40,
+  arrivedAt: 0,
+  left: { data: Buffer.alloc(6), width: 2, height: 1, channels: 3 },
+});
+const result = (): EnsembleResult => ({
+  fused: { probs: new Float32Array([0.9, 0.1, 0.2, 0.8]), width: 2, height: 1, numClasses: 2 },
+  presence: new Float32Array([0.9, 0.8]),
+  scene: new Float32Array([1]),
+  sizes: ['32x32'],
+  inferMs: 1,
+});
 const base = { classNames: ['background', 'tool'], sceneNames: ['only'], post: { minArea: 0 } };
 
 describe('liveSegment: dropping while busy', () => {
@@ -18,14 +36,36 @@ describe('liveSegment: dropping while busy', () => {
     scheduler().run(({ cold, hot, expectObservable }) => {
       // A frame every 10 ms, inference takes 25 ms: a (0) runs to 25, b and c are dropped, d (30) runs to 55, e
       // and f are dropped. Each result carries the counts as of its moment.
-      const frames = hot('a 9ms b 9ms c 9ms d 9ms e 9ms f 9ms |', { a: frame(0), b: frame(1), c: frame(2), d: frame(3), e: frame(4), f: frame(5) });
+      const frames = hot('a 9ms b 9ms c 9ms d 9ms e 9ms f 9ms |', {
+        a: frame(0),
+        b: frame(1),
+        c: frame(2),
+        d: frame(3),
+        e: frame(4),
+        f: frame(5),
+      });
       const out = frames.pipe(
         liveSegment({ ...base, sizes: 1, segment: () => cold('25ms (r|)', { r: result() }) }),
-        map((r: LiveResult) => ({ frame: r.frame.index, counts: r.counts, labels: [...r.labels], maskPresent: r.maskPresent })),
+        map((r: LiveResult) => ({
+          frame: r.frame.index,
+          counts: r.counts,
+          labels: [...r.labels],
+          maskPresent: r.maskPresent,
+        })),
       );
       expectObservable(out).toBe('25ms x 29ms y 4ms |', {
-        x: { frame: 0, counts: { framesIn: 3, processed: 1, dropped: 2, activeSizes: 1 }, labels: [0, 1], maskPresent: ['background', 'tool'] },
-        y: { frame: 3, counts: { framesIn: 6, processed: 2, dropped: 4, activeSizes: 1 }, labels: [0, 1], maskPresent: ['background', 'tool'] },
+        x: {
+          frame: 0,
+          counts: { framesIn: 3, processed: 1, dropped: 2, activeSizes: 1 },
+          labels: [0, 1],
+          maskPresent: ['background', 'tool'],
+        },
+        y: {
+          frame: 3,
+          counts: { framesIn: 6, processed: 2, dropped: 4, activeSizes: 1 },
+          labels: [0, 1],
+          maskPresent: ['background', 'tool'],
+        },
       });
     });
   });
@@ -99,7 +139,7 @@ describe('keepOpen: reopening sources', () => {
     });
   });
 
-  it('a file ends the stream (its failure is the stream\'s); with loop it restarts at its end', () => {
+  it("a file ends the stream (its failure is the stream's); with loop it restarts at its end", () => {
     scheduler().run(({ cold, expectObservable }) => {
       expectObservable(cold('a b |').pipe(keepOpen({ isLive: false }))).toBe('a b |');
       expectObservable(cold('a #').pipe(keepOpen({ isLive: false }))).toBe('a #');

@@ -25,13 +25,27 @@ beforeAll(async () => {
   await useBackend('cpu');
   await initModel(model, { profile: 'fast', palette: robot, height: 64, width: 96, seed: 3 });
   data = join(d, 'synth');
-  await writeSynthDataset(data, robot, { sequences: 2, frames: 3, seed: 8, width: 80, height: 64, video: true, fps: 10 });
+  await writeSynthDataset(data, robot, {
+    sequences: 2,
+    frames: 3,
+    seed: 8,
+    width: 80,
+    height: 64,
+    video: true,
+    fps: 10,
+  });
 });
 
 describe('tds process', () => {
   it('a side-by-side stereo video: full-resolution masks of the left view, colour PNGs, labels.ndjson, run.json, overlay.mp4', async () => {
     const out = join(tmp(), 'out');
-    const s = await processInput(join(data, 'seq_1', 'video.mp4'), { model, out, stereo: 'sbs', minArea: 10, overlay: true });
+    const s = await processInput(join(data, 'seq_1', 'video.mp4'), {
+      model,
+      out,
+      stereo: 'sbs',
+      minArea: 10,
+      overlay: true,
+    });
     expect(s).toMatchObject({ frames: 3, resumedFrames: 0 });
     expect(readdirSync(join(out, 'masks'))).toEqual(['frame000000.png', 'frame000001.png', 'frame000002.png']);
     const m = await readRaw(join(out, 'masks', 'frame000001.png'));
@@ -39,16 +53,38 @@ describe('tds process', () => {
     expect(Math.max(...m.data)).toBeLessThan(12);
     const c = await readRaw(join(out, 'color', 'frame000001.png'));
     expect(c).toMatchObject({ width: 80, height: 64, channels: 3 });
-    const lines = readFileSync(join(out, 'labels.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    expect(lines.map((l) => [l.frame, l.name, l.ptsMs])).toEqual([[0, 'frame000000', 0], [1, 'frame000001', 100], [2, 'frame000002', 200]]);
-    expect(Object.keys(lines[0]).sort()).toEqual(['frame', 'maskPresent', 'ms', 'name', 'present', 'presence', 'ptsMs', 'scene', 'sizes', 'sync'].sort());
+    const lines = readFileSync(join(out, 'labels.ndjson'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines.map((l) => [l.frame, l.name, l.ptsMs])).toEqual([
+      [0, 'frame000000', 0],
+      [1, 'frame000001', 100],
+      [2, 'frame000002', 200],
+    ]);
+    expect(Object.keys(lines[0]).sort()).toEqual(
+      ['frame', 'maskPresent', 'ms', 'name', 'present', 'presence', 'ptsMs', 'scene', 'sizes', 'sync'].sort(),
+    );
     expect(Object.keys(lines[0].presence)).toHaveLength(12);
     expect(lines[0].sync).toBeGreaterThanOrEqual(0);
     expect(lines[0].sync).toBeLessThanOrEqual(1);
     expect(Object.keys(lines[0].ms).sort()).toEqual(['decode', 'infer', 'post', 'total', 'write']);
     const run = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8'));
-    expect(run).toMatchObject({ engine: 'ort', backend: 'cpu', sizes: ['64x96'], minArea: 10, finished: true, counts: { frames: 3 } });
-    expect(await probeVideo(join(out, 'overlay.mp4'))).toMatchObject({ width: 80, height: 64, fps: 10, frames: 3, codec: 'h264' });
+    expect(run).toMatchObject({
+      engine: 'ort',
+      backend: 'cpu',
+      sizes: ['64x96'],
+      minArea: 10,
+      finished: true,
+      counts: { frames: 3 },
+    });
+    expect(await probeVideo(join(out, 'overlay.mp4'))).toMatchObject({
+      width: 80,
+      height: 64,
+      fps: 10,
+      frames: 3,
+      codec: 'h264',
+    });
   });
 
   it('a ROBOT18 folder keeps source names per sequence; a single image works too', async () => {
@@ -72,19 +108,42 @@ describe('tds process', () => {
     const lines = readFileSync(join(part, 'labels.ndjson'), 'utf8').trim().split('\n');
     writeFileSync(join(part, 'labels.ndjson'), lines.slice(0, 4).join('\n') + '\n' + lines[4].slice(0, 20));
     unlinkSync(join(part, 'masks', 'seq_2', 'frame002.png'));
-    await expect(processInput(data, { model, out: part, minArea: 5 })).rejects.toThrow(/holds the outputs of another run.*--resume/);
-    await expect(processInput(data, { model, out: part, minArea: 9, resume: true })).rejects.toThrow(/made with different minArea/);
+    await expect(processInput(data, { model, out: part, minArea: 5 })).rejects.toThrow(
+      /holds the outputs of another run.*--resume/,
+    );
+    await expect(processInput(data, { model, out: part, minArea: 9, resume: true })).rejects.toThrow(
+      /made with different minArea/,
+    );
     const s = await processInput(data, { model, out: part, minArea: 5, resume: true });
     expect(s).toMatchObject({ frames: 6, resumedFrames: 4 });
-    expect(stripMs(readFileSync(join(part, 'labels.ndjson'), 'utf8'))).toBe(stripMs(readFileSync(join(full, 'labels.ndjson'), 'utf8')));
+    expect(stripMs(readFileSync(join(part, 'labels.ndjson'), 'utf8'))).toBe(
+      stripMs(readFileSync(join(full, 'labels.ndjson'), 'utf8')),
+    );
     for (const seq of ['seq_1', 'seq_2'])
-      for (const f of ['frame000', 'frame001', 'frame002']) expect(readFileSync(join(part, 'masks', seq, `${f}.png`)).equals(readFileSync(join(full, 'masks', seq, `${f}.png`)))).toBe(true);
+      for (const f of ['frame000', 'frame001', 'frame002'])
+        expect(
+          readFileSync(join(part, 'masks', seq, `${f}.png`)).equals(readFileSync(join(full, 'masks', seq, `${f}.png`))),
+        ).toBe(true);
   });
 
   it('a video that ends early: processes what decodes, reports where it failed, keeps what was written', async () => {
     const d = tmp();
     const clip = join(d, 'clip.mp4');
-    ffmpeg(['-f', 'lavfi', '-i', 'testsrc2=size=96x64:rate=10:duration=3', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-movflags', '+faststart', clip]);
+    ffmpeg([
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=size=96x64:rate=10:duration=3',
+      '-c:v',
+      'libx264',
+      '-preset',
+      'ultrafast',
+      '-pix_fmt',
+      'yuv420p',
+      '-movflags',
+      '+faststart',
+      clip,
+    ]);
     const bytes = readFileSync(clip);
     writeFileSync(join(d, 'cut.mp4'), bytes.subarray(0, Math.floor(bytes.length * 0.6)));
     const out = join(d, 'out');
@@ -94,7 +153,10 @@ describe('tds process', () => {
     const n = readdirSync(join(out, 'masks')).length;
     expect(n).toBeGreaterThan(3);
     expect(readFileSync(join(out, 'labels.ndjson'), 'utf8').trim().split('\n')).toHaveLength(n);
-    expect(JSON.parse(readFileSync(join(out, 'run.json'), 'utf8'))).toMatchObject({ finished: false, error: expect.stringContaining('damaged') });
+    expect(JSON.parse(readFileSync(join(out, 'run.json'), 'utf8'))).toMatchObject({
+      finished: false,
+      error: expect.stringContaining('damaged'),
+    });
     const r = cli(['process', join(d, 'cut.mp4'), '--model', model, '--out', join(d, 'out2')]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^tds: .*damaged/);
@@ -102,9 +164,15 @@ describe('tds process', () => {
 
   it('bad options fail before any output', () => {
     const d = tmp();
-    expect(cli(['process', data, '--model', model, '--out', join(d, 'a'), '--sizes', '100x96']).stderr).toMatch(/^tds: --sizes 100x96 is not a multiple of 32/);
-    expect(cli(['process', data, '--model', model, '--out', join(d, 'b'), '--min-area', '-3']).stderr).toMatch(/^tds: --min-area must be a non-negative integer, got -3/);
-    expect(cli(['process', data, '--model', join(d, 'nomodel'), '--out', join(d, 'c')]).stderr).toMatch(/^tds: model folder not found/);
+    expect(cli(['process', data, '--model', model, '--out', join(d, 'a'), '--sizes', '100x96']).stderr).toMatch(
+      /^tds: --sizes 100x96 is not a multiple of 32/,
+    );
+    expect(cli(['process', data, '--model', model, '--out', join(d, 'b'), '--min-area', '-3']).stderr).toMatch(
+      /^tds: --min-area must be a non-negative integer, got -3/,
+    );
+    expect(cli(['process', data, '--model', join(d, 'nomodel'), '--out', join(d, 'c')]).stderr).toMatch(
+      /^tds: model folder not found/,
+    );
     expect(existsSync(join(d, 'a')) || existsSync(join(d, 'b')) || existsSync(join(d, 'c'))).toBe(false);
   });
 });

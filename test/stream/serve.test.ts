@@ -30,7 +30,9 @@ function connect(url: string, opts: WebSocket.ClientOptions = {}): Promise<Inbox
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, opts);
     const box: Inbox = { ws, text: [], binary: [] };
-    ws.on('message', (d, isBinary) => (isBinary ? box.binary.push(decodeBinary(new Uint8Array(d as Buffer))) : box.text.push(JSON.parse(d.toString()))));
+    ws.on('message', (d, isBinary) =>
+      isBinary ? box.binary.push(decodeBinary(new Uint8Array(d as Buffer))) : box.text.push(JSON.parse(d.toString())),
+    );
     ws.on('close', (code) => (box.closed = { code }));
     ws.on('open', () => resolve(box));
     ws.on('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
@@ -48,7 +50,16 @@ describe('tds serve', () => {
   let h: ServeHandle;
   let wsUrl: string;
   beforeAll(async () => {
-    h = await serve('synth', { model, port: 0, token: 'sesame', allowOrigins: ['http://or-display.local'], synth: { width: 96, height: 64 }, minArea: 4, stallTimeoutMs: 60_000, maxBufferedBytes: 64 * 1024 });
+    h = await serve('synth', {
+      model,
+      port: 0,
+      token: 'sesame',
+      allowOrigins: ['http://or-display.local'],
+      synth: { width: 96, height: 64 },
+      minArea: 4,
+      stallTimeoutMs: 60_000,
+      maxBufferedBytes: 64 * 1024,
+    });
     wsUrl = `${h.url.replace('http', 'ws')}/ws`;
   });
   afterAll(async () => h?.close());
@@ -57,13 +68,31 @@ describe('tds serve', () => {
     const c = await connect(`${wsUrl}?token=sesame`);
     await until(() => c.text.length > 0);
     const hello = c.text[0];
-    expect(hello).toMatchObject({ type: 'hello', protocol: 1, topics: ['classes', 'scene', 'stats', 'mask', 'frame'], scenes: ['preparing', 'peeling', 'incising'] });
+    expect(hello).toMatchObject({
+      type: 'hello',
+      protocol: 1,
+      topics: ['classes', 'scene', 'stats', 'mask', 'frame'],
+      scenes: ['preparing', 'peeling', 'incising'],
+    });
     expect(hello.type === 'hello' && hello.classes[1]).toEqual({ id: 1, name: 'instrument-shaft', color: [0, 255, 0] });
     c.ws.send(JSON.stringify({ op: 'subscribe', topics: ['classes', 'scene', 'stats', 'mask', 'frame'] }));
-    expect(await until(() => c.binary.filter((b) => b.header.topic === 'mask').length >= 3 && c.text.some((t) => t.type === 'stats'))).toBe(true);
+    expect(
+      await until(
+        () => c.binary.filter((b) => b.header.topic === 'mask').length >= 3 && c.text.some((t) => t.type === 'stats'),
+      ),
+    ).toBe(true);
     const cls = c.text.find((t) => t.type === 'classes')!;
-    expect(cls).toMatchObject({ type: 'classes', frame: expect.any(Number), ptsMs: expect.any(Number), sync: expect.any(Number), latencyMs: expect.any(Number), sizes: ['64x96'] });
-    expect(c.text.find((t) => t.type === 'scene')).toMatchObject({ label: expect.stringMatching(/preparing|peeling|incising/) });
+    expect(cls).toMatchObject({
+      type: 'classes',
+      frame: expect.any(Number),
+      ptsMs: expect.any(Number),
+      sync: expect.any(Number),
+      latencyMs: expect.any(Number),
+      sizes: ['64x96'],
+    });
+    expect(c.text.find((t) => t.type === 'scene')).toMatchObject({
+      label: expect.stringMatching(/preparing|peeling|incising/),
+    });
     const mask = c.binary.find((b) => b.header.topic === 'mask')!;
     expect(mask.header).toMatchObject({ topic: 'mask', width: 96, height: 64, encoding: 'png' });
     const { data, info } = await sharp(Buffer.from(mask.payload)).raw().toBuffer({ resolveWithObject: true });
@@ -72,7 +101,9 @@ describe('tds serve', () => {
     // the mask's labels agree with the classes message of the same frame
     const sameFrame = c.text.find((t) => t.type === 'classes' && t.frame === mask.header.frame);
     if (sameFrame?.type === 'classes') {
-      const present = [...new Set(Array.from(data).filter((_, i) => i % info.channels === 0))].sort((a, b) => a - b).map((k) => robot.classes[k].name);
+      const present = [...new Set(Array.from(data).filter((_, i) => i % info.channels === 0))]
+        .sort((a, b) => a - b)
+        .map((k) => robot.classes[k].name);
       expect(present).toEqual(sameFrame.maskPresent);
     }
     const frame = c.binary.find((b) => b.header.topic === 'frame')!;
@@ -96,7 +127,9 @@ describe('tds serve', () => {
   it('requires the token and rejects foreign origins', async () => {
     await expect(connect(wsUrl)).rejects.toThrow('HTTP 401');
     await expect(connect(`${wsUrl}?token=wrong`)).rejects.toThrow('HTTP 401');
-    await expect(connect(`${wsUrl}?token=sesame`, { headers: { Origin: 'http://evil.example' } })).rejects.toThrow('HTTP 403');
+    await expect(connect(`${wsUrl}?token=sesame`, { headers: { Origin: 'http://evil.example' } })).rejects.toThrow(
+      'HTTP 403',
+    );
     const ok = await connect(`${wsUrl}?token=sesame`, { headers: { Origin: 'http://or-display.local' } });
     ok.ws.close();
     expect((await fetch(`${h.url}/metrics`)).status).toBe(401);
@@ -117,7 +150,12 @@ describe('tds serve', () => {
     bad.ws.send(Buffer.from([1, 2, 3]));
     expect(await until(() => bad.text.filter((t) => t.type === 'error').length >= 4)).toBe(true);
     const errors = bad.text.filter((t) => t.type === 'error').map((t) => (t.type === 'error' ? t.error : ''));
-    expect(errors).toEqual(['invalid JSON', 'unknown op "dance"; use subscribe, unsubscribe or ping', expect.stringContaining('unknown: secrets'), 'binary messages are not accepted; send JSON text']);
+    expect(errors).toEqual([
+      'invalid JSON',
+      'unknown op "dance"; use subscribe, unsubscribe or ping',
+      expect.stringContaining('unknown: secrets'),
+      'binary messages are not accepted; send JSON text',
+    ]);
     bad.ws.send('x'.repeat(70 * 1024));
     expect(await until(() => bad.closed !== undefined)).toBe(true);
     expect(bad.closed!.code).toBe(1009);
@@ -130,12 +168,19 @@ describe('tds serve', () => {
 describe('tds serve: one stalled client', () => {
   it('skips masks and frames for the stalled client while a fast client keeps receiving', async () => {
     // 320x256 frames (JPEG + PNG ~25 kB each) fill a paused socket's buffers within seconds.
-    const h = await serve('synth', { model, port: 0, synth: { width: 320, height: 256 }, maxBufferedBytes: 32 * 1024, stallTimeoutMs: 60_000 });
+    const h = await serve('synth', {
+      model,
+      port: 0,
+      synth: { width: 320, height: 256 },
+      maxBufferedBytes: 32 * 1024,
+      stallTimeoutMs: 60_000,
+    });
     try {
       const url = `${h.url.replace('http', 'ws')}/ws`;
       const fast = await connect(url);
       const slow = await connect(url);
-      for (const c of [fast, slow]) c.ws.send(JSON.stringify({ op: 'subscribe', topics: ['classes', 'mask', 'frame', 'stats'] }));
+      for (const c of [fast, slow])
+        c.ws.send(JSON.stringify({ op: 'subscribe', topics: ['classes', 'mask', 'frame', 'stats'] }));
       await until(() => slow.binary.length > 0);
       // Stop reading: the socket fills and the server's bufferedAmount for this client grows.
       (slow.ws as unknown as { _socket: { pause(): void } })._socket.pause();

@@ -42,8 +42,12 @@ async function writeOps(dir: string, ops: number[], frames: number, w = 64, h = 
           lab[o] = lab[o + 1] = lab[o + 2] = v;
         }
       const nn = String(f).padStart(2, '0');
-      await sharp(img, { raw: { width: w, height: h, channels: 3 } }).png().toFile(join(dir, `OP${op}`, 'Raw', `img_${nn}_raw.png`));
-      await sharp(lab, { raw: { width: w, height: h, channels: 3 } }).png().toFile(join(dir, `OP${op}`, 'Masks', `img_${nn}_class.png`));
+      await sharp(img, { raw: { width: w, height: h, channels: 3 } })
+        .png()
+        .toFile(join(dir, `OP${op}`, 'Raw', `img_${nn}_raw.png`));
+      await sharp(lab, { raw: { width: w, height: h, channels: 3 } })
+        .png()
+        .toFile(join(dir, `OP${op}`, 'Masks', `img_${nn}_class.png`));
     }
   }
 }
@@ -61,16 +65,29 @@ describe('leave-one-surgery-out folds', () => {
 
   it('refuse one sequence and repeated sequence numbers', () => {
     expect(() => losoFolds([{ name: 'OP1', id: 1 }])).toThrow(/at least two sequences/);
-    expect(() => losoFolds([{ name: 'OP1', id: 1 }, { name: 'seq_1', id: 1 }])).toThrow(/repeat/);
+    expect(() =>
+      losoFolds([
+        { name: 'OP1', id: 1 },
+        { name: 'seq_1', id: 1 },
+      ]),
+    ).toThrow(/repeat/);
   });
 
-  it('--hold-out puts no frame of the held-out surgery in training and keeps each stage\'s last epoch', async () => {
+  it("--hold-out puts no frame of the held-out surgery in training and keeps each stage's last epoch", async () => {
     const d = join(tmp(), 'ev15');
     await writeOps(d, [1, 2, 3], 3);
     const ds = scanFolder(d);
     expect(ds.layout).toBe('endovis15-rigid');
-    expect(ds.sequences.map((s) => [s.name, s.id, s.frames.length])).toEqual([['OP1', 1, 3], ['OP2', 2, 3], ['OP3', 3, 3]]);
-    expect(ds.sequences[0].frames[0]).toMatchObject({ name: 'img_01', image: join(d, 'OP1', 'Raw', 'img_01_raw.png'), label: join(d, 'OP1', 'Masks', 'img_01_class.png') });
+    expect(ds.sequences.map((s) => [s.name, s.id, s.frames.length])).toEqual([
+      ['OP1', 1, 3],
+      ['OP2', 2, 3],
+      ['OP3', 3, 3],
+    ]);
+    expect(ds.sequences[0].frames[0]).toMatchObject({
+      name: 'img_01',
+      image: join(d, 'OP1', 'Raw', 'img_01_raw.png'),
+      label: join(d, 'OP1', 'Masks', 'img_01_class.png'),
+    });
     const cfg = loadRunConfig(join(root, 'configs', 'endovis15-rigid.yaml'));
     for (const held of [1, 2, 3]) {
       const t = applyOverrides(cfg.train, { holdOut: [held] });
@@ -102,27 +119,72 @@ describe('leave-one-surgery-out folds', () => {
 describe('real-endoscopy augmentation', () => {
   const img = { data: Buffer.alloc(40 * 30 * 3, 120), width: 40, height: 30, channels: 3 };
   const labels = new Uint8Array(40 * 30).fill(1);
-  const none: RealAugment = { zoom: null, rotate: 0, jitter: null, blur: null, noise: null, specular: null, smoke: null, border: null };
+  const none: RealAugment = {
+    zoom: null,
+    rotate: 0,
+    jitter: null,
+    blur: null,
+    noise: null,
+    specular: null,
+    smoke: null,
+    border: null,
+  };
   const rng = (seed: number) => {
     let a = seed;
-    return () => ((a = (a * 1103515245 + 12345) >>> 0) / 4294967296);
+    return () => (a = (a * 1103515245 + 12345) >>> 0) / 4294967296;
   };
 
   it('is the identity resample without any change (zoom 1, no rotation)', () => {
-    const r = augmentReal(img, labels, 30, 40, IMAGENET, { ...none, zoom: { min: 1, max: 1 } }, { h: false, v: false }, rng(1));
+    const r = augmentReal(
+      img,
+      labels,
+      30,
+      40,
+      IMAGENET,
+      { ...none, zoom: { min: 1, max: 1 } },
+      { h: false, v: false },
+      rng(1),
+    );
     expect(r.labels.every((v) => v === 1)).toBe(true);
     expect(r.image[0]).toBeCloseTo((120 / 255 - IMAGENET.mean[0]) / IMAGENET.std[0], 5);
   });
 
   it('zooming out leaves a black surround labelled background', () => {
-    const r = augmentReal(img, labels, 30, 40, IMAGENET, { ...none, zoom: { min: 0.5, max: 0.5 } }, { h: false, v: false }, rng(2));
+    const r = augmentReal(
+      img,
+      labels,
+      30,
+      40,
+      IMAGENET,
+      { ...none, zoom: { min: 0.5, max: 0.5 } },
+      { h: false, v: false },
+      rng(2),
+    );
     expect(r.labels[0]).toBe(0);
     expect(r.image[0]).toBeCloseTo((0 - IMAGENET.mean[0]) / IMAGENET.std[0], 5);
     expect(r.labels[15 * 40 + 20]).toBe(1);
   });
 
   it('the scope border blacks out the corners as background; labels never take new values', () => {
-    const r = augmentReal(img, labels, 30, 40, IMAGENET, { ...none, border: { p: 1 }, rotate: 20, jitter: { brightness: 0.2, contrast: 0.2, saturation: 0.2, hue: 10 }, noise: { p: 1, sigma: 5 }, blur: { p: 1, maxSigma: 1 }, specular: { p: 1, max: 3 }, smoke: { p: 1, max: 0.5 } }, { h: true, v: false }, rng(3));
+    const r = augmentReal(
+      img,
+      labels,
+      30,
+      40,
+      IMAGENET,
+      {
+        ...none,
+        border: { p: 1 },
+        rotate: 20,
+        jitter: { brightness: 0.2, contrast: 0.2, saturation: 0.2, hue: 10 },
+        noise: { p: 1, sigma: 5 },
+        blur: { p: 1, maxSigma: 1 },
+        specular: { p: 1, max: 3 },
+        smoke: { p: 1, max: 0.5 },
+      },
+      { h: true, v: false },
+      rng(3),
+    );
     expect(r.labels[0]).toBe(0);
     expect(r.labels[30 * 40 - 1]).toBe(0);
     expect(new Set(r.labels)).toEqual(new Set([0, 1]));
@@ -158,9 +220,23 @@ describe('inference defaults from the model folder', () => {
   it('the caller wins, then tds.json inference, then the input size alone', () => {
     const meta = readTdsJson(join(root, 'models', 'demo'));
     expect(resolveInference(meta, {})).toEqual({ sizes: [meta.inputSize], flip: false, minArea: 0 });
-    const withInf = { ...meta, inference: { sizes: [{ height: 64, width: 64 }, { height: 96, width: 96 }], flip: true, minArea: 30 } };
+    const withInf = {
+      ...meta,
+      inference: {
+        sizes: [
+          { height: 64, width: 64 },
+          { height: 96, width: 96 },
+        ],
+        flip: true,
+        minArea: 30,
+      },
+    };
     expect(resolveInference(withInf, {})).toEqual({ sizes: withInf.inference.sizes, flip: true, minArea: 30 });
-    expect(resolveInference(withInf, { flip: false, minArea: 0, sizes: [{ height: 32, width: 32 }] })).toEqual({ sizes: [{ height: 32, width: 32 }], flip: false, minArea: 0 });
+    expect(resolveInference(withInf, { flip: false, minArea: 0, sizes: [{ height: 32, width: 32 }] })).toEqual({
+      sizes: [{ height: 32, width: 32 }],
+      flip: false,
+      minArea: 0,
+    });
   });
 });
 
@@ -171,9 +247,31 @@ describe('tds cv end to end (tiny)', () => {
     await writeOps(data, [1, 2], 2);
     const base = loadRunConfig(join(root, 'configs', 'endovis15-rigid.yaml'));
     const cfgFile = join(d, 'cfg.yaml');
-    const train = { ...base.train, size: [64, 64], stages: [{ name: 'seg', a: 0, b: 0, g: 0, lr: 1e-3, untilEpoch: 1 }, { name: 'class', a: 0.2, b: 0, g: 0, lr: 1e-3, untilEpoch: 2 }] };
-    const cv = { variants: [{ name: 'one', sizes: ['64x64'], flip: false, minArea: 0 }, { name: 'two-flip', sizes: ['64x64', '96x96'], flip: true, minArea: 4 }] };
-    writeFileSync(cfgFile, stringify({ dataset: 'endovis15-rigid', labels: base.palette.labels, classes: base.palette.classes.map((c) => ({ id: c.id, name: c.name, value: c.value, color: c.color })), scenes: [{ id: 0, name: 'surgery', sequences: [] }], train, cv }));
+    const train = {
+      ...base.train,
+      size: [64, 64],
+      stages: [
+        { name: 'seg', a: 0, b: 0, g: 0, lr: 1e-3, untilEpoch: 1 },
+        { name: 'class', a: 0.2, b: 0, g: 0, lr: 1e-3, untilEpoch: 2 },
+      ],
+    };
+    const cv = {
+      variants: [
+        { name: 'one', sizes: ['64x64'], flip: false, minArea: 0 },
+        { name: 'two-flip', sizes: ['64x64', '96x96'], flip: true, minArea: 4 },
+      ],
+    };
+    writeFileSync(
+      cfgFile,
+      stringify({
+        dataset: 'endovis15-rigid',
+        labels: base.palette.labels,
+        classes: base.palette.classes.map((c) => ({ id: c.id, name: c.name, value: c.value, color: c.color })),
+        scenes: [{ id: 0, name: 'surgery', sequences: [] }],
+        train,
+        cv,
+      }),
+    );
     const out = join(d, 'cv');
     const r = cli(['cv', '--config', cfgFile, '--data', data, '--out', out, '--final', '--json']);
     expect(r.stderr.split('\n').filter((l) => l.startsWith('tds:'))).toEqual([]);
@@ -187,7 +285,10 @@ describe('tds cv end to end (tiny)', () => {
       expect(s.foregroundIoU).toBeLessThanOrEqual(1);
     }
     // Each fold's predictions cover exactly its held-out surgery.
-    const lines = readFileSync(join(out, 'fold-OP1', 'pred-one', 'labels.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).name);
+    const lines = readFileSync(join(out, 'fold-OP1', 'pred-one', 'labels.ndjson'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).name);
     expect(lines).toEqual(['OP1/img_01', 'OP1/img_02']);
     const state = JSON.parse(readFileSync(join(out, 'fold-OP1', 'run', 'state.json'), 'utf8'));
     expect(state.fingerprint.train.validation.sequences).toEqual([1]);
@@ -225,7 +326,16 @@ describe('one normalisation for training and inference', () => {
     const img = { data, width: w, height: h, channels: 3 };
     const infer = preprocessInto(img, h, w, IMAGENET, 'nhwc', new Float32Array(w * h * 3));
     const crop = preprocessInto(img, h, w, IMAGENET, 'nhwc', new Float32Array(w * h * 3), 0, { x: 0, y: 0, w, h });
-    const none: RealAugment = { zoom: { min: 1, max: 1 }, rotate: 0, jitter: null, blur: null, noise: null, specular: null, smoke: null, border: null };
+    const none: RealAugment = {
+      zoom: { min: 1, max: 1 },
+      rotate: 0,
+      jitter: null,
+      blur: null,
+      noise: null,
+      specular: null,
+      smoke: null,
+      border: null,
+    };
     const aug = augmentReal(img, new Uint8Array(w * h), h, w, IMAGENET, none, { h: false, v: false }, () => 0.5).image;
     expect(Buffer.from(crop.buffer).equals(Buffer.from(infer.buffer))).toBe(true);
     expect(Buffer.from(aug.buffer).equals(Buffer.from(infer.buffer))).toBe(true);
@@ -234,7 +344,12 @@ describe('one normalisation for training and inference', () => {
     const big = { data: Buffer.alloc(640 * 480 * 3), width: 640, height: 480, channels: 3 };
     for (let i = 0; i < big.data.length; i++) big.data[i] = (i * 37 + (i >> 5)) & 255;
     const a = preprocessInto(big, 288, 384, IMAGENET, 'nhwc', new Float32Array(288 * 384 * 3));
-    const b = preprocessInto(big, 288, 384, IMAGENET, 'nhwc', new Float32Array(288 * 384 * 3), 0, { x: 0, y: 0, w: 640, h: 480 });
+    const b = preprocessInto(big, 288, 384, IMAGENET, 'nhwc', new Float32Array(288 * 384 * 3), 0, {
+      x: 0,
+      y: 0,
+      w: 640,
+      h: 480,
+    });
     expect(Buffer.from(b.buffer).equals(Buffer.from(a.buffer))).toBe(true);
   });
 });

@@ -15,7 +15,11 @@ const robot = loadPalette(join(root, 'configs', 'robot18.yaml'));
 describe('demo model', () => {
   it('is a fast-profile model folder of at most 10 MB, trained by tds train', () => {
     const meta = readTdsJson(MODEL);
-    expect(meta).toMatchObject({ profile: 'fast', inputSize: { height: 256, width: 320 }, onnx: { file: 'model.onnx', source: 'export' } });
+    expect(meta).toMatchObject({
+      profile: 'fast',
+      inputSize: { height: 256, width: 320 },
+      onnx: { file: 'model.onnx', source: 'export' },
+    });
     expect(String(meta.producedBy.command)).toMatch(/^tds train --config configs\/demo\.yaml/);
     const bytes = readdirSync(MODEL).reduce((n, f) => n + statSync(join(MODEL, f)).size, 0);
     expect(bytes).toBeLessThanOrEqual(10 * 2 ** 20);

@@ -21,7 +21,13 @@ let cfgFile: string;
 function smallConfig(dir: string, extra: Record<string, unknown> = {}): string {
   const base = loadRunConfig(join(root, 'configs', 'robot18.yaml'));
   const t = applyOverrides(base.train, { size: [64, 64], epochsScale: 1 / 70 });
-  const doc = { dataset: 'robot18', labels: base.palette.labels, classes: base.palette.classes, scenes: base.palette.scenes, train: { ...t, seed: 3, validation: { sequences: [3] }, ...extra } };
+  const doc = {
+    dataset: 'robot18',
+    labels: base.palette.labels,
+    classes: base.palette.classes,
+    scenes: base.palette.scenes,
+    train: { ...t, seed: 3, validation: { sequences: [3] }, ...extra },
+  };
   const f = join(dir, `cfg-${Math.random().toString(36).slice(2)}.yaml`);
   writeFileSync(f, stringify(doc));
   return f;
@@ -38,13 +44,26 @@ describe('tds train', () => {
   it('runs the four stages end to end and writes metrics, curves, checkpoints and an exported model', async () => {
     const out = join(tmp(), 'run');
     const cfg = loadRunConfig(cfgFile);
-    expect(cfg.train.stages.map((s) => [s.name, s.untilEpoch])).toEqual([['seg', 1], ['class', 2], ['sync', 3], ['scene', 4]]);
+    expect(cfg.train.stages.map((s) => [s.name, s.untilEpoch])).toEqual([
+      ['seg', 1],
+      ['class', 2],
+      ['sync', 3],
+      ['scene', 4],
+    ]);
     const progress: number[] = [];
     const r = await train({ config: cfg, data, out, onProgress: (p) => progress.push(p.epoch) });
     expect(r).toMatchObject({ interrupted: false, epochsDone: 4, trainFrames: 4, valFrames: 2, backend: 'wasm' });
     expect(progress).toEqual([1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4]);
-    const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    expect(lines.map((l) => [l.epoch, l.stage])).toEqual([[1, 'seg'], [2, 'class'], [3, 'sync'], [4, 'scene']]);
+    const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines.map((l) => [l.epoch, l.stage])).toEqual([
+      [1, 'seg'],
+      [2, 'class'],
+      [3, 'sync'],
+      [4, 'scene'],
+    ]);
     for (const l of lines) {
       expect(Object.keys(l.loss).sort()).toEqual(['cls', 'scene', 'seg', 'sync', 'total']);
       expect(l.val.challengeIoU).toBeGreaterThan(0);
@@ -53,7 +72,10 @@ describe('tds train', () => {
     }
     // stage weights really switch on: class/sync/scene terms only count from their stage
     expect(lines[0].loss.total).toBeCloseTo(lines[0].loss.seg, 5);
-    expect(lines[3].loss.total).toBeCloseTo(lines[3].loss.seg + 0.2 * lines[3].loss.cls + 0.6 * lines[3].loss.sync + 0.2 * lines[3].loss.scene, 4);
+    expect(lines[3].loss.total).toBeCloseTo(
+      lines[3].loss.seg + 0.2 * lines[3].loss.cls + 0.6 * lines[3].loss.sync + 0.2 * lines[3].loss.scene,
+      4,
+    );
     const svg = readFileSync(join(out, 'curves.svg'), 'utf8');
     for (const s of ['seg', 'class', 'sync', 'scene']) expect(svg).toContain(`>${s}</text>`);
     const st = readState(out)!;
@@ -71,10 +93,18 @@ describe('tds train', () => {
     const out = join(tmp(), 'interrupted');
     const ac = new AbortController();
     let n = 0;
-    const r1 = await train({ config: loadRunConfig(cfgFile), data, out, signal: ac.signal, onProgress: () => ++n === 6 && ac.abort() });
+    const r1 = await train({
+      config: loadRunConfig(cfgFile),
+      data,
+      out,
+      signal: ac.signal,
+      onProgress: () => ++n === 6 && ac.abort(),
+    });
     expect(r1).toMatchObject({ interrupted: true, epochsDone: 1 });
     expect(readState(out)!.partial).toMatchObject({ epoch: 2, step: 2 });
-    await expect(train({ config: loadRunConfig(cfgFile), data, out })).rejects.toThrow(/already holds a training run .*pass --resume/);
+    await expect(train({ config: loadRunConfig(cfgFile), data, out })).rejects.toThrow(
+      /already holds a training run .*pass --resume/,
+    );
     const r2 = await train({ config: loadRunConfig(cfgFile), data, out, resume: true });
     expect(r2).toMatchObject({ interrupted: false, epochsDone: 4 });
     const a = new Float32Array(readFileSync(join(straight, 'model', 'weights.bin')).buffer.slice(0));
@@ -89,7 +119,11 @@ describe('tds train', () => {
 
   it('survives kill -9 of the CLI and resumes from the last completed epoch', async () => {
     const out = join(tmp(), 'killed');
-    const child = spawn(process.execPath, [join(root, 'dist', 'cli', 'index.js'), 'train', '--config', cfgFile, '--data', data, '--out', out], { stdio: 'ignore' });
+    const child = spawn(
+      process.execPath,
+      [join(root, 'dist', 'cli', 'index.js'), 'train', '--config', cfgFile, '--data', data, '--out', out],
+      { stdio: 'ignore' },
+    );
     expect(await waitUntil(() => (readState(out)?.epochsDone ?? 0) >= 1, 60_000)).toBe(true);
     child.kill('SIGKILL');
     await new Promise((r) => child.on('exit', r));
@@ -97,7 +131,10 @@ describe('tds train', () => {
     expect(r.stderr).not.toMatch(/tds:/);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ interrupted: false, epochsDone: 4 });
-    const epochs = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).epoch);
+    const epochs = readFileSync(join(out, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).epoch);
     expect(epochs).toEqual([1, 2, 3, 4]);
   });
 
@@ -107,7 +144,9 @@ describe('tds train', () => {
     await train({ config: loadRunConfig(cfgFile), data, out, signal: ac.signal, onProgress: () => ac.abort() });
     const other = loadRunConfig(cfgFile);
     other.train.stages[0].lr = 2e-4;
-    await expect(train({ config: other, data, out, resume: true })).rejects.toThrow(/cannot resume .* train\.stages at epoch 1 \(already run\): .*"lr":0\.0001.* -> .*"lr":0\.0002/);
+    await expect(train({ config: other, data, out, resume: true })).rejects.toThrow(
+      /cannot resume .* train\.stages at epoch 1 \(already run\): .*"lr":0\.0001.* -> .*"lr":0\.0002/,
+    );
     const sized = loadRunConfig(cfgFile);
     sized.train.size = [96, 96];
     await expect(train({ config: sized, data, out, resume: true })).rejects.toThrow(/train\.size\.0: 64 -> 96/);
@@ -123,7 +162,10 @@ describe('tds train', () => {
     expect(r).toMatchObject({ interrupted: false, epochsDone: 6 });
     const after = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n');
     expect(after.slice(0, 4)).toEqual(before);
-    expect(after.slice(4).map((l) => [JSON.parse(l).epoch, JSON.parse(l).stage, JSON.parse(l).lr])).toEqual([[5, 'scene-low', 1e-5], [6, 'scene-low', 1e-5]]);
+    expect(after.slice(4).map((l) => [JSON.parse(l).epoch, JSON.parse(l).stage, JSON.parse(l).lr])).toEqual([
+      [5, 'scene-low', 1e-5],
+      [6, 'scene-low', 1e-5],
+    ]);
     expect(readState(out)).toMatchObject({ done: true, best: { 'scene-low': { epoch: 6 } } });
     expect(readTdsJson(join(out, 'model')).producedBy).toMatchObject({ epochs: 6, bestEpoch: 6 });
     // moving a boundary that the run already passed is refused
@@ -132,7 +174,9 @@ describe('tds train', () => {
     moved.train.stages[1].untilEpoch = 3;
     moved.train.stages[2].untilEpoch = 5;
     moved.train.stages[3].untilEpoch = 6;
-    await expect(train({ config: moved, data, out, resume: true })).rejects.toThrow(/train\.stages at epoch 2 \(already run\)/);
+    await expect(train({ config: moved, data, out, resume: true })).rejects.toThrow(
+      /train\.stages at epoch 2 \(already run\)/,
+    );
   });
 });
 
@@ -141,28 +185,46 @@ describe('tds train: bad input', () => {
   it('a data folder with no sequences', async () => {
     const d = tmp();
     mkdirSync(join(d, 'empty'));
-    await expect(train({ config: cfg(), data: join(d, 'empty'), out: join(d, 'r') })).rejects.toThrow(/has no sequences with labels/);
+    await expect(train({ config: cfg(), data: join(d, 'empty'), out: join(d, 'r') })).rejects.toThrow(
+      /has no sequences with labels/,
+    );
   });
 
   it('frames without labels', async () => {
     const d = tmp();
     await writeSynthDataset(d, robot, { sequences: 3, frames: 1, seed: 1, width: 64, height: 64 });
     unlinkSync(join(d, 'seq_2', 'labels', 'frame000.png'));
-    await expect(train({ config: cfg(), data: d, out: join(tmp(), 'r') })).rejects.toThrow(/frame .*seq_2\/left_frames\/frame000\.png has no label/);
+    await expect(train({ config: cfg(), data: d, out: join(tmp(), 'r') })).rejects.toThrow(
+      /frame .*seq_2\/left_frames\/frame000\.png has no label/,
+    );
   });
 
   it('labels with unknown colours above the allowed fraction', async () => {
     const d = tmp();
     await writeSynthDataset(d, robot, { sequences: 3, frames: 1, seed: 1, width: 64, height: 64 });
     const { writePng } = await import('../../src/ingest/image-io.js');
-    await writePng(join(d, 'seq_1', 'labels', 'frame000.png'), { data: Buffer.alloc(64 * 64 * 3, 50), width: 64, height: 64, channels: 3 });
-    await expect(train({ config: cfg(), data: d, out: join(tmp(), 'r') })).rejects.toThrow(/100\.00% of pixels have colours not in the robot18 palette: \(50,50,50\) x 4096/);
+    await writePng(join(d, 'seq_1', 'labels', 'frame000.png'), {
+      data: Buffer.alloc(64 * 64 * 3, 50),
+      width: 64,
+      height: 64,
+      channels: 3,
+    });
+    await expect(train({ config: cfg(), data: d, out: join(tmp(), 'r') })).rejects.toThrow(
+      /100\.00% of pixels have colours not in the robot18 palette: \(50,50,50\) x 4096/,
+    );
   });
 
   it('stages out of order / epochs not increasing', () => {
     const d = tmp();
-    const f = smallConfig(d, { stages: [{ name: 'seg', a: 0, b: 0, g: 0, lr: 1e-4, untilEpoch: 5 }, { name: 'class', a: 0.2, b: 0, g: 0, lr: 1e-4, untilEpoch: 5 }] });
-    expect(() => loadRunConfig(f)).toThrow(/train\.stages\.1\.untilEpoch: stage class ends at epoch 5, not after stage seg \(5\)/);
+    const f = smallConfig(d, {
+      stages: [
+        { name: 'seg', a: 0, b: 0, g: 0, lr: 1e-4, untilEpoch: 5 },
+        { name: 'class', a: 0.2, b: 0, g: 0, lr: 1e-4, untilEpoch: 5 },
+      ],
+    });
+    expect(() => loadRunConfig(f)).toThrow(
+      /train\.stages\.1\.untilEpoch: stage class ends at epoch 5, not after stage seg \(5\)/,
+    );
   });
 
   it('an unwritable run folder fails clearly and keeps earlier checkpoints', async () => {
@@ -187,7 +249,11 @@ describe('tds train: bad input', () => {
     const r = cli(['train', '--config', cfgFile, '--data', data, '--out', join(tmp(), 'none'), '--resume']);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^tds: --resume: .* holds no training run to resume/);
-    expect(cli(['train', '--config', cfgFile, '--data', data, '--out', join(tmp(), 'x'), '--backend', 'gpu']).stderr).toMatch(/^tds: unknown --backend "gpu"/);
-    expect(cli(['train', '--config', cfgFile, '--data', data, '--out', join(tmp(), 'x'), '--epochs-scale', '-1']).stderr).toMatch(/^tds: --epochs-scale must be a positive number/);
+    expect(
+      cli(['train', '--config', cfgFile, '--data', data, '--out', join(tmp(), 'x'), '--backend', 'gpu']).stderr,
+    ).toMatch(/^tds: unknown --backend "gpu"/);
+    expect(
+      cli(['train', '--config', cfgFile, '--data', data, '--out', join(tmp(), 'x'), '--epochs-scale', '-1']).stderr,
+    ).toMatch(/^tds: --epochs-scale must be a positive number/);
   });
 });

@@ -17,7 +17,11 @@ describe('overlay page in Chromium', () => {
   let url = '';
   let browser: Browser;
   beforeAll(async () => {
-    server = spawn(process.execPath, [join(root, 'dist', 'cli', 'index.js'), 'serve', 'synth', '--model', MODEL, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    server = spawn(
+      process.execPath,
+      [join(root, 'dist', 'cli', 'index.js'), 'serve', 'synth', '--model', MODEL, '--port', '0'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let out = '';
     server.stdout!.on('data', (d) => (out += d));
     expect(await waitUntil(() => /overlay at (http:\/\/[^ ]+)\//.test(out), 30_000)).toBe(true);
@@ -34,10 +38,16 @@ describe('overlay page in Chromium', () => {
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
     await page.goto(`${url}/?opacity=1&native=1&freeze=5`);
-    await page.waitForFunction(() => (window as unknown as { tdsDebug: { frozen: boolean } }).tdsDebug.frozen, undefined, { timeout: 30_000 });
+    await page.waitForFunction(
+      () => (window as unknown as { tdsDebug: { frozen: boolean } }).tdsDebug.frozen,
+      undefined,
+      { timeout: 30_000 },
+    );
     expect(await page.textContent('#conn')).toBe('live');
     const dbg = await page.evaluate(() => {
-      const d = (window as unknown as { tdsDebug: { width: number; height: number; labels: Uint8Array; frame: number } }).tdsDebug;
+      const d = (
+        window as unknown as { tdsDebug: { width: number; height: number; labels: Uint8Array; frame: number } }
+      ).tdsDebug;
       return { width: d.width, height: d.height, frame: d.frame, labels: Array.from(d.labels) };
     });
     expect([dbg.width, dbg.height]).toEqual([320, 256]);
@@ -70,16 +80,32 @@ describe('overlay page in Chromium', () => {
     await page.close();
   });
 
-  for (const vp of [{ width: 1280, height: 800 }, { width: 1920, height: 1080 }]) {
+  for (const vp of [
+    { width: 1280, height: 800 },
+    { width: 1920, height: 1080 },
+  ]) {
     it(`fills a ${vp.width}x${vp.height} OR display: video and mask scaled up with the aspect kept, crisp mask edges, large labels`, async () => {
       const page = await browser.newPage({ deviceScaleFactor: 1, viewport: vp });
       await page.goto(`${url}/?opacity=1&freeze=5`);
-      await page.waitForFunction(() => (window as unknown as { tdsDebug: { frozen: boolean } }).tdsDebug.frozen, undefined, { timeout: 30_000 });
+      await page.waitForFunction(
+        () => (window as unknown as { tdsDebug: { frozen: boolean } }).tdsDebug.frozen,
+        undefined,
+        { timeout: 30_000 },
+      );
       const geo = await page.evaluate(() => {
         const c = document.getElementById('view') as HTMLCanvasElement;
         const r = c.getBoundingClientRect();
         const s = document.getElementById('stage')!.getBoundingClientRect();
-        return { cw: r.width, ch: r.height, bw: c.width, bh: c.height, sw: s.width, sh: s.height, font: parseFloat(getComputedStyle(document.getElementById('scene')!).fontSize), li: parseFloat(getComputedStyle(document.body).fontSize) };
+        return {
+          cw: r.width,
+          ch: r.height,
+          bw: c.width,
+          bh: c.height,
+          sw: s.width,
+          sh: s.height,
+          font: parseFloat(getComputedStyle(document.getElementById('scene')!).fontSize),
+          li: parseFloat(getComputedStyle(document.body).fontSize),
+        };
       });
       // 320x256 frames scaled up to fill the stage in one dimension, aspect 1.25 kept, backing store at device pixels.
       expect(Math.max(geo.cw / geo.sw, geo.ch / geo.sh)).toBeGreaterThan(0.98);
@@ -95,7 +121,9 @@ describe('overlay page in Chromium', () => {
       await sharp(shot).toFile(join(tmpdir(), `tds-overlay-${vp.width}x${vp.height}.png`));
       // Crisp edges: at opacity 1 the scaled mask is drawn nearest-neighbour, so mask pixels are exact class
       // colours, never blends of two classes: every pixel inside the canvas that is near a class colour is one.
-      const colors = readTdsJson(MODEL).classes.slice(1).map((c) => c.color);
+      const colors = readTdsJson(MODEL)
+        .classes.slice(1)
+        .map((c) => c.color);
       const box = await page.locator('#view').boundingBox();
       let exact = 0;
       for (let y = Math.ceil(box!.y); y < Math.floor(box!.y + box!.height); y++)

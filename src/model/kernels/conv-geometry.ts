@@ -14,9 +14,30 @@ export interface ConvGeometry {
 }
 
 /** The forward convolution's padding as tfjs computes it (TF 'same' puts the odd pixel at the end). */
-export function forwardGeometry(xShape: number[], filterShape: number[], strides: [number, number], dilations: [number, number], pad: Pad, dimRoundingMode?: 'floor' | 'round' | 'ceil'): ConvGeometry {
-  const info = tf.backend_util.computeConv2DInfo(xShape as [number, number, number, number], filterShape as [number, number, number, number], strides, dilations, pad as 'same', dimRoundingMode);
-  return { top: info.padInfo.top, bottom: info.padInfo.bottom, left: info.padInfo.left, right: info.padInfo.right, outH: info.outHeight, outW: info.outWidth };
+export function forwardGeometry(
+  xShape: number[],
+  filterShape: number[],
+  strides: [number, number],
+  dilations: [number, number],
+  pad: Pad,
+  dimRoundingMode?: 'floor' | 'round' | 'ceil',
+): ConvGeometry {
+  const info = tf.backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    strides,
+    dilations,
+    pad as 'same',
+    dimRoundingMode,
+  );
+  return {
+    top: info.padInfo.top,
+    bottom: info.padInfo.bottom,
+    left: info.padInfo.left,
+    right: info.padInfo.right,
+    outH: info.outHeight,
+    outW: info.outWidth,
+  };
 }
 
 export function pair(v: number | number[] | undefined, dflt = 1): [number, number] {

@@ -8,7 +8,12 @@ import { tf } from '../tf.js';
 const cache = new Map<string, tf.Tensor2D>();
 
 /** [out, in] interpolation matrix of one axis (align_corners=False, half_pixel_centers=True; TF and PyTorch alike). */
-export function interpolationMatrix(inSize: number, outSize: number, alignCorners: boolean, halfPixel: boolean): tf.Tensor2D {
+export function interpolationMatrix(
+  inSize: number,
+  outSize: number,
+  alignCorners: boolean,
+  halfPixel: boolean,
+): tf.Tensor2D {
   const key = `${inSize}:${outSize}:${alignCorners}:${halfPixel}`;
   let m = cache.get(key);
   if (m) return m;
@@ -28,7 +33,12 @@ export function interpolationMatrix(inSize: number, outSize: number, alignCorner
 }
 
 /** dL/dX for Y = resizeBilinear(X) given dY [N,Ho,Wo,C]. */
-export function resizeBilinearGrad(dy: tf.Tensor4D, inShape: number[], alignCorners: boolean, halfPixel: boolean): tf.Tensor4D {
+export function resizeBilinearGrad(
+  dy: tf.Tensor4D,
+  inShape: number[],
+  alignCorners: boolean,
+  halfPixel: boolean,
+): tf.Tensor4D {
   return tf.tidy(() => {
     const [n, ho, wo, c] = dy.shape;
     const [, hi, wi] = inShape;
@@ -54,7 +64,9 @@ export function registerResizeBilinearGradient(): void {
     gradFunc: (dy, saved, attrs) => {
       const [images] = saved;
       const a = attrs as unknown as { alignCorners: boolean; halfPixelCenters: boolean };
-      return { images: () => resizeBilinearGrad(dy as tf.Tensor4D, images.shape, !!a.alignCorners, !!a.halfPixelCenters) };
+      return {
+        images: () => resizeBilinearGrad(dy as tf.Tensor4D, images.shape, !!a.alignCorners, !!a.halfPixelCenters),
+      };
     },
   });
 }

@@ -6,7 +6,11 @@ import { tf } from '../tf.js';
 import { forwardGeometry, pair, type Pad } from './conv-geometry.js';
 
 type TensorInfo = { dataId: object; shape: number[]; dtype: string };
-type KernelArgs = { inputs: Record<string, TensorInfo>; backend: { disposeData(id: object): void }; attrs?: Record<string, unknown> };
+type KernelArgs = {
+  inputs: Record<string, TensorInfo>;
+  backend: { disposeData(id: object): void };
+  attrs?: Record<string, unknown>;
+};
 type KernelFn = (args: KernelArgs) => TensorInfo;
 
 function wasmKernel(name: string): KernelFn {
@@ -16,7 +20,10 @@ function wasmKernel(name: string): KernelFn {
 }
 
 /** Runs `fn` with a list that collects intermediates, and frees them afterwards (the result is kept). */
-function composite(backend: KernelArgs['backend'], fn: (keep: (t: TensorInfo) => TensorInfo) => TensorInfo): TensorInfo {
+function composite(
+  backend: KernelArgs['backend'],
+  fn: (keep: (t: TensorInfo) => TensorInfo) => TensorInfo,
+): TensorInfo {
   const temps: TensorInfo[] = [];
   const out = fn((t) => (temps.push(t), t));
   for (const t of temps) if (t !== out) backend.disposeData(t.dataId);
@@ -25,7 +32,12 @@ function composite(backend: KernelArgs['backend'], fn: (keep: (t: TensorInfo) =>
 
 function conv2dBackpropFilter({ inputs, backend, attrs }: KernelArgs): TensorInfo {
   const { x, dy } = inputs;
-  const a = attrs as { strides: number | number[]; pad: Pad; filterShape: number[]; dimRoundingMode?: 'floor' | 'round' | 'ceil' };
+  const a = attrs as {
+    strides: number | number[];
+    pad: Pad;
+    filterShape: number[];
+    dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  };
   const strides = pair(a.strides);
   const [kh, kw] = a.filterShape;
   const g = forwardGeometry(x.shape, a.filterShape, strides, [1, 1], a.pad, a.dimRoundingMode);
@@ -40,8 +52,25 @@ function conv2dBackpropFilter({ inputs, backend, attrs }: KernelArgs): TensorInf
     const xt = t(transpose({ inputs: { x }, backend, attrs: { perm: [3, 1, 2, 0] } }));
     const dyt = t(transpose({ inputs: { x: dy }, backend, attrs: { perm: [1, 2, 0, 3] } }));
     // Filter gradient = conv of x^T with dy^T, forward stride becoming the dilation (forward dilation is 1 here).
-    let r = t(conv({ inputs: { x: xt, filter: dyt }, backend, attrs: { strides: [1, 1], pad: [[0, 0], [g.top, bottom], [g.left, right], [0, 0]], dataFormat: 'NHWC', dilations: strides } }));
-    if (r.shape[1] !== kh || r.shape[2] !== kw) r = t(slice({ inputs: { x: r }, backend, attrs: { begin: [0, 0, 0, 0], size: [-1, kh, kw, -1] } }));
+    let r = t(
+      conv({
+        inputs: { x: xt, filter: dyt },
+        backend,
+        attrs: {
+          strides: [1, 1],
+          pad: [
+            [0, 0],
+            [g.top, bottom],
+            [g.left, right],
+            [0, 0],
+          ],
+          dataFormat: 'NHWC',
+          dilations: strides,
+        },
+      }),
+    );
+    if (r.shape[1] !== kh || r.shape[2] !== kw)
+      r = t(slice({ inputs: { x: r }, backend, attrs: { begin: [0, 0, 0, 0], size: [-1, kh, kw, -1] } }));
     return transpose({ inputs: { x: r }, backend, attrs: { perm: [1, 2, 0, 3] } });
   });
 }
