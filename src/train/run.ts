@@ -82,35 +82,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     scenes: palette.scenes.map((s) => ({ name: s.name, sequences: s.sequences })),
     data: resolve(o.data),
   };
-  let state: RunState | undefined = readState(o.out);
-  if (state && !o.resume)
-    throw new TdsError(
-      'BAD_OUTPUT',
-      `${o.out} already holds a training run (${state.epochsDone} epoch(s) done)`,
-      'pass --resume to continue it, or choose another --out',
-    );
-  if (!state && o.resume)
-    throw new TdsError(
-      'BAD_OPTION',
-      `--resume: ${o.out} holds no training run to resume`,
-      'drop --resume to start a new run there',
-    );
-  if (state) {
-    const started = state.epochsDone + (state.partial ? 1 : 0);
-    const diff = resumeConflicts(state.fingerprint, fingerprint, started);
-    if (diff.length)
-      throw new TdsError(
-        'BAD_OPTION',
-        `cannot resume ${o.out} with a different setup: ${diff.slice(0, 5).join('; ')}`,
-        `resume with the config, data and options of the original run (only stages after epoch ${started} may change), or start a new run`,
-      );
-    // A longer schedule continues a finished run; the fingerprint records the schedule now in force.
-    state = {
-      ...state,
-      fingerprint,
-      done: state.done && state.epochsDone >= cfg.stages[cfg.stages.length - 1].untilEpoch ? true : undefined,
-    };
-  }
+  let state: RunState = openRunState(o.out, fingerprint, !!o.resume, cfg.stages[cfg.stages.length - 1].untilEpoch);
   makeDirs(join(o.out, 'checkpoints'), 'run folder');
   const backend = await useBackend(o.backend ?? 'wasm');
   const split = listSamples(o.data, palette, cfg.validation.sequences, cfg.select === 'last');
@@ -142,16 +114,15 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         ...extra,
       },
     });
-  state ??= { version: 1, fingerprint, epochsDone: 0, best: {}, history: [] };
   const totalEpochs = cfg.stages[cfg.stages.length - 1].untilEpoch;
   const steps = Math.ceil(split.train.length / cfg.batchSize);
   const t0 = performance.now();
   let stepsRun = 0;
   const result = (interrupted: boolean, modelDir?: string): TrainResult => ({
     interrupted,
-    epochsDone: state!.epochsDone,
-    history: state!.history,
-    best: state!.best,
+    epochsDone: state.epochsDone,
+    history: state.history,
+    best: state.best,
     modelDir,
     backend,
     trainFrames: split.train.length,
@@ -238,31 +209,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
             seconds: (performance.now() - e0) / 1000,
             steps: count,
           };
-          const rel = ckptName(epoch);
-          await saveCheckpoint(o.out, rel, model, meta({ epoch, val }), opt);
-          const best: RunState['best'] = { ...state.best };
-          const prevBest = best[stage.name];
-          if (
-            !prevBest ||
-            cfg.select === 'last' ||
-            val.challengeIoU > prevBest.challengeIoU ||
-            Number.isNaN(prevBest.challengeIoU)
-          ) {
-            const bestRel = `checkpoints/best-${stage.name}-e${String(epoch).padStart(4, '0')}`;
-            await saveCheckpoint(o.out, bestRel, model, meta({ epoch, val, best: stage.name }));
-            best[stage.name] = { dir: bestRel, epoch, challengeIoU: val.challengeIoU };
-          }
-          state = {
-            ...state,
-            epochsDone: epoch,
-            current: rel,
-            partial: undefined,
-            best,
-            history: [...state.history, record],
-          };
-          await writeState(o.out, state);
-          await writeRunFiles(o.out, state);
-          await pruneCheckpoints(o.out, state);
+          state = await endEpoch(o.out, state, { model, opt, record, keepAsBest: cfg.select === 'last', meta });
           o.onEpoch?.(record);
         }
       } finally {
@@ -282,6 +229,77 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   } finally {
     model.dispose();
   }
+}
+
+/**
+ * The end of an epoch: its checkpoint (with the optimizer, for resuming), the stage's best checkpoint when this
+ * epoch is the best so far on validation (or always, with select: last), then state.json, metrics.jsonl and
+ * curves.svg, and old checkpoints pruned. Returns the new state.
+ */
+async function endEpoch(
+  out: string,
+  state: RunState,
+  e: {
+    model: tf.LayersModel;
+    opt: tf.Optimizer;
+    record: EpochRecord;
+    keepAsBest: boolean;
+    meta: (extra: Record<string, unknown>) => TdsJsonInput;
+  },
+): Promise<RunState> {
+  const { epoch, stage, val } = e.record;
+  const rel = ckptName(epoch);
+  await saveCheckpoint(out, rel, e.model, e.meta({ epoch, val }), e.opt);
+  const best: RunState['best'] = { ...state.best };
+  const prevBest = best[stage];
+  if (!prevBest || e.keepAsBest || val.challengeIoU > prevBest.challengeIoU || Number.isNaN(prevBest.challengeIoU)) {
+    const bestRel = `checkpoints/best-${stage}-e${String(epoch).padStart(4, '0')}`;
+    await saveCheckpoint(out, bestRel, e.model, e.meta({ epoch, val, best: stage }));
+    best[stage] = { dir: bestRel, epoch, challengeIoU: val.challengeIoU };
+  }
+  const next: RunState = {
+    ...state,
+    epochsDone: epoch,
+    current: rel,
+    partial: undefined,
+    best,
+    history: [...state.history, e.record],
+  };
+  await writeState(out, next);
+  await writeRunFiles(out, next);
+  await pruneCheckpoints(out, next);
+  return next;
+}
+
+/**
+ * The run state to start from: a fresh one, or the folder's own when resuming (refused without --resume, and
+ * when the setup differs in anything the epochs already run depended on; a longer schedule continues it).
+ */
+function openRunState(out: string, fingerprint: Record<string, unknown>, resume: boolean, lastEpoch: number): RunState {
+  const state = readState(out);
+  if (state && !resume)
+    throw new TdsError(
+      'BAD_OUTPUT',
+      `${out} already holds a training run (${state.epochsDone} epoch(s) done)`,
+      'pass --resume to continue it, or choose another --out',
+    );
+  if (!state && resume)
+    throw new TdsError(
+      'BAD_OPTION',
+      `--resume: ${out} holds no training run to resume`,
+      'drop --resume to start a new run there',
+    );
+  if (!state) return { version: 1, fingerprint, epochsDone: 0, best: {}, history: [] };
+  const started = state.epochsDone + (state.partial ? 1 : 0);
+  const diff = resumeConflicts(state.fingerprint, fingerprint, started);
+  if (diff.length)
+    throw new TdsError(
+      'BAD_OPTION',
+      `cannot resume ${out} with a different setup: ${diff.slice(0, 5).join('; ')}`,
+      `resume with the config, data and options of the original run (only stages after epoch ${started} may change), or start a new run`,
+    );
+  // A longer schedule continues a finished run; the fingerprint records the schedule now in force.
+  return { ...state, fingerprint, done: state.done && state.epochsDone >= lastEpoch ? true : undefined };
 }
 
 /** metrics.jsonl (one line per epoch) and curves.svg, rewritten from the state so they never disagree with it. */
