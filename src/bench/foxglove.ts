@@ -1,22 +1,50 @@
 // What publishing to Foxglove and recording MCAP cost the live pipeline: `serve synth` with the bench model and
 // one tds overlay client (mask + frame + labels), with and without a Foxglove client subscribed to every channel
-// plus a recording, in interleaved runs (A, B, A, B; medians). Two figures: throughput when frames arrive as
+// plus a recording (clients in their own process), in interleaved runs (A, B, A, B; medians). Two figures: throughput when frames arrive as
 // fast as the pipeline takes them (free-running source), and process CPU per frame at 25 fps real time.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import WebSocket from 'ws';
-import wsProtocol from '@foxglove/ws-protocol';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { packageRoot } from '../package-paths.js';
 import { serve } from '../stream/serve.js';
 import { benchModel } from './pipeline.js';
 import { median } from '../median.js';
 import type { BenchOptions, BenchResult } from './types.js';
 
-const { FoxgloveClient } = wsProtocol;
-
 interface Run {
   fps: number;
   cpuMsPerFrame: number;
+}
+
+/**
+ * The clients run in a child process (an overlay page and, for B, Foxglove subscribed to every channel), so the
+ * CPU figures are the server's own.
+ */
+function startClients(url: string, foxglove: boolean): Promise<ChildProcess> {
+  const script = `
+    const { WebSocket } = await import('ws');
+    const { default: p } = await import('@foxglove/ws-protocol');
+    const ws = new WebSocket(${JSON.stringify(url.replace('http', 'ws') + '/ws')});
+    ws.on('open', () => { ws.send(JSON.stringify({ op: 'subscribe', topics: ['mask', 'frame', 'classes', 'scene'] })); });
+    let n = 0;
+    ws.on('message', () => n++);
+    if (${foxglove}) {
+      const f = new WebSocket(${JSON.stringify(url.replace('http', 'ws') + '/foxglove')}, [p.FoxgloveClient.SUPPORTED_SUBPROTOCOL]);
+      const c = new p.FoxgloveClient({ ws: f });
+      c.on('advertise', (chs) => chs.forEach((ch) => c.subscribe(ch.id)));
+      c.on('message', () => n++);
+      f.on('open', () => process.stdout.write('ready\\n'));
+    } else ws.on('open', () => process.stdout.write('ready\\n'));
+  `;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: packageRoot,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((res, rej) => {
+    child.stdout!.once('data', () => res(child));
+    child.once('exit', (c) => rej(new Error(`bench client exited (${c})`)));
+  });
 }
 
 async function once(
@@ -33,16 +61,7 @@ async function once(
     realtime,
     record: withFoxglove ? join(dir, `rec-${k}-${realtime}.mcap`) : undefined,
   });
-  const ws = new WebSocket(`${h.url.replace('http', 'ws')}/ws`);
-  await new Promise((r) => ws.on('open', r));
-  ws.send(JSON.stringify({ op: 'subscribe', topics: ['mask', 'frame', 'classes', 'scene'] }));
-  let fox: InstanceType<typeof FoxgloveClient> | undefined;
-  if (withFoxglove) {
-    const fws = new WebSocket(`${h.url.replace('http', 'ws')}/foxglove`, [FoxgloveClient.SUPPORTED_SUBPROTOCOL]);
-    fox = new FoxgloveClient({ ws: fws as never });
-    fox.on('advertise', (chs) => chs.forEach((c) => fox!.subscribe(c.id)));
-    await new Promise((r) => fws.once('open', r));
-  }
+  const clients = await startClients(h.url, withFoxglove);
   await new Promise((r) => setTimeout(r, 1500)); // warm-up
   const n0 = h.counters.processed;
   const c0 = process.cpuUsage();
@@ -51,8 +70,7 @@ async function once(
   const n = h.counters.processed - n0;
   const c = process.cpuUsage(c0);
   const ms = performance.now() - t0;
-  ws.close();
-  fox?.close();
+  clients.kill();
   await h.close();
   return { fps: (n * 1000) / ms, cpuMsPerFrame: (c.user + c.system) / 1000 / Math.max(n, 1) };
 }
