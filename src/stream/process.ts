@@ -28,21 +28,33 @@ import { videoFrameStem } from '../ingest/frame-names.js';
 import { RunRecording } from './run-recording.js';
 
 export interface ProcessOptions extends SourceOptions {
+  /** The model folder. */
   model: string;
+  /** The output folder (created; refused if it holds another run's outputs, unless `resume`). */
   out: string;
+  /** Inference engine. Default `ort` (onnxruntime-node, CPU). */
   engine?: EngineName;
+  /** tfjs backend when `engine` is tfjs. Default `wasm`. */
   backend?: BackendName;
+  /** ORT execution providers in order; CPU is the fallback. Default `['cpu']`. */
   executionProviders?: ExecutionProvider[];
+  /** Ensemble input sizes. Default the model's `inference.sizes`, else its input size. */
   sizes?: Size[];
+  /** Fusion weight per size. Default equal. */
   weights?: number[];
+  /** Horizontal-flip test-time augmentation. Default the model's `inference.flip`, else false. */
   flip?: boolean;
+  /** Remove foreground regions smaller than this many pixels. Default the model's `inference.minArea`, else 0. */
   minArea?: number;
+  /** Also write overlay.mp4. Default false. */
   overlay?: boolean;
-  /** Also record frames, masks and labels as MCAP (Foxglove channels) to this file. */
+  /** Also record frames, masks and labels as MCAP (Foxglove channels) to this file. Default none. */
   mcap?: string;
+  /** Continue an interrupted run in `out` (same settings). Default false. */
   resume?: boolean;
   /** Aborting stops after the frame in progress; what is done stays valid and `--resume` continues it. */
   signal?: AbortSignal;
+  /** Called after each finished frame. */
   onFrame?: (done: number, total: number | undefined, r: FrameLine) => void;
 }
 

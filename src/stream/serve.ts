@@ -26,23 +26,33 @@ import { DEFAULT_SERVE, resolveServeDefaults } from './defaults.js';
 export interface ServeOptions extends SourceOptions, EnsembleOptions {
   /** The model folder (not needed to replay a recording). */
   model?: string;
+  /** Address to listen on. Default `127.0.0.1` (DEFAULT_SERVE). */
   host?: string;
+  /** Port; 0 picks a free one. Default 8080. */
   port?: number;
+  /** Required on /ws, /foxglove and /metrics when set. Default none. */
   token?: string;
+  /** Browser origins allowed besides the server's own. Default none. */
   allowOrigins?: string[];
+  /** Remove foreground regions smaller than this many pixels. Default the model's `inference.minArea`, else 0. */
   minArea?: number;
+  /** Adaptive ensemble: a frame slower than this drops the largest size; 0 = off. Default 0. */
   deadlineMs?: number;
+  /** Restart a file source at its end. Default false. */
   loop?: boolean;
-  /** JPEG quality of `frame` messages. */
+  /** JPEG quality of the source frame sent to clients. Default 80. */
   jpegQuality?: number;
+  /** A /ws client with more bytes than this waiting skips mask/frame messages (Foxglove: 4x). Default 1 MiB. */
   maxBufferedBytes?: number;
+  /** A client over that bound for this long is closed. Default 10 000 ms. */
   stallTimeoutMs?: number;
+  /** Ping interval; a client that misses one is dropped. Default 15 000 ms. */
   heartbeatMs?: number;
-  /** Foxglove WebSocket endpoint at /foxglove (default on; costs nothing until a client subscribes). */
+  /** Foxglove WebSocket endpoint at /foxglove (costs nothing until a client subscribes). Default true. */
   foxglove?: boolean;
-  /** Record what is published to this MCAP file. */
+  /** Record what is published to this MCAP file (refused if it exists). Default none. */
   record?: string;
-  /** Start a new recording file at this size (bytes; 0 = one file). */
+  /** Start a new recording file at this size (bytes; 0 = one file). Default 0. */
   recordMaxBytes?: number;
 }
 
