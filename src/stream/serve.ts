@@ -329,30 +329,38 @@ export async function serve(input: string, options: ServeOptions): Promise<Serve
       complete: () => resolve(),
     });
   });
+  return handleOf(out, counters, done, { latencies, infers }, async () => {
+    clearInterval(stats);
+    sub?.unsubscribe();
+    await Promise.all(inflight);
+    try {
+      await out.close();
+    } finally {
+      ens.dispose();
+    }
+  });
+}
+
+/** The handle serve() returns: what runs, its figures, and a close that runs `stop` once. */
+function handleOf(
+  out: Publishing,
+  counters: LiveCounters,
+  done: Promise<void>,
+  times: { latencies: number[]; infers: number[] },
+  stop: () => Promise<void>,
+): ServeHandle {
   let closing: Promise<void> | undefined;
   return {
-    url: pub.url,
-    port: pub.port,
+    url: out.pub.url,
+    port: out.pub.port,
     counters,
-    publisher: pub,
+    publisher: out.pub,
     foxglove: out.fox,
     recorder: out.recorder,
-    latencies: () => latencies.slice(),
-    inferTimes: () => infers.slice(),
+    latencies: () => times.latencies.slice(),
+    inferTimes: () => times.infers.slice(),
     done,
-    close() {
-      closing ??= (async () => {
-        clearInterval(stats);
-        sub?.unsubscribe();
-        await Promise.all(inflight);
-        try {
-          await out.close();
-        } finally {
-          ens.dispose();
-        }
-      })();
-      return closing;
-    },
+    close: () => (closing ??= stop()),
   };
 }
 
@@ -464,25 +472,11 @@ async function replay(file: string, o: ServeOptions): Promise<ServeHandle> {
       rec = await openRecording(file);
     }
   })();
-  let closing: Promise<void> | undefined;
-  return {
-    url: pub.url,
-    port: pub.port,
-    counters,
-    publisher: pub,
-    foxglove: out.fox,
-    latencies: () => [],
-    inferTimes: () => [],
-    done,
-    close() {
-      closing ??= (async () => {
-        stopped = true;
-        wake?.();
-        clearInterval(stats);
-        await done.catch(() => {});
-        await out.close();
-      })();
-      return closing;
-    },
-  };
+  return handleOf(out, counters, done, { latencies: [], infers: [] }, async () => {
+    stopped = true;
+    wake?.();
+    clearInterval(stats);
+    await done.catch(() => {});
+    await out.close();
+  });
 }
