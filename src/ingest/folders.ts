@@ -3,7 +3,6 @@
 // layout (OPn/Raw/img_NN_raw.png + OPn/Masks/img_NN_class.png), and plain image folders.
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
-import { Observable } from 'rxjs';
 import { TdsError } from '../errors.js';
 import type { Frame } from '../types.js';
 import { readRgb } from './image-io.js';
@@ -193,21 +192,4 @@ export async function* folderFrames(dir: string, opts: FolderReadOptions = {}): 
     };
     index++;
   }
-}
-
-/** Observable face of folderFrames. */
-export function readFolderFrames(dir: string, opts: FolderReadOptions = {}): Observable<Frame> {
-  return new Observable<Frame>((sub) => {
-    let stop = false;
-    (async () => {
-      for await (const f of folderFrames(dir, opts)) {
-        if (stop) return;
-        sub.next(f);
-      }
-      sub.complete();
-    })().catch((e) => sub.error(e));
-    return () => {
-      stop = true;
-    };
-  });
 }

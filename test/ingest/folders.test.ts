@@ -1,8 +1,14 @@
 import { describe, expect, it, beforeAll } from 'vitest';
 import { join } from 'node:path';
 import { mkdirSync, readdirSync } from 'node:fs';
-import { lastValueFrom, toArray } from 'rxjs';
-import { scanFolder, readFolderFrames } from '../../src/ingest/folders.js';
+import { scanFolder, folderFrames } from '../../src/ingest/folders.js';
+
+/** All frames of a folder, in order. */
+async function readAll(dir: string) {
+  const out = [];
+  for await (const f of folderFrames(dir)) out.push(f);
+  return out;
+}
 import { writeSynthDataset } from '../../src/ingest/synth-write.js';
 import { prepareDataset } from '../../src/ingest/prepare.js';
 import { loadPalette } from '../../src/ingest/palette.js';
@@ -22,7 +28,7 @@ describe('frame folders and prepare', () => {
   });
 
   it('reads ROBOT18 stereo frames in order with names and sequences', async () => {
-    const f = await lastValueFrom(readFolderFrames(raw).pipe(toArray()));
+    const f = await readAll(raw);
     expect(f.map((x) => `${x.sequence}/${x.name}`)).toEqual([
       'seq_1/frame000',
       'seq_1/frame001',
@@ -42,7 +48,7 @@ describe('frame folders and prepare', () => {
     const ds = scanFolder(d);
     expect(ds.layout).toBe('images');
     expect(ds.sequences[0].frames.map((f) => f.name)).toEqual(['img1', 'img2', 'img10']);
-    const f = await lastValueFrom(readFolderFrames(d).pipe(toArray()));
+    const f = await readAll(d);
     expect(f.map((x) => x.left.data[0])).toEqual([1, 2, 10]);
   });
 
@@ -105,6 +111,6 @@ describe('frame folders and prepare', () => {
   it('an empty folder has no frames', async () => {
     const d = tmp();
     mkdirSync(join(d, 'empty'));
-    await expect(lastValueFrom(readFolderFrames(join(d, 'empty')))).rejects.toThrow(/no frames found/);
+    await expect(readAll(join(d, 'empty'))).rejects.toThrow(/no frames found/);
   });
 });
