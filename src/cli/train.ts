@@ -69,8 +69,10 @@ export function registerTrain(program: Command): void {
           holdOut: o.holdOut !== undefined ? parseHoldOut(o.holdOut) : undefined,
         });
         const ac = new AbortController();
-        const onSigint = () => {
-          if (ac.signal.aborted) process.exit(130);
+        let signalName: NodeJS.Signals | undefined;
+        const onSigint = (sig: NodeJS.Signals) => {
+          if (ac.signal.aborted) process.exit(sig === 'SIGTERM' ? 143 : 130);
+          signalName = sig;
           log.warn('interrupt: finishing the current step and saving; press Ctrl-C again to quit at once');
           ac.abort();
         };
@@ -127,6 +129,9 @@ export function registerTrain(program: Command): void {
             },
           });
           bar?.stop();
+          // Stopped by a signal: progress is saved, but the run is not finished, which the exit status says
+          // (130 SIGINT, 143 SIGTERM, as tds process), so scripts and tds cv never take it for a finished run.
+          if (r.interrupted) process.exitCode = signalName === 'SIGTERM' ? 143 : 130;
           const last = r.history.at(-1);
           if (o.json)
             console.log(

@@ -198,7 +198,15 @@ function trainRun(o: CvOptions, runDir: string, holdOut: string, log: (m: string
     child.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
     child.on('error', rej);
     child.on('exit', (code, signal) => {
-      if (code === 0) res();
+      if (code === 0 && readState(runDir)?.done) res();
+      else if (code === 0 || code === 130 || code === 143)
+        rej(
+          new TdsError(
+            'TRAIN_FAILED',
+            `training ${runDir} stopped before its last epoch (interrupted)`,
+            'run tds cv again: it resumes the run',
+          ),
+        );
       else
         rej(
           new TdsError(

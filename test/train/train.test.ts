@@ -138,6 +138,26 @@ describe('tds train', () => {
     expect(epochs).toEqual([1, 2, 3, 4]);
   });
 
+  it('SIGINT: progress saved, exit 130 (not a finished run), --resume finishes', async () => {
+    const out = join(tmp(), 'sigint');
+    const child = spawn(
+      process.execPath,
+      [join(root, 'dist', 'cli', 'index.js'), 'train', '--config', cfgFile, '--data', data, '--out', out],
+      { stdio: ['ignore', 'pipe', 'ignore'] },
+    );
+    let stdout = '';
+    child.stdout!.on('data', (d) => (stdout += d));
+    expect(await waitUntil(() => (readState(out)?.epochsDone ?? 0) >= 1, 60_000)).toBe(true);
+    child.kill('SIGINT');
+    const code = await new Promise((r) => child.on('exit', r));
+    expect(code).toBe(130);
+    expect(stdout).toMatch(/interrupted after \d+ complete epoch\(s\); progress saved/);
+    expect(readState(out)!.done).toBeUndefined();
+    const r = cli(['train', '--config', cfgFile, '--data', data, '--out', out, '--resume', '--json']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ interrupted: false, epochsDone: 4 });
+  });
+
   it('refuses to resume with a different config, naming what differs', async () => {
     const out = join(tmp(), 'diff');
     const ac = new AbortController();
