@@ -200,9 +200,15 @@ describe('MCAP recording and replay', () => {
       ws.on('message', (d, bin) => !bin && got.push(JSON.parse(d.toString())));
       await new Promise((res) => ws.on('open', res));
       ws.send(JSON.stringify({ op: 'subscribe', topics: ['classes', 'scene'] }));
+      // ... and to Foxglove, with the recorded timestamps.
+      const fox = await foxClient(`${r.url.replace('http', 'ws')}/foxglove`);
       await r.done;
       ws.close();
+      fox.close();
       await r.close();
+      const replayed = fox.messages.filter((m) => m.topic === '/tds/labels');
+      expect(replayed.length).toBeGreaterThan(n - 15);
+      for (const m of replayed) expect(times.get('/tds/labels')).toContain(m.timestamp);
       const hello = got.find((m) => m.type === 'hello')!;
       expect(hello).toMatchObject({ classes: robot.classes.map((c) => ({ id: c.id, name: c.name })) });
       const classes = got.filter((m) => m.type === 'classes') as Array<Extract<ServerMessage, { type: 'classes' }>>;
