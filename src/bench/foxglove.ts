@@ -8,6 +8,10 @@ import { join } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { packageRoot } from '../package-paths.js';
 import { serve } from '../stream/serve.js';
+import sharp from 'sharp';
+import { synthSequence } from '../ingest/synth.js';
+import { frameMessages, type PaletteInfo } from '../stream/foxglove.js';
+import { McapRecorder } from '../stream/mcap.js';
 import { benchModel } from './pipeline.js';
 import { median } from '../median.js';
 import type { BenchOptions, BenchResult } from './types.js';
@@ -75,6 +79,54 @@ async function once(
   return { fps: (n * 1000) / ms, cpuMsPerFrame: (c.user + c.system) / 1000 / Math.max(n, 1) };
 }
 
+/**
+ * Main-thread cost per frame at the OR display's 1280x1024 (a synthetic surgical frame and its label mask):
+ * encoding the Foxglove messages once, and handing them to the MCAP recorder (chunking, CRC, zstd, write).
+ */
+async function encodeCost(dir: string, frames: number): Promise<{ encodeMs: number; recordMs: number; bytes: number }> {
+  const w = 1280;
+  const h = 1024;
+  const f = synthSequence({ seed: 3, seq: 1, width: w, height: h }).render(0);
+  const jpeg = await sharp(f.left.data, { raw: { width: w, height: h, channels: 3 } })
+    .jpeg({ quality: 80 })
+    .toBuffer();
+  const palette: PaletteInfo = {
+    classes: Array.from({ length: 12 }, (_, i) => ({
+      id: i,
+      name: `c${i}`,
+      color: [i, i, i] as [number, number, number],
+    })),
+    scenes: ['s'],
+  };
+  const labels = {
+    frame: 0,
+    ptsMs: 0,
+    presence: {},
+    present: [],
+    maskPresent: ['c0', 'c1'],
+    sync: 1,
+    scene: { label: 's', probs: { s: 1 } },
+    sizes: [],
+  };
+  const pf = { timeNs: 0n, jpeg, width: w, height: h, mask: f.labels, labels };
+  for (let i = 0; i < 3; i++) frameMessages(pf, palette, () => true); // warm-up
+  const enc: number[] = [];
+  const rec: number[] = [];
+  const recorder = await McapRecorder.open(join(dir, 'cost.mcap'), { palette });
+  let bytes = 0;
+  for (let i = 0; i < frames; i++) {
+    const t0 = performance.now();
+    const m = frameMessages({ ...pf, timeNs: BigInt(i) * 40_000_000n }, palette, () => true);
+    const t1 = performance.now();
+    await recorder.write({ ...pf, timeNs: BigInt(i) * 40_000_000n }, m);
+    enc.push(t1 - t0);
+    rec.push(performance.now() - t1);
+    bytes = m.reduce((n, x) => n + x.data.length, 0);
+  }
+  await recorder.close();
+  return { encodeMs: median(enc), recordMs: median(rec), bytes };
+}
+
 export async function benchFoxglove(o: BenchOptions): Promise<BenchResult[]> {
   const dir = await mkdtemp(join(tmpdir(), 'tds-bench-fox-'));
   const model = await benchModel(dir);
@@ -96,6 +148,7 @@ export async function benchFoxglove(o: BenchOptions): Promise<BenchResult[]> {
       fps25.b.push(b.fps);
     }
     const spread = (xs: number[]) => `${r2(Math.min(...xs))}-${r2(Math.max(...xs))}`;
+    const cost = await encodeCost(dir, o.quick ? 20 : 60);
     return [
       { name: 'foxglove.free.fps.without', value: r2(median(free.a)), unit: `fps (range ${spread(free.a)})` },
       { name: 'foxglove.free.fps.with', value: r2(median(free.b)), unit: `fps (range ${spread(free.b)})` },
@@ -123,6 +176,21 @@ export async function benchFoxglove(o: BenchOptions): Promise<BenchResult[]> {
         name: 'foxglove.live25.cpu.overhead',
         value: r2(median(cpu.b) / median(cpu.a) - 1),
         unit: 'extra CPU per frame, fraction',
+      },
+      {
+        name: 'foxglove.encode.1280x1024.ms',
+        value: r2(cost.encodeMs),
+        unit: `ms per frame, all channels (${Math.round(cost.bytes / 1024)} KiB)`,
+      },
+      {
+        name: 'foxglove.mcap.record.1280x1024.ms',
+        value: r2(cost.recordMs),
+        unit: 'ms per frame (chunk, CRC, zstd, write)',
+      },
+      {
+        name: 'foxglove.ratio.cost-vs-frame-budget.1280x1024',
+        value: r2((cost.encodeMs + cost.recordMs) / 40),
+        unit: 'of the 40 ms a frame has at 25 fps',
       },
     ];
   } finally {

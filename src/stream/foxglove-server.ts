@@ -11,6 +11,7 @@ import { MAX_CLIENT_MESSAGE } from './protocol.js';
 import {
   CHANNELS,
   frameMessages,
+  type FrameMessages,
   paletteMessage,
   type FoxgloveTopic,
   type PaletteInfo,
@@ -28,7 +29,10 @@ export interface FoxglovePublisher {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
   /** True when some client is subscribed to the channel. */
   wants(key: FoxgloveTopic): boolean;
-  publish(f: PublishedFrame): void;
+  /** True when some client is subscribed to any channel. */
+  wantsAny(): boolean;
+  /** Sends a frame to subscribers; `encoded` (all or more channels) spares encoding it again. */
+  publish(f: PublishedFrame, encoded?: FrameMessages): void;
   clientCount(): number;
   close(): Promise<void>;
 }
@@ -90,7 +94,9 @@ export function createFoxglovePublisher(o: {
   wss.on('connection', (ws, req) => {
     sockets.add(ws);
     // Backpressure: binary message data (images) is skipped while this client's buffer is over the bound;
-    // control messages (JSON text) always go.
+    // control messages (JSON text) always go. The wrapper takes one parameter on purpose: ws-protocol then
+    // sends each message in one piece (it fragments only when send takes options), so a skip drops whole
+    // messages, never half of one.
     const send = ws.send.bind(ws);
     ws.send = ((data: unknown, ...rest: unknown[]) => {
       if (typeof data !== 'string' && ws.bufferedAmount > maxBuffered) return;
@@ -109,11 +115,14 @@ export function createFoxglovePublisher(o: {
       wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
     },
     wants: (key) => subscribed.has(key),
-    publish(f) {
+    wantsAny: () => subscribed.size > 0,
+    publish(f, encoded) {
       lastTimeNs = f.timeNs;
       if (!subscribed.size) return;
       if (subscribed.has('palette') && performance.now() - paletteAt > PALETTE_EVERY_MS) sendPalette(f.timeNs);
-      for (const m of frameMessages(f, o.palette, (k) => subscribed.has(k)))
+      for (const m of (encoded ?? frameMessages(f, o.palette, (k) => subscribed.has(k))).filter((x) =>
+        subscribed.has(x.key),
+      ))
         fox.sendMessage(ids.get(m.key)!, f.timeNs, m.data);
     },
     clientCount: () => sockets.size,

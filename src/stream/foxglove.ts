@@ -164,7 +164,26 @@ const enc = new TextEncoder();
 /** Message bytes (an ArrayBuffer-backed view, as WebSocket and MCAP writers take). */
 export type Bytes = Uint8Array<ArrayBuffer>;
 const json = (o: unknown): Bytes => enc.encode(JSON.stringify(o)) as Bytes;
-const base64 = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64');
+
+/**
+ * `{...head, "data": "<base64 of bytes>"}` as UTF-8, built without putting megabytes of base64 through
+ * JSON.stringify and a text encoder: the small head is serialised, the base64 is written straight into the
+ * output buffer (base64 needs no JSON escaping). A 1280x1024 mask message costs a third of the plain way.
+ */
+function jsonWithBytes(head: Record<string, unknown>, bytes: Uint8Array): Bytes {
+  const pre = Buffer.from(
+    JSON.stringify(head).slice(0, -1) + (Object.keys(head).length ? ',' : '') + '"data":"',
+    'utf8',
+  );
+  const src = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const b64Len = 4 * Math.ceil(src.length / 3);
+  const out = Buffer.allocUnsafe(pre.length + b64Len + 2);
+  pre.copy(out, 0);
+  out.write(src.toString('base64'), pre.length, b64Len, 'latin1');
+  out[out.length - 2] = 0x22; // "
+  out[out.length - 1] = 0x7d; // }
+  return new Uint8Array(out.buffer, out.byteOffset, out.length) as Bytes;
+}
 
 /** The palette message (sent once per subscriber and at the start of a recording). */
 export function paletteMessage(p: PaletteInfo): Bytes {
@@ -172,6 +191,9 @@ export function paletteMessage(p: PaletteInfo): Bytes {
 }
 
 /** The messages of one frame, for the channels in `want` (encoding costs only for channels someone reads). */
+/** One frame's encoded messages on its channels. */
+export type FrameMessages = Array<{ key: FoxgloveTopic; data: Bytes }>;
+
 export function frameMessages(
   f: PublishedFrame,
   palette: PaletteInfo,
@@ -180,19 +202,14 @@ export function frameMessages(
   const timestamp = timeOf(f.timeNs);
   const out: Array<{ key: FoxgloveTopic; data: Bytes }> = [];
   if (f.jpeg && want('frame'))
-    out.push({ key: 'frame', data: json({ timestamp, frame_id: FRAME_ID, format: 'jpeg', data: base64(f.jpeg) }) });
+    out.push({ key: 'frame', data: jsonWithBytes({ timestamp, frame_id: FRAME_ID, format: 'jpeg' }, f.jpeg) });
   if (want('mask'))
     out.push({
       key: 'mask',
-      data: json({
-        timestamp,
-        frame_id: FRAME_ID,
-        width: f.width,
-        height: f.height,
-        encoding: 'mono8',
-        step: f.width,
-        data: base64(f.mask),
-      }),
+      data: jsonWithBytes(
+        { timestamp, frame_id: FRAME_ID, width: f.width, height: f.height, encoding: 'mono8', step: f.width },
+        f.mask,
+      ),
     });
   if (want('annotations')) out.push({ key: 'annotations', data: json(annotations(f, palette, timestamp)) });
   if (want('labels')) out.push({ key: 'labels', data: json({ timestamp, ...f.labels }) });

@@ -15,6 +15,7 @@ import {
   CHANNELS,
   FOXGLOVE_TOPICS,
   frameMessages,
+  type FrameMessages,
   paletteMessage,
   type FoxgloveTopic,
   type FrameLabels,
@@ -149,7 +150,7 @@ export class McapRecorder {
     this.files.push(name);
   }
 
-  async #writeFrame(f: PublishedFrame): Promise<void> {
+  async #writeFrame(f: PublishedFrame, encoded?: FrameMessages): Promise<void> {
     const w = this.#writer!;
     const add = async (key: FoxgloveTopic, data: Uint8Array) =>
       w.addMessage({
@@ -163,7 +164,7 @@ export class McapRecorder {
       await add('palette', paletteMessage(this.info.palette));
       this.#paletteWritten = true;
     }
-    for (const m of frameMessages(f, this.info.palette, () => true)) await add(m.key, m.data);
+    for (const m of encoded ?? frameMessages(f, this.info.palette, () => true)) await add(m.key, m.data);
     this.frames++;
     if (this.o.maxBytes && this.#out!.position() >= this.o.maxBytes) {
       await this.#endSegment();
@@ -172,8 +173,11 @@ export class McapRecorder {
     }
   }
 
-  /** Queues one frame; resolves when it is handed to the writer. Frames beyond maxPending are dropped. */
-  write(f: PublishedFrame): Promise<void> {
+  /**
+   * Queues one frame (with its messages of every channel when already encoded); resolves when it is handed to
+   * the writer. Frames beyond maxPending are dropped.
+   */
+  write(f: PublishedFrame, encoded?: FrameMessages): Promise<void> {
     if (this.#failed) return Promise.reject(this.#failed);
     if (this.#pending >= (this.o.maxPending ?? 50)) {
       this.dropped++;
@@ -184,7 +188,7 @@ export class McapRecorder {
     this.#pending++;
     this.#queue = this.#queue.then(async () => {
       try {
-        if (!this.#failed) await this.#writeFrame(f);
+        if (!this.#failed) await this.#writeFrame(f, encoded);
       } catch (e) {
         this.#failed = new TdsError(
           'BAD_OUTPUT',

@@ -18,7 +18,7 @@ import { from } from 'rxjs';
 import { startServer, type Publisher, type ServerOptions } from './server.js';
 import { rleEncode } from './protocol.js';
 import type { SourceOptions } from './source.js';
-import type { PaletteInfo, PublishedFrame } from './foxglove.js';
+import { frameMessages, type PaletteInfo, type PublishedFrame } from './foxglove.js';
 import { createFoxglovePublisher, FOXGLOVE_PATH, type FoxglovePublisher } from './foxglove-server.js';
 import { McapRecorder, openRecording, type RecordingInfo } from './mcap.js';
 import { DEFAULT_SERVE, resolveServeDefaults } from './defaults.js';
@@ -180,10 +180,13 @@ async function startPublishing(
         latencyMs: l.latencyMs ?? 0,
       });
       pub.send({ type: 'scene', ...base, label: l.scene.label, probs: l.scene.probs });
-      fox?.publish(f);
+      // Foxglove and the recording share one encoding of the frame (all channels when recording).
+      const encoded =
+        recorder || fox?.wantsAny() ? frameMessages(f, palette, (k) => !!recorder || !!fox?.wants(k)) : undefined;
+      if (encoded) fox?.publish(f, encoded);
       // The recording runs on its own queue: a slow disk never delays the live view (frames beyond a bound are
       // dropped from the recording and counted).
-      recorder?.write(f).catch((e) => {
+      recorder?.write(f, encoded).catch((e) => {
         if (!recordFailed) log.error({ err: (e as Error).message }, 'recording failed');
         recordFailed = true;
       });
