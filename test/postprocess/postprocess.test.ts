@@ -11,15 +11,13 @@ import { writePng, readRaw } from '../../src/ingest/image-io.js';
 import { tmp } from '../helpers.js';
 
 const labelMap = (maxW = 24, maxH = 24, C = 4) =>
-  fc
-    .record({ w: fc.integer({ min: 1, max: maxW }), h: fc.integer({ min: 1, max: maxH }) })
-    .chain(({ w, h }) =>
-      fc.record({
-        w: fc.constant(w),
-        h: fc.constant(h),
-        labels: fc.uint8Array({ min: 0, max: C - 1, minLength: w * h, maxLength: w * h }),
-      }),
-    );
+  fc.record({ w: fc.integer({ min: 1, max: maxW }), h: fc.integer({ min: 1, max: maxH }) }).chain(({ w, h }) =>
+    fc.record({
+      w: fc.constant(w),
+      h: fc.constant(h),
+      labels: fc.uint8Array({ min: 0, max: C - 1, minLength: w * h, maxLength: w * h }),
+    }),
+  );
 
 describe('removeSmallRegions', () => {
   it('relabels a small island to its surrounding label and keeps larger regions', () => {
