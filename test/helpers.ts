@@ -78,3 +78,18 @@ export function cli(
   });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
+
+/** A small untrained fast-profile model with the ROBOT18 classes (64x96), for tests that need any model. */
+export async function tinyRobotModel(): Promise<{
+  model: string;
+  palette: import('../src/ingest/palette.js').Palette;
+}> {
+  const { loadPalette } = await import('../src/ingest/palette.js');
+  const { initModel } = await import('../src/model/init.js');
+  const { useBackend } = await import('../src/model/backend.js');
+  const palette = loadPalette(join(root, 'configs', 'robot18.yaml'));
+  const model = join(tmp(), 'model');
+  await useBackend('cpu');
+  await initModel(model, { profile: 'fast', palette, height: 64, width: 96, seed: 3 });
+  return { model, palette };
+}

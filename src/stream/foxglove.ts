@@ -8,6 +8,7 @@
 //
 // Encoding: JSON (bytes as base64, as Foxglove's JSON schemas define them). Any MCAP or Foxglove reader decodes
 // it without generated code; the chunks are zstd-compressed in recordings.
+import type { ClassesMessage, SceneMessage } from './protocol.js';
 import schemas from '@foxglove/schemas/jsonschema.js';
 
 export const FOXGLOVE_TOPICS = {
@@ -130,18 +131,11 @@ export interface PaletteInfo {
   scenes: string[];
 }
 
-/** The labels of one frame, as the tds protocol's classes + scene messages carry them. */
-export interface FrameLabels {
-  frame: number;
-  ptsMs: number;
-  presence: Record<string, number>;
-  present: string[];
-  maskPresent: string[];
-  sync: number;
-  scene: { label: string; probs: Record<string, number> };
-  sizes: string[];
+/** The labels of one frame: what the tds protocol's classes and scene messages carry (latency: live only). */
+export type FrameLabels = Omit<ClassesMessage, 'type' | 'latencyMs'> & {
+  scene: Pick<SceneMessage, 'label' | 'probs'>;
   latencyMs?: number;
-}
+};
 
 /** One published frame: everything every sink (tds /ws, Foxglove, MCAP) needs, at one timestamp. */
 export interface PublishedFrame {

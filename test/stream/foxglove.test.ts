@@ -14,20 +14,16 @@ import { serve, type ServeHandle } from '../../src/stream/serve.js';
 import { processInput } from '../../src/stream/process.js';
 import { McapRecorder, openRecording, segmentName } from '../../src/stream/mcap.js';
 import { type ServerMessage } from '../../src/stream/protocol.js';
-import { initModel } from '../../src/model/init.js';
-import { useBackend } from '../../src/model/backend.js';
 import { loadPalette } from '../../src/ingest/palette.js';
 import { readRaw } from '../../src/ingest/image-io.js';
-import { cli, makeClip, root, tmp, waitUntil } from '../helpers.js';
+import { cli, makeClip, root, tmp, waitUntil, tinyRobotModel } from '../helpers.js';
 
 const { FoxgloveClient } = wsProtocol;
 const robot = loadPalette(join(root, 'configs', 'robot18.yaml'));
 let model: string;
 
 beforeAll(async () => {
-  model = join(tmp(), 'model');
-  await useBackend('cpu');
-  await initModel(model, { profile: 'fast', palette: robot, height: 64, width: 96, seed: 3 });
+  ({ model } = await tinyRobotModel());
   await zstd.isLoaded;
 });
 

@@ -5,18 +5,14 @@ import WebSocket from 'ws';
 import sharp from 'sharp';
 import { serve, type ServeHandle } from '../../src/stream/serve.js';
 import { decodeBinary, rleDecode, rleEncode, type ServerMessage } from '../../src/stream/protocol.js';
-import { initModel } from '../../src/model/init.js';
-import { useBackend } from '../../src/model/backend.js';
 import { loadPalette } from '../../src/ingest/palette.js';
-import { root, tmp } from '../helpers.js';
+import { root, tmp, tinyRobotModel } from '../helpers.js';
 
 const robot = loadPalette(join(root, 'configs', 'robot18.yaml'));
 let model: string;
 
 beforeAll(async () => {
-  model = join(tmp(), 'model');
-  await useBackend('cpu');
-  await initModel(model, { profile: 'fast', palette: robot, height: 64, width: 96, seed: 3 });
+  ({ model } = await tinyRobotModel());
 });
 
 interface Inbox {
