@@ -1,6 +1,5 @@
 // `tds bench` (npm run bench): the project's benchmark. Prints {machine, results:[{name,value,unit}]} with --json.
 import type { Command } from 'commander';
-import { runBench } from '../bench/run.js';
 
 export function registerBench(program: Command): void {
   program
@@ -11,6 +10,8 @@ export function registerBench(program: Command): void {
     .option('--soak <seconds>', 'length of the live run that reports memory over time (e.g. 600)')
     .option('--json', 'print one JSON object')
     .action(async (o: { quick?: boolean; only?: string; soak?: string; json?: boolean }) => {
+      // Loaded when the benchmark runs, not at every tds start (it pulls in every room and the Foxglove/MCAP code).
+      const { runBench } = await import('../bench/run.js');
       const r = await runBench({ quick: !!o.quick, only: o.only, soakSeconds: o.soak ? Number(o.soak) : undefined });
       if (o.json) console.log(JSON.stringify(r));
       else {

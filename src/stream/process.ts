@@ -25,7 +25,7 @@ import type { FrameLine } from './frame-line.js';
 
 export type { FrameLine };
 import { videoFrameStem } from '../ingest/frame-names.js';
-import { RunRecording } from './run-recording.js';
+import type { RunRecording } from './run-recording.js';
 
 export interface ProcessOptions extends SourceOptions {
   /** The model folder. */
@@ -142,7 +142,9 @@ async function processLocked(input: string, o: ProcessOptions): Promise<ProcessS
   const pushOverlay = (img: Image) => overlays!.push(img.width % 2 || img.height % 2 ? cropEven(img) : img);
   let recorder: RunRecording | undefined;
   try {
-    if (o.mcap) recorder = await RunRecording.open(o.mcap, meta, ens.members[0].info, input);
+    // Loaded only when asked for: the MCAP code stays out of every other run's start-up.
+    if (o.mcap)
+      recorder = await (await import('./run-recording.js')).RunRecording.open(o.mcap, meta, ens.members[0].info, input);
   } catch (e) {
     source.close();
     ens.dispose();

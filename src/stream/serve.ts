@@ -18,9 +18,11 @@ import { from } from 'rxjs';
 import { startServer, type Publisher, type ServerOptions } from './server.js';
 import { rleEncode } from './protocol.js';
 import type { SourceOptions } from './source.js';
-import { frameMessages, type PaletteInfo, type PublishedFrame } from './foxglove.js';
-import { createFoxglovePublisher, FOXGLOVE_PATH, type FoxglovePublisher } from './foxglove-server.js';
-import { McapRecorder, openRecording, type RecordingInfo } from './mcap.js';
+// Foxglove and MCAP code (with @mcap/core, the schemas and the zstd wasm) is loaded when serve runs, not at every
+// tds start: the CLI imports this module for every command.
+import type { PaletteInfo, PublishedFrame } from './foxglove.js';
+import type { FoxglovePublisher } from './foxglove-server.js';
+import type { McapRecorder, RecordingInfo } from './mcap.js';
 import { DEFAULT_SERVE, resolveServeDefaults } from './defaults.js';
 
 export interface ServeOptions extends SourceOptions, EnsembleOptions {
@@ -109,6 +111,9 @@ async function startPublishing(
   health: ServerOptions['health'],
   source: string,
 ): Promise<Publishing> {
+  const { frameMessages } = await import('./foxglove.js');
+  const { createFoxglovePublisher, FOXGLOVE_PATH } = await import('./foxglove-server.js');
+  const { McapRecorder } = await import('./mcap.js');
   // The recording is opened first: an existing file or a missing folder fails before anything listens.
   const recorder = o.record
     ? await McapRecorder.open(o.record, { palette, model: hello.model, source } satisfies RecordingInfo, {
@@ -121,8 +126,9 @@ async function startPublishing(
       : createFoxglovePublisher({
           name: 'tds',
           palette,
+          // base64 JSON images: 4x the /ws bound.
           maxBufferedBytes: 4 * (o.maxBufferedBytes ?? DEFAULT_SERVE.maxBufferedBytes),
-        }); // base64 JSON images: 4x the /ws bound;
+        });
   let pub: Publisher;
   try {
     pub = await startServer({
@@ -410,6 +416,7 @@ function statsTicker(
  */
 async function replay(file: string, o: ServeOptions): Promise<ServeHandle> {
   if (o.record) throw new TdsError('BAD_OPTION', 'a replay cannot be recorded again', 'copy the .mcap file instead');
+  const { openRecording } = await import('./mcap.js');
   const first = await openRecording(file);
   const { info } = first;
   const counters: LiveCounters = { framesIn: 0, processed: 0, dropped: 0, activeSizes: 1, reopened: 0 };
