@@ -30,6 +30,11 @@ export interface DecodeOptions {
   stdin?: NodeJS.ReadableStream;
   /** Extra ffmpeg input options placed before `-i` (e.g. ['-rtsp_transport','tcp']). */
   inputOptions?: string[];
+  /** Files: start at this media time in seconds (frames at or after it; timestamps and what follows are those
+   * of decoding the whole file). For splitting a recording into chunks (tds queue). */
+  from?: number;
+  /** Files: stop before this media time in seconds (frames before it). */
+  until?: number;
 }
 
 export interface Decoder {
@@ -40,7 +45,7 @@ export interface Decoder {
   readonly pid: number | undefined;
 }
 
-function buildArgs(input: string, opts: DecodeOptions): { args: string[]; mapped: string } {
+function buildArgs(input: string, opts: DecodeOptions, seekAt = 0): { args: string[]; mapped: string } {
   const args = ['-hide_banner', '-loglevel', 'info'];
   if (input !== '-') args.push('-nostdin');
   const inOpts = [...(opts.inputOptions ?? [])];
@@ -54,6 +59,11 @@ function buildArgs(input: string, opts: DecodeOptions): { args: string[]; mapped
     if (!inOpts.includes('-fflags')) inOpts.push('-fflags', 'nobuffer');
   }
   const rt = opts.realtime ? ['-re'] : [];
+  // A seek that keeps the whole file's timeline: -copyts -start_at_zero leaves every timestamp as a whole-file
+  // decode gives it (the start time subtracted, the seek not), so a chunk's frames carry the same pts as in
+  // one long run. ffmpeg's own accurate seek is off: the decoder drops frames before `from` itself and checks
+  // that the seek landed early enough (MPEG-TS seeks can land on a later keyframe).
+  if (seekAt > 0) inOpts.push('-ss', String(seekAt), '-noaccurate_seek', '-copyts', '-start_at_zero');
   args.push(...rt, ...inOpts, '-i', input);
   if (opts.right) args.push(...rt, '-i', opts.right);
   const rate = opts.rate ?? 'native';
@@ -80,18 +90,44 @@ function splitView(buf: Buffer, w: number, h: number, x0: number, y0: number, vw
   return { data: out, width: vw, height: vh, channels: 3 };
 }
 
+/** How far before `from` a ranged decode seeks, tried in turn (the last one decodes from the start). */
+const SEEK_MARGINS_S = [3, 30, 300, Infinity];
+
+class SeekMissed extends Error {}
+
 /** Starts ffmpeg and returns a pull-based decoder. Validation errors surface on the first pull. */
 export function openDecoder(input: string, opts: DecodeOptions = {}): Decoder {
   let child: ChildProcessWithoutNullStreams | undefined;
   let closed = false;
   const packing: StereoPacking | 'pair' = opts.right ? 'pair' : (opts.stereo ?? 'none');
 
+  const stopChild = () => {
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  };
   const kill = () => {
     closed = true;
-    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    stopChild();
   };
 
   async function* frames(): AsyncGenerator<Frame> {
+    if ((opts.from || opts.until !== undefined) && (isLiveInput(input) || (opts.rate ?? 'native') !== 'native'))
+      throw new TdsError(
+        'BAD_OPTION',
+        `a time range (from/until) needs a file decoded at its native rate: ${input}`,
+        'drop the range, or the rate option',
+      );
+    if (!opts.from) return yield* run(0);
+    // Seek a little before `from`, then further back whenever the seek landed past it.
+    for (const margin of SEEK_MARGINS_S) {
+      try {
+        return yield* run(Math.max(0, opts.from - margin));
+      } catch (e) {
+        if (!(e instanceof SeekMissed)) throw e;
+      }
+    }
+  }
+
+  async function* run(seekAt: number): AsyncGenerator<Frame> {
     assertStereoOptions(opts);
     assertInputFile(input);
     if (opts.right) {
@@ -103,7 +139,7 @@ export function openDecoder(input: string, opts: DecodeOptions = {}): Decoder {
     if (typeof opts.rate === 'number' && !isLiveInput(input))
       assertRateFits(opts.rate, (await probeStream(input)).fps, input);
     if (closed) return;
-    const { args } = buildArgs(input, opts);
+    const { args } = buildArgs(input, opts, seekAt);
     const proc = spawn(ffmpegPath(), args, { stdio: ['pipe', 'pipe', 'pipe'] });
     child = proc;
     if (input === '-') (opts.stdin ?? process.stdin).pipe(proc.stdin);
@@ -137,6 +173,7 @@ export function openDecoder(input: string, opts: DecodeOptions = {}): Decoder {
     };
 
     let index = 0;
+    let raw = 0;
     // Chunks of the pipe not yet made into frames; joined once per frame (joining per chunk copied each
     // 1280x1024 frame ~60 times, which made decoding the pipeline's bottleneck).
     const chunks: Buffer[] = [];
@@ -168,9 +205,17 @@ export function openDecoder(input: string, opts: DecodeOptions = {}): Decoder {
           const all = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, queued);
           let off = 0;
           while (queued - off >= frameBytes) {
-            await waitFor(() => stderr.pts.length > index);
-            const frame = makeFrame(all.subarray(off, off + frameBytes), index, stderr.pts[index] ?? NaN);
+            await waitFor(() => stderr.pts.length > raw);
+            const frame = makeFrame(all.subarray(off, off + frameBytes), index, stderr.pts[raw] ?? NaN);
             off += frameBytes;
+            if (opts.from && frame.ptsMs < opts.from * 1000) {
+              raw++;
+              continue;
+            }
+            // The first frame after a seek is at or past `from`: frames just after `from` may be missing.
+            if (raw === 0 && seekAt > 0) throw new SeekMissed();
+            raw++;
+            if (opts.until !== undefined && frame.ptsMs >= opts.until * 1000) return;
             index++;
             yield frame;
             if (closed) return;
@@ -189,7 +234,7 @@ export function openDecoder(input: string, opts: DecodeOptions = {}): Decoder {
         live: isLiveInput(input),
         code,
         signal,
-        frames: index,
+        frames: raw,
         leftover: queued,
         frameBytes,
         tail: stderr.tail,
@@ -197,7 +242,7 @@ export function openDecoder(input: string, opts: DecodeOptions = {}): Decoder {
       });
       if (failure) throw failure;
     } finally {
-      kill();
+      stopChild();
     }
 
     function makeFrame(whole: Buffer, i: number, ptsMs: number): Frame {

@@ -89,6 +89,8 @@ function settingsOf(input: string, o: ProcessOptions, sizes: string[]) {
     stereo: o.stereo ?? 'none',
     right: o.right ? resolve(o.right) : null,
     sequences: o.sequences ?? null,
+    // Only a chunk of a recording (tds queue) has a range; a whole run's settings stay as they were.
+    ...(o.from !== undefined || o.until !== undefined ? { range: [o.from ?? 0, o.until ?? null] } : {}),
   };
 }
 

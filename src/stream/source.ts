@@ -93,10 +93,15 @@ export async function openSource(input: string, o: SourceOptions = {}): Promise<
     : typeof rate === 'number'
       ? rate
       : undefined;
-  const total = probe
+  let total = probe
     ? rate === 'native'
       ? probe.frames
       : Math.ceil((probe.durationMs / 1000) * (fps ?? 1))
     : undefined;
+  // A time range of the file (a tds queue chunk): about its share of the frames, for progress only.
+  if (probe && (o.from || o.until !== undefined)) {
+    const end = Math.min(o.until ?? Infinity, probe.durationMs / 1000);
+    total = Math.max(0, Math.round((end - (o.from ?? 0)) * (fps ?? 0)));
+  }
   return { kind: live ? 'live' : 'video', frames: dec.frames, fps, total, close: dec.close };
 }

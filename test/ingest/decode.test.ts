@@ -37,6 +37,38 @@ describe('decodeVideo: rates and timestamps (real ffmpeg, generated clips)', () 
     expect(f.slice(0, 3).map((x) => x.ptsMs)).toEqual([0, 200, 400]);
   });
 
+  it('from/until cut a file into chunks that together are the whole decode: no frame lost, none twice', async () => {
+    // A keyframe every 30 frames and B-frames, so a cut falls mid-GOP; an MPEG-TS copy starts at 1.4 s.
+    const mp4 = join(tmp(), 'gop.mp4');
+    ffmpeg([
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=size=96x64:rate=25:duration=3',
+      '-c:v',
+      'libx264',
+      '-g',
+      '30',
+      '-bf',
+      '2',
+      '-pix_fmt',
+      'yuv420p',
+      mp4,
+    ]);
+    const ts = join(tmp(), 'gop.ts');
+    ffmpeg(['-i', mp4, '-c', 'copy', ts]);
+    for (const file of [mp4, ts]) {
+      const whole = await all(file);
+      const parts = [
+        ...(await all(file, { until: 1.02 })),
+        ...(await all(file, { from: 1.02, until: 2 })),
+        ...(await all(file, { from: 2 })),
+      ];
+      expect(parts.map((f) => f.ptsMs)).toEqual(whole.map((f) => f.ptsMs));
+      for (let i = 0; i < whole.length; i += 7) expect(parts[i].left.data.equals(whole[i].left.data)).toBe(true);
+    }
+  });
+
   it('matches the probe', async () => {
     expect(await probeVideo(clip)).toEqual({
       width: 96,
