@@ -16,7 +16,8 @@ export type TdsErrorCode =
   | 'BAD_MODEL'
   | 'BAD_IMAGE'
   | 'BAD_RECORDING'
-  | 'TRAIN_FAILED';
+  | 'TRAIN_FAILED'
+  | 'QUEUE_FAILED';
 
 export class TdsError extends Error {
   readonly code: TdsErrorCode;

@@ -17,6 +17,7 @@ import { registerEval } from './eval.js';
 import { registerProcess } from './process.js';
 import { registerServe } from './serve.js';
 import { registerCv } from './cv.js';
+import { registerQueue } from './queue.js';
 
 // The CLI owns its process: tfjs in production mode (no debug checks, no tfjs-node banner on stderr).
 tfjsProdMode();
@@ -42,6 +43,7 @@ registerEval(program);
 registerProcess(program);
 registerServe(program);
 registerCv(program);
+registerQueue(program);
 
 const verbose = process.argv.includes('--verbose');
 try {

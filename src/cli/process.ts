@@ -9,23 +9,16 @@ import { nonNegativeInt } from './args.js';
 import { progress } from './progress.js';
 
 export function registerProcess(program: Command): void {
-  program
-    .command('process')
-    .description('segment a video, frame folder or image: masks, colour PNGs, labels.ndjson, run.json (+ overlay.mp4)')
-    .argument('<input>', 'video file, frame folder (ROBOT18 seq_N or plain) or image')
-    .requiredOption('--model <dir>', 'model folder (e.g. models/demo)')
-    .requiredOption('--out <dir>', 'output folder')
-    .option('--rate <rate>', '1hz | native | FPS', 'native')
-    .option('--stereo <packing>', 'none | sbs | tb (the left view is segmented)', 'none')
-    .option('--right <file>', 'second file holding the right view')
-    .option('--sizes <list>', 'ensemble input sizes HxW,HxW (multiples of 32)')
-    .option('--weights <list>', 'fusion weight per size')
-    .option('--flip', "horizontal-flip test-time augmentation (default: the model's)")
-    .option('--no-flip', "no flip TTA even where the model's defaults have it")
-    .option('--min-area <n>', "remove foreground regions smaller than N pixels (default: the model's, else 0)")
-    .option('--engine <name>', 'ort | tfjs', 'ort')
-    .option('--providers <list>', 'ORT execution providers in order (cuda,tensorrt); CPU is the fallback')
-    .option('--overlay', 'also write overlay.mp4 (H.264 at the input rate)')
+  processingOptions(
+    program
+      .command('process')
+      .description(
+        'segment a video, frame folder or image: masks, colour PNGs, labels.ndjson, run.json (+ overlay.mp4)',
+      )
+      .argument('<input>', 'video file, frame folder (ROBOT18 seq_N or plain) or image')
+      .requiredOption('--model <dir>', 'model folder (e.g. models/demo)')
+      .requiredOption('--out <dir>', 'output folder'),
+  )
     .option(
       '--mcap <file.mcap>',
       'also record frames, masks and labels as MCAP (Foxglove channels; replay with tds serve FILE)',
@@ -36,46 +29,15 @@ export function registerProcess(program: Command): void {
     .action(
       async (
         input: string,
-        o: {
-          model: string;
+        o: ProcessingFlags & {
           out: string;
-          rate: string;
-          stereo: string;
-          right?: string;
-          sizes?: string;
-          weights?: string;
-          flip?: boolean;
-          minArea?: string;
-          engine: string;
-          providers?: string;
-          overlay?: boolean;
           mcap?: string;
           resume?: boolean;
           sequences?: string;
           json?: boolean;
         },
       ) => {
-        if (!ENGINES.includes(o.engine as EngineName))
-          throw new TdsError(
-            'BAD_OPTION',
-            `unknown --engine ${JSON.stringify(o.engine)}`,
-            `use one of ${ENGINES.join(', ')}`,
-          );
-        const minArea = o.minArea === undefined ? undefined : nonNegativeInt('--min-area', o.minArea, '50');
-        const weights = o.weights?.split(',').map(Number);
-        if (weights?.some((w) => !(w >= 0)))
-          throw new TdsError(
-            'BAD_OPTION',
-            `--weights must be non-negative numbers, got ${o.weights}`,
-            'e.g. --weights 1,2',
-          );
-        const providers = o.providers?.split(',').map((p) => p.trim()) as ExecutionProvider[] | undefined;
-        if (providers?.some((p) => !['cpu', 'cuda', 'tensorrt'].includes(p)))
-          throw new TdsError(
-            'BAD_OPTION',
-            `--providers takes cpu, cuda, tensorrt; got ${o.providers}`,
-            'e.g. --providers cuda',
-          );
+        const p = parseProcessingOptions(o);
         let bar: ReturnType<typeof progress> | undefined;
         const t0 = performance.now();
         // Ctrl-C / SIGTERM: finish the frame in progress, write run.json, and say how to resume.
@@ -90,18 +52,8 @@ export function registerProcess(program: Command): void {
         process.on('SIGTERM', onSignal);
         try {
           const s = await processInput(input, {
-            model: o.model,
+            ...p,
             out: o.out,
-            rate: parseRate(o.rate),
-            stereo: parseStereo(o.stereo),
-            right: o.right,
-            sizes: o.sizes ? parseSizes(o.sizes) : undefined,
-            weights,
-            flip: o.flip,
-            minArea,
-            engine: o.engine as EngineName,
-            executionProviders: providers,
-            overlay: o.overlay,
             mcap: o.mcap,
             resume: o.resume,
             sequences: o.sequences
@@ -134,4 +86,67 @@ export function registerProcess(program: Command): void {
         }
       },
     );
+}
+
+/** The processing options tds process and tds queue add share. */
+export function processingOptions(cmd: Command): Command {
+  return cmd
+    .option('--rate <rate>', '1hz | native | FPS', 'native')
+    .option('--stereo <packing>', 'none | sbs | tb (the left view is segmented)', 'none')
+    .option('--right <file>', 'second file holding the right view')
+    .option('--sizes <list>', 'ensemble input sizes HxW,HxW (multiples of 32)')
+    .option('--weights <list>', 'fusion weight per size')
+    .option('--flip', "horizontal-flip test-time augmentation (default: the model's)")
+    .option('--no-flip', "no flip TTA even where the model's defaults have it")
+    .option('--min-area <n>', "remove foreground regions smaller than N pixels (default: the model's, else 0)")
+    .option('--engine <name>', 'ort | tfjs', 'ort')
+    .option('--providers <list>', 'ORT execution providers in order (cuda,tensorrt); CPU is the fallback')
+    .option('--overlay', 'also write overlay.mp4 (H.264 at the input rate)');
+}
+
+export interface ProcessingFlags {
+  model: string;
+  rate: string;
+  stereo: string;
+  right?: string;
+  sizes?: string;
+  weights?: string;
+  flip?: boolean;
+  minArea?: string;
+  engine: string;
+  providers?: string;
+  overlay?: boolean;
+}
+
+export function parseProcessingOptions(o: ProcessingFlags) {
+  if (!ENGINES.includes(o.engine as EngineName))
+    throw new TdsError(
+      'BAD_OPTION',
+      `unknown --engine ${JSON.stringify(o.engine)}`,
+      `use one of ${ENGINES.join(', ')}`,
+    );
+  const minArea = o.minArea === undefined ? undefined : nonNegativeInt('--min-area', o.minArea, '50');
+  const weights = o.weights?.split(',').map(Number);
+  if (weights?.some((w) => !(w >= 0)))
+    throw new TdsError('BAD_OPTION', `--weights must be non-negative numbers, got ${o.weights}`, 'e.g. --weights 1,2');
+  const providers = o.providers?.split(',').map((p) => p.trim()) as ExecutionProvider[] | undefined;
+  if (providers?.some((p) => !['cpu', 'cuda', 'tensorrt'].includes(p)))
+    throw new TdsError(
+      'BAD_OPTION',
+      `--providers takes cpu, cuda, tensorrt; got ${o.providers}`,
+      'e.g. --providers cuda',
+    );
+  return {
+    model: o.model,
+    rate: parseRate(o.rate),
+    stereo: parseStereo(o.stereo),
+    right: o.right,
+    sizes: o.sizes ? parseSizes(o.sizes) : undefined,
+    weights,
+    flip: o.flip,
+    minArea,
+    engine: o.engine as EngineName,
+    executionProviders: providers,
+    overlay: o.overlay,
+  };
 }

@@ -50,6 +50,8 @@ export interface ProcessOptions extends SourceOptions {
   overlay?: boolean;
   /** Also record frames, masks and labels as MCAP (Foxglove channels) to this file. Default none. */
   mcap?: string;
+  /** ORT intra-op threads. Default the number of cores (queue workers give each chunk fewer). */
+  threads?: number;
   /** Continue an interrupted run in `out` (same settings). Default false. */
   resume?: boolean;
   /** Aborting stops after the frame in progress; what is done stays valid and `--resume` continues it. */
@@ -128,6 +130,7 @@ async function processLocked(input: string, o: ProcessOptions): Promise<ProcessS
     engine: o.engine,
     backend: o.backend,
     executionProviders: o.executionProviders,
+    threads: o.threads,
     sizes: o.sizes,
     weights: o.weights,
     flip: o.flip,
