@@ -9,6 +9,7 @@ import { probeVideo } from '../ingest/probe.js';
 import { isLiveInput } from '../ingest/options.js';
 import type { ProcessOptions } from '../stream/process.js';
 import { CHUNK_QUEUE, type Queue } from './connect.js';
+import { merged } from './merge.js';
 import { DEFAULT_CHUNK_SECONDS, type ChunkJob, type ChunkSettings } from './types.js';
 
 export interface AddOptions extends Omit<ChunkSettings, 'model'> {
@@ -101,6 +102,8 @@ export async function addVideos(q: Queue, inputs: string[], o: AddOptions): Prom
       .digest('hex')
       .slice(0, 32);
     const cs = chunks > 1 ? chunkSeconds : null;
+    // Done before, but its outputs are gone (deleted, moved): queue it again rather than report it done.
+    await q.sql('delete from tds.videos where key = $1 and merged_on is not null and $2', [key, !merged(dir, key)]);
     const rows = await q.sql<{ key: string }>(
       `insert into tds.videos (key, name, input, out, options, chunks, chunk_seconds) values ($1, $2, $3, $4, $5, $6, $7)
        on conflict do nothing returning key`,

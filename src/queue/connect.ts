@@ -36,8 +36,10 @@ create table if not exists tds.videos (
   chunks int not null,
   chunk_seconds real,
   created_on timestamptz not null default now(),
-  merged_on timestamptz
-);`;
+  merged_on timestamptz,
+  frames int
+);
+alter table tds.videos add column if not exists frames int;`;
 
 export function redact(url: string): string {
   return url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
@@ -58,8 +60,10 @@ export async function openQueue(url?: string, o: { worker?: boolean } = {}): Pro
   const boss = new PgBoss({
     connectionString: conn,
     application_name: 'tds',
-    // Workers look for chunks whose worker stopped sending heartbeats this often.
+    // Workers look for chunks whose worker stopped sending heartbeats this often (pg-boss's monitor pass
+    // fails them, to be retried; its default of 60 s would leave a dead worker's chunk idle for a minute).
     superviseIntervalSeconds: Math.min(5, hb),
+    monitorIntervalSeconds: Math.min(5, hb),
     supervise: !!o.worker,
     max: 4,
   });

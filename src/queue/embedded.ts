@@ -14,12 +14,13 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { homedir, userInfo } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import pg from 'pg';
 import { TdsError } from '../errors.js';
 
@@ -244,8 +245,17 @@ async function ensureRunning(dir: string): Promise<ServerFile> {
 
 function prepareDir(dir: string): void {
   mkdirSync(join(dir, 'users'), { recursive: true });
-  // As root the server runs as postgres and must reach its data folder through this one.
-  if (isRoot()) chmodSync(dir, 0o755);
+  if (!isRoot()) return;
+  // As root the server runs as postgres and must reach its data folder through this one and its parents.
+  chmodSync(dir, 0o755);
+  for (let d = dirname(resolve(dir)); d !== dirname(d); d = dirname(d)) {
+    if (!(statSync(d).mode & 0o001))
+      throw new TdsError(
+        'QUEUE_FAILED',
+        `the postgres user the embedded queue server runs as cannot enter ${d} (on the way to ${dir})`,
+        `choose a TDS_QUEUE_DIR under folders others may enter (e.g. /var/lib/tds/queue), or chmod o+x ${d}`,
+      );
+  }
 }
 
 function liveUsers(dir: string): number[] {

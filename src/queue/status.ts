@@ -12,7 +12,7 @@ export interface VideoStatus {
   out: string;
   state: VideoState;
   chunks: { total: number; done: number; running: number; queued: number; failed: number };
-  /** Frames in finished chunks. */
+  /** Frames in finished chunks (of the merged video once done). */
   frames: number;
   /** Frames per second of work (summed over chunks: one worker's speed, not the queue's). */
   fps: number | null;
@@ -34,15 +34,20 @@ export async function queueStatus(q: Queue): Promise<VideoStatus[]> {
     out: string;
     chunks: number;
     merged_on: Date | null;
-  }>('select key, name, input, out, chunks, merged_on from tds.videos order by created_on, name');
-  // The latest attempt of each job (pg-boss keeps one row per job; retries update it in place).
-  const jobs = await q.sql<JobRow>(
-    `select name, data, state, output from pgboss.job where name = any($1) order by created_on`,
+    frames: number | null;
+    created_on: Date;
+  }>('select key, name, input, out, chunks, merged_on, frames, created_on from tds.videos order by created_on, name');
+  // One row per job (retries update it in place); jobs of an earlier queuing of the same video (re-added after
+  // its outputs were removed) are older than its row.
+  const jobs = await q.sql<JobRow & { created_on: Date }>(
+    `select name, data, state, output, created_on from pgboss.job where name = any($1) order by created_on`,
     [[CHUNK_QUEUE, MERGE_QUEUE]],
   );
+  const since = new Map(videos.map((v) => [v.key, v.created_on.getTime()]));
   const byVideo = new Map<string, JobRow[]>();
   for (const j of jobs) {
     const k = j.data.video;
+    if (j.created_on.getTime() < (since.get(k) ?? Infinity)) continue;
     if (!byVideo.has(k)) byVideo.set(k, []);
     byVideo.get(k)!.push(j);
   }
@@ -83,7 +88,7 @@ export async function queueStatus(q: Queue): Promise<VideoStatus[]> {
       out: v.out,
       state,
       chunks: c,
-      frames,
+      frames: v.frames ?? frames,
       fps: ms ? Math.round((frames / (ms / 1000)) * 10) / 10 : null,
       errors,
     };

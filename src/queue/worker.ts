@@ -8,7 +8,7 @@ import { processInput } from '../stream/process.js';
 import { TdsError } from '../errors.js';
 import { log } from '../log.js';
 import { CHUNK_QUEUE, MERGE_QUEUE, type Queue } from './connect.js';
-import { chunkDir, chunkFinished, mergeVideo } from './merge.js';
+import { chunkDir, chunkFinished, merged, mergeVideo } from './merge.js';
 import { processOptionsOf } from './add.js';
 import type { ChunkJob, ChunkResult, MergeJob } from './types.js';
 
@@ -57,6 +57,9 @@ export async function runWorker(q: Queue, o: WorkerOptions = {}): Promise<Worker
   o.signal?.addEventListener('abort', () => stop.abort(), { once: true });
 
   const chunk = async (data: ChunkJob, jobSignal: AbortSignal): Promise<ChunkResult> => {
+    // A retry of a chunk whose video was merged meanwhile (its first run finished but could not report it,
+    // e.g. while the queue server restarted): nothing to do, and its folder must not come back.
+    if (merged(data.out, data.video)) return { frames: 0, wallMs: 0, fps: 0 };
     const stage = chunkDir(data.out, data.index);
     // pg-boss aborts the job's signal when the job is no longer ours (it expired and went to another worker).
     const ac = new AbortController();
@@ -97,7 +100,7 @@ export async function runWorker(q: Queue, o: WorkerOptions = {}): Promise<Worker
       chunkSeconds: v.chunk_seconds,
       overlay: !!v.options.overlay,
     });
-    await q.sql('update tds.videos set merged_on = now() where key = $1', [data.video]);
+    await q.sql('update tds.videos set merged_on = now(), frames = $2 where key = $1', [data.video, frames]);
     summary.merges++;
     o.onJob?.({ kind: 'merge', video: data.video, out: v.out, frames });
     return { frames };

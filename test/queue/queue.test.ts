@@ -1,0 +1,183 @@
+// The job queue for real: the embedded Postgres (npm-installed binaries) on a free port, pg-boss, worker
+// processes of the built CLI, a generated multi-chunk clip; faults as a user meets them (a worker killed or
+// stopped mid-chunk, a damaged video, the queue server restarting, a video added twice). The merged outputs
+// must be what `tds process` writes for the whole video: PNGs byte for byte, labels.ndjson and run.json equal
+// except their timing fields.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { ffmpeg, makeClip, tinyRobotModel, tmp, waitUntil } from '../helpers.js';
+import { tds, tdsBg, filesUnder } from '../faults/helpers.js';
+import { processInput } from '../../src/stream/process.js';
+import { startEmbedded, stopEmbedded } from '../../src/queue/embedded.js';
+
+const dir = tmp('tds-queue-');
+// Run as root, the embedded server runs as the postgres user, which must be able to enter its folder.
+chmodSync(dir, 0o755);
+const env = { TDS_QUEUE_DIR: join(dir, 'state'), TDS_QUEUE_HEARTBEAT_S: '10', TDS_LOG_LEVEL: 'error' };
+let model: string;
+let clip: string;
+let reference: string;
+
+/** A background CLI process whose output is kept (for its messages, and so its pipes never fill). */
+function bg(args: string[]): ChildProcess & { output: () => string } {
+  const p = tdsBg(args, env);
+  let out = '';
+  p.stdout.on('data', (d) => (out += d));
+  p.stderr.on('data', (d) => (out += d));
+  return Object.assign(p, { output: () => out });
+}
+
+/** The exit code of a background process; its output in the error when it does not exit in time. */
+function exited(p: ChildProcess & { output: () => string }, ms = 90_000): Promise<number | null> {
+  return new Promise((resolve, reject) => {
+    if (p.exitCode !== null || p.signalCode !== null) return resolve(p.exitCode);
+    const t = setTimeout(() => reject(new Error(`no exit within ${ms} ms; output: ${p.output().slice(-2000)}`)), ms);
+    p.once('exit', (c) => {
+      clearTimeout(t);
+      resolve(c);
+    });
+  });
+}
+
+function expectSameAsProcess(out: string, ref: string): void {
+  expect(filesUnder(out)).toEqual(filesUnder(ref));
+  for (const f of filesUnder(ref).filter((f) => f.endsWith('.png')))
+    expect(readFileSync(join(out, f)).equals(readFileSync(join(ref, f))), f).toBe(true);
+  const lines = (d: string) =>
+    readFileSync(join(d, 'labels.ndjson'), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => {
+        const { ms: _ms, ...rest } = JSON.parse(l) as Record<string, unknown>;
+        return rest;
+      });
+  expect(lines(out)).toEqual(lines(ref));
+  const run = (d: string) => {
+    const { timings: _t, queue: _q, ...rest } = JSON.parse(readFileSync(join(d, 'run.json'), 'utf8'));
+    return rest;
+  };
+  expect(run(out)).toEqual(run(ref));
+}
+
+/** Chunk folders of a video being worked on, with how many frames each has finished. */
+function chunkProgress(out: string): { name: string; frames: number; finished: boolean }[] {
+  const stage = join(out, '.tds-queue');
+  if (!existsSync(stage)) return [];
+  return readdirSync(stage).map((name) => {
+    const d = join(stage, name);
+    const labels = existsSync(join(d, 'labels.ndjson')) ? readFileSync(join(d, 'labels.ndjson'), 'utf8') : '';
+    let finished = false;
+    try {
+      finished = JSON.parse(readFileSync(join(d, 'run.json'), 'utf8')).finished;
+    } catch {
+      // not yet written
+    }
+    return { name, frames: labels.split('\n').filter(Boolean).length, finished };
+  });
+}
+
+const status = () => JSON.parse(tds(['queue', 'status', '--json'], { env }).stdout) as Array<Record<string, any>>;
+
+beforeAll(async () => {
+  ({ model } = await tinyRobotModel());
+  clip = makeClip(join(dir, 'case1.mp4'), { w: 320, h: 240, fps: 10, seconds: 12 });
+  reference = join(dir, 'reference');
+  await processInput(clip, { model, out: reference });
+  // Kept running between the commands of this file (each would otherwise start and stop it).
+  const up = tds(['queue', 'up'], { env });
+  expect(up.stderr + up.stdout).toMatch(/embedded queue running on 127\.0\.0\.1:\d+/);
+}, 120_000);
+
+afterAll(() => {
+  tds(['queue', 'down'], { env });
+});
+
+describe('tds queue + tds worker (embedded Postgres, pg-boss)', () => {
+  it('two workers, one SIGKILLed mid-chunk: its chunk is redone and the merged outputs equal tds process', async () => {
+    const out = join(dir, 'out-kill');
+    const add = tds(['queue', 'add', clip, '--model', model, '--out', out, '--chunk-seconds', '3'], { env });
+    expect(add.code, add.stderr).toBe(0);
+    expect(add.stdout).toMatch(/queued .*case1\.mp4: 4 chunk\(s\)/);
+    const a = bg(['worker', '--until-idle', '--threads', '1']);
+    const b = bg(['worker', '--until-idle', '--threads', '1']);
+    // Both workers are mid-chunk when two chunks have frames and neither is finished.
+    const busy = () => chunkProgress(join(out, 'case1')).filter((c) => c.frames >= 3 && !c.finished).length >= 2;
+    expect(await waitUntil(busy, 60_000)).toBe(true);
+    a.kill('SIGKILL');
+    expect(await exited(b), b.output()).toBe(0);
+    await exited(a);
+    const s = status().find((v) => v.out === join(out, 'case1'))!;
+    expect(s).toMatchObject({ state: 'done', frames: 120, chunks: { total: 4, done: 4, failed: 0 } });
+    expectSameAsProcess(join(out, 'case1'), reference);
+  }, 120_000);
+
+  it('the same video added again (before or after it is done) is processed once', async () => {
+    const out = join(dir, 'out-kill');
+    const again = tds(['queue', 'add', clip, '--model', model, '--out', out, '--chunk-seconds', '3'], { env });
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/already queued/);
+    const w = tds(['worker', '--until-idle'], { env });
+    expect(w.stdout).toMatch(/worker: 0 chunk\(s\), 0 merge\(s\)/);
+  }, 60_000);
+
+  it('SIGTERM: the worker stops after the frame in progress, hands its chunk back and exits 143', async () => {
+    const out = join(dir, 'out-term');
+    tds(['queue', 'add', clip, '--model', model, '--out', out, '--chunk-seconds', '6'], { env });
+    const a = bg(['worker', '--threads', '1']);
+    expect(await waitUntil(() => chunkProgress(join(out, 'case1')).some((c) => c.frames >= 3), 60_000)).toBe(true);
+    const t0 = Date.now();
+    a.kill('SIGTERM');
+    expect(await exited(a), a.output()).toBe(143);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(a.output()).toMatch(/1 chunk\(s\) handed back/);
+    const w = tds(['worker', '--until-idle', '--threads', '1'], { env, timeoutMs: 90_000 });
+    expect(w.code, w.stderr).toBe(0);
+    expectSameAsProcess(join(out, 'case1'), reference);
+  }, 120_000);
+
+  it('a damaged video fails with its error in status and wait; the other video finishes', async () => {
+    const out = join(dir, 'out-bad');
+    // moov first (faststart) so it probes as 6 s, then cut: the decoder meets the damage mid-file.
+    const fast = join(dir, 'fast.mp4');
+    ffmpeg([
+      '-i',
+      makeClip(join(dir, 'full.mp4'), { w: 160, h: 120, fps: 10, seconds: 6 }),
+      '-c',
+      'copy',
+      '-movflags',
+      '+faststart',
+      fast,
+    ]);
+    const bytes = readFileSync(fast);
+    const bad = join(dir, 'damaged.mp4');
+    writeFileSync(bad, bytes.subarray(0, Math.floor(bytes.length * 0.6)));
+    const add = tds(['queue', 'add', bad, clip, '--model', model, '--out', out, '--chunk-seconds', '4'], { env });
+    expect(add.code, add.stderr).toBe(0);
+    const w = tds(['worker', '--until-idle', '--threads', '1'], { env, timeoutMs: 90_000 });
+    expect(w.code, w.stderr).toBe(0);
+    const wait = tds(['queue', 'wait', '--timeout', '30'], { env });
+    expect(wait.code).toBe(1);
+    expect(wait.stderr).toMatch(/tds: 1 video\(s\) failed: damaged \(chunk \d: .*damaged\.mp4.*\(fix: /);
+    const s = status().filter((v) => v.out.startsWith(out));
+    expect(s.find((v) => v.name === 'damaged')).toMatchObject({ state: 'failed' });
+    expect(s.find((v) => v.name === 'damaged')!.errors[0]).toMatch(/damaged\.mp4/);
+    expect(s.find((v) => v.name === 'case1')).toMatchObject({ state: 'done', frames: 120 });
+    expectSameAsProcess(join(out, 'case1'), reference);
+  }, 150_000);
+
+  it('the queue server restarted mid-run: workers reconnect and nothing is lost', async () => {
+    const out = join(dir, 'out-restart');
+    tds(['queue', 'add', clip, '--model', model, '--out', out, '--chunk-seconds', '2'], { env });
+    const a = bg(['worker', '--until-idle', '--threads', '1']);
+    expect(await waitUntil(() => chunkProgress(join(out, 'case1')).some((c) => c.frames >= 3), 60_000)).toBe(true);
+    expect(await stopEmbedded(env.TDS_QUEUE_DIR)).toBe(true);
+    await new Promise((r) => setTimeout(r, 1500));
+    await startEmbedded(env.TDS_QUEUE_DIR);
+    expect(await exited(a), a.output()).toBe(0);
+    const s = status().find((v) => v.out === join(out, 'case1'))!;
+    expect(s).toMatchObject({ state: 'done', frames: 120, chunks: { total: 6, done: 6 } });
+    expectSameAsProcess(join(out, 'case1'), reference);
+  }, 150_000);
+});
