@@ -26,6 +26,8 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   if (want('live') || want('ws')) results.push(...(await benchLive(o)));
   if (want('model')) results.push(...(await benchModels(o)));
   if (want('foxglove')) results.push(...(await benchFoxglove(o)));
+  // Loaded when asked for, like the Foxglove code: pg-boss and pg stay out of the other figures' start-up.
+  if (want('queue')) results.push(...(await (await import('./queue.js')).benchQueue(o)));
   return {
     machine: {
       cpu: cpus()[0]?.model ?? 'unknown',

@@ -5,6 +5,9 @@
 // progress and hands the chunk back the same way, without waiting for the heartbeat to run out.
 import { cpus } from 'node:os';
 import { processInput } from '../stream/process.js';
+import { createEnsemble, type Ensemble } from '../model/ensemble.js';
+import { readTdsJson } from '../model/model-dir.js';
+import { resolveInference } from '../model/inference-defaults.js';
 import { TdsError } from '../errors.js';
 import { log } from '../log.js';
 import { CHUNK_QUEUE, MERGE_QUEUE, type Queue } from './connect.js';
@@ -53,6 +56,26 @@ export async function runWorker(q: Queue, o: WorkerOptions = {}): Promise<Worker
     );
   const threads = o.threads ?? Math.max(1, Math.floor(cpus().length / concurrency));
   const summary: WorkerSummary = { chunks: 0, merges: 0, frames: 0, released: 0 };
+  // One ensemble (ORT session) per model and settings, reused by the chunks that share them; only as many
+  // as chunks run at once are open, the rest wait in a pool.
+  const pool = new Map<string, Ensemble[]>();
+  const takeEnsemble = async (j: ChunkJob): Promise<[string, Ensemble]> => {
+    const s = j.settings;
+    const key = JSON.stringify([s.model, s.engine, s.executionProviders, s.sizes, s.weights, s.flip]);
+    const free = pool.get(key)?.pop();
+    if (free) return [key, free];
+    const meta = readTdsJson(s.model);
+    const inf = resolveInference(meta, { sizes: s.sizes, flip: s.flip, minArea: s.minArea });
+    const ens = await createEnsemble(s.model, {
+      engine: s.engine,
+      executionProviders: s.executionProviders,
+      threads,
+      sizes: inf.sizes,
+      weights: s.weights,
+      flip: inf.flip,
+    });
+    return [key, ens];
+  };
   const stop = new AbortController();
   o.signal?.addEventListener('abort', () => stop.abort(), { once: true });
 
@@ -66,8 +89,9 @@ export async function runWorker(q: Queue, o: WorkerOptions = {}): Promise<Worker
     const abort = () => ac.abort();
     stop.signal.addEventListener('abort', abort);
     jobSignal.addEventListener('abort', abort);
+    const [ensKey, ensemble] = await takeEnsemble(data);
     try {
-      const s = await processInput(data.input, { ...processOptionsOf(data, stage), threads, signal: ac.signal });
+      const s = await processInput(data.input, { ...processOptionsOf(data, stage), ensemble, signal: ac.signal });
       if (s.interrupted) throw new Released(`released chunk ${data.index + 1}/${data.chunks} of ${data.input}`);
       summary.chunks++;
       summary.frames += s.frames - s.resumedFrames;
@@ -81,6 +105,8 @@ export async function runWorker(q: Queue, o: WorkerOptions = {}): Promise<Worker
     } finally {
       stop.signal.removeEventListener('abort', abort);
       jobSignal.removeEventListener('abort', abort);
+      if (!pool.has(ensKey)) pool.set(ensKey, []);
+      pool.get(ensKey)!.push(ensemble);
     }
   };
 
@@ -116,10 +142,10 @@ export async function runWorker(q: Queue, o: WorkerOptions = {}): Promise<Worker
 
   await q.boss.work<ChunkJob>(
     CHUNK_QUEUE,
-    { localConcurrency: concurrency, batchSize: 1, pollingIntervalSeconds: 1 },
+    { localConcurrency: concurrency, batchSize: 1, pollingIntervalSeconds: 0.5 },
     async ([job]) => chunk(job.data, job.signal).catch(failWith),
   );
-  await q.boss.work<MergeJob>(MERGE_QUEUE, { batchSize: 1, pollingIntervalSeconds: 1 }, async ([job]) =>
+  await q.boss.work<MergeJob>(MERGE_QUEUE, { batchSize: 1, pollingIntervalSeconds: 0.5 }, async ([job]) =>
     merge(job.data).catch(failWith),
   );
 
@@ -144,5 +170,6 @@ export async function runWorker(q: Queue, o: WorkerOptions = {}): Promise<Worker
   });
   await q.boss.offWork(CHUNK_QUEUE, { wait: true }).catch(() => {});
   await q.boss.offWork(MERGE_QUEUE, { wait: true }).catch(() => {});
+  for (const list of pool.values()) for (const e of list) e.dispose();
   return summary;
 }

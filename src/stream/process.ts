@@ -15,7 +15,7 @@ import { resolveInference } from '../model/inference-defaults.js';
 import type { EngineName, ExecutionProvider } from '../model/segmenter.js';
 import type { BackendName } from '../model/backend.js';
 import { colorize, renderOverlay, type Rgb } from '../postprocess/render.js';
-import { createEnsemble, type Size } from '../model/ensemble.js';
+import { createEnsemble, type Ensemble, type Size } from '../model/ensemble.js';
 import { analyze, type FrameResult } from '../postprocess/analyze.js';
 import { openSource, type SourceOptions } from './source.js';
 import { segmentInOrder } from './batch.js';
@@ -52,6 +52,9 @@ export interface ProcessOptions extends SourceOptions {
   mcap?: string;
   /** ORT intra-op threads. Default the number of cores (queue workers give each chunk fewer). */
   threads?: number;
+  /** An ensemble already made for `model` with these settings, used and left open (a queue worker runs many
+   * chunks through one, instead of a new ORT session per chunk). Default: one made and disposed here. */
+  ensemble?: Ensemble;
   /** Continue an interrupted run in `out` (same settings). Default false. */
   resume?: boolean;
   /** Aborting stops after the frame in progress; what is done stays valid and `--resume` continues it. */
@@ -126,15 +129,17 @@ async function processLocked(input: string, o: ProcessOptions): Promise<ProcessS
   const runJson = join(o.out, 'run.json');
   const done = await resumePoint(o.out, settings, !!o.resume);
   const source = await openSource(input, o);
-  const ens = await createEnsemble(o.model, {
-    engine: o.engine,
-    backend: o.backend,
-    executionProviders: o.executionProviders,
-    threads: o.threads,
-    sizes: o.sizes,
-    weights: o.weights,
-    flip: o.flip,
-  });
+  const ens =
+    o.ensemble ??
+    (await createEnsemble(o.model, {
+      engine: o.engine,
+      backend: o.backend,
+      executionProviders: o.executionProviders,
+      threads: o.threads,
+      sizes: o.sizes,
+      weights: o.weights,
+      flip: o.flip,
+    }));
   const classNames = meta.classes.map((c) => c.name);
   const sceneNames = meta.scenes.map((s) => s.name);
   const colors = meta.classes.map((c) => c.color as Rgb);
@@ -152,7 +157,7 @@ async function processLocked(input: string, o: ProcessOptions): Promise<ProcessS
       recorder = await (await import('./run-recording.js')).RunRecording.open(o.mcap, meta, ens.members[0].info, input);
   } catch (e) {
     source.close();
-    ens.dispose();
+    if (!o.ensemble) ens.dispose();
     overlays?.fail(e as Error);
     await encoding?.catch(() => {});
     throw e;
@@ -284,7 +289,7 @@ async function processLocked(input: string, o: ProcessOptions): Promise<ProcessS
     else error = new TdsError('CORRUPT_VIDEO', `processing stopped: ${(e as Error).message}`, 'check the input');
   } finally {
     source.close();
-    ens.dispose();
+    if (!o.ensemble) ens.dispose();
   }
   // Final ordered rewrite of labels.ndjson, the overlay video, run.json (also after an error: keep what was made).
   try {

@@ -181,3 +181,35 @@ describe('tds queue + tds worker (embedded Postgres, pg-boss)', () => {
     expectSameAsProcess(join(out, 'case1'), reference);
   }, 150_000);
 });
+
+describe('the embedded queue server: started on demand, stopped by the last tds process using it', () => {
+  const state = join(dir, 'state-life');
+  const e = { ...env, TDS_QUEUE_DIR: state };
+  const running = () => {
+    try {
+      const pid = Number(readFileSync(join(state, 'pgdata', 'postmaster.pid'), 'utf8').split('\n')[0]);
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  it('a command starts it and stops it; a worker keeps it until it ends; up/down keep and release it', async () => {
+    const s = tds(['queue', 'status'], { env: e });
+    expect(s.code, s.stderr).toBe(0);
+    expect(s.stdout).toMatch(/the queue is empty/);
+    expect(running()).toBe(false);
+    const w = tdsBg(['worker'], e);
+    expect(await waitUntil(running, 30_000)).toBe(true);
+    expect(tds(['queue', 'status'], { env: e }).code).toBe(0);
+    expect(running()).toBe(true); // the worker still uses it
+    w.kill('SIGTERM');
+    await new Promise((r) => w.once('exit', r));
+    expect(await waitUntil(() => !running(), 10_000)).toBe(true);
+    expect(tds(['queue', 'up'], { env: e }).code).toBe(0);
+    expect(running()).toBe(true);
+    expect(tds(['queue', 'down'], { env: e }).stdout).toMatch(/embedded queue stopped/);
+    expect(running()).toBe(false);
+  }, 90_000);
+});
