@@ -19,6 +19,10 @@ export function registerCv(program: Command): void {
     .option('--final', 'also train the final model on every sequence and give it the winning inference variant')
     .option('--epochs-scale <f>', "scale every stage's end epoch (e.g. 0.1 for a quick run)")
     .option('--min-fps <n>', "the final model's default variant must run at least this fast engine-only here", '25')
+    .option(
+      '--average <dirs>',
+      'no training: score the average of the fold models of these earlier tds cv folders (comma-separated)',
+    )
     .option('--json', 'print the report as JSON')
     .action(
       async (o: {
@@ -29,6 +33,7 @@ export function registerCv(program: Command): void {
         final?: boolean;
         epochsScale?: string;
         minFps: string;
+        average?: string;
         json?: boolean;
       }) => {
         const config = configPath(o.config);
@@ -41,6 +46,10 @@ export function registerCv(program: Command): void {
           final: o.final,
           epochsScale: o.epochsScale !== undefined ? Number(o.epochsScale) : undefined,
           minFps: nonNegativeInt('--min-fps', o.minFps, '25'),
+          average: o.average
+            ?.split(',')
+            .map((d) => d.trim())
+            .filter(Boolean),
           onLog: (m) => log.info(m),
         });
         if (o.json) console.log(JSON.stringify(r));

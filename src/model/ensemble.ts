@@ -2,6 +2,9 @@
 // the mirrored frame too); class probabilities are fused at the largest size, presence and scene averaged.
 import { createSegmenter, type Segmenter, type SegmenterOptions } from './segmenter.js';
 import { TdsError } from '../errors.js';
+import { resolve } from 'node:path';
+import { makeDirs } from '../fs-safe.js';
+import { readTdsJson, writeTdsJson, type TdsJsonInput } from './model-dir.js';
 import type { EnsembleResult, Image, ProbMap, Size } from '../types.js';
 
 export type { EnsembleResult, Size };
@@ -18,7 +21,10 @@ export interface EnsembleOptions extends Omit<SegmenterOptions, 'size'> {
 }
 
 export interface Ensemble {
+  /** One segmenter per size (the first member model's, for its info). */
   readonly members: Segmenter[];
+  /** Models averaged at every size (1, or an averaged model's member count). */
+  readonly models: number;
   readonly sizes: Size[];
   /** Runs all members, or the first `limit` sizes (the adaptive live ensemble drops the largest last). */
   segment(image: Image, limit?: number): Promise<EnsembleResult>;
@@ -76,44 +82,108 @@ function flipImage(img: Image): Image {
   return { ...img, data: out };
 }
 
+/** The model folders an ensemble runs: an averaged model's members (tds.json `members`), else the folder. */
+export function modelMembers(modelDir: string): string[] {
+  const meta = readTdsJson(modelDir);
+  if (!meta.members) return [modelDir];
+  const dirs = meta.members.map((m) => resolve(modelDir, m));
+  const names = JSON.stringify(meta.classes.map((c) => c.name));
+  for (const d of dirs) {
+    const m = readTdsJson(d);
+    if (m.members)
+      throw new TdsError(
+        'BAD_MODEL',
+        `${d}: an averaged model's member averages models itself`,
+        'list the member folders directly',
+      );
+    if (JSON.stringify(m.classes.map((c) => c.name)) !== names)
+      throw new TdsError(
+        'BAD_MODEL',
+        `${d} has other classes than ${modelDir}`,
+        'average only models of the same classes',
+      );
+  }
+  return dirs;
+}
+
+/** Writes an averaged model folder: tds.json naming `members` (relative paths are kept as given). */
+export async function writeAveragedModel(
+  dir: string,
+  members: string[],
+  extra: Partial<TdsJsonInput> = {},
+): Promise<void> {
+  const first = readTdsJson(resolve(dir, members[0]));
+  const { onnx: _onnx, files: _files, params, gflops, inference: _inf, ...shared } = first;
+  makeDirs(dir, 'model folder');
+  await writeTdsJson(dir, {
+    ...shared,
+    files: {},
+    members,
+    params: params === undefined ? undefined : params * members.length,
+    gflops: gflops === undefined ? undefined : Math.round(gflops * members.length * 100) / 100,
+    ...extra,
+  });
+}
+
 export async function createEnsemble(modelDir: string, o: EnsembleOptions = {}): Promise<Ensemble> {
-  const first = await createSegmenter(modelDir, { ...o, size: o.sizes?.[0] });
-  const sizes = o.sizes ?? [first.info.inputSize];
-  if (o.weights && o.weights.length !== sizes.length)
+  const dirs = modelMembers(modelDir);
+  // groups[i]: one segmenter per member model at sizes[i]; members: the first model's, one per size.
+  const groups: Segmenter[][] = [];
+  const all = () => groups.flat();
+  try {
+    const first = await createSegmenter(dirs[0], { ...o, size: o.sizes?.[0] });
+    groups.push([first]);
+    for (const d of dirs.slice(1))
+      groups[0].push(await createSegmenter(d, { ...o, size: o.sizes?.[0] ?? first.info.inputSize }));
+  } catch (e) {
+    all().forEach((m) => m.dispose());
+    throw e;
+  }
+  const sizes = o.sizes ?? [groups[0][0].info.inputSize];
+  if (o.weights && o.weights.length !== sizes.length) {
+    all().forEach((m) => m.dispose());
     throw new TdsError(
       'BAD_OPTION',
       `${o.weights.length} fusion weights for ${sizes.length} sizes`,
       'give one weight per size',
     );
-  const members = [first];
+  }
   try {
-    for (const s of sizes.slice(1)) members.push(await createSegmenter(modelDir, { ...o, size: s }));
+    for (const s of sizes.slice(1)) {
+      const g: Segmenter[] = [];
+      groups.push(g);
+      for (const d of dirs) g.push(await createSegmenter(d, { ...o, size: s }));
+    }
   } catch (e) {
-    members.forEach((m) => m.dispose());
+    all().forEach((m) => m.dispose());
     throw e;
   }
+  const members = groups.map((g) => g[0]);
   // Largest first is not required: fusion resizes to the largest map.
   return {
     members,
     sizes,
-    async segment(image, limit = members.length) {
+    models: dirs.length,
+    async segment(image, limit = groups.length) {
       const t0 = performance.now();
-      const use = members.slice(0, Math.max(1, limit));
+      const use = groups.slice(0, Math.max(1, limit));
       const maps: ProbMap[] = [];
       const weights: number[] = [];
       const presence = new Float32Array(members[0].info.meta.classes.length);
       const scene = new Float32Array(members[0].info.meta.scenes.length);
       let runs = 0;
       const flipped = o.flip ? flipImage(image) : undefined;
-      for (const [i, m] of use.entries()) {
-        for (const img of flipped ? [image, flipped] : [image]) {
-          const r = await m.segmentImage(img);
-          const map = { probs: r.probs, width: r.width, height: r.height, numClasses: r.numClasses };
-          maps.push(img === flipped ? flipProbsHorizontal(map) : map);
-          weights.push(o.weights?.[i] ?? 1);
-          r.presence.forEach((v, k) => (presence[k] += v));
-          r.scene.forEach((v, k) => (scene[k] += v));
-          runs++;
+      for (const [i, g] of use.entries()) {
+        for (const m of g) {
+          for (const img of flipped ? [image, flipped] : [image]) {
+            const r = await m.segmentImage(img);
+            const map = { probs: r.probs, width: r.width, height: r.height, numClasses: r.numClasses };
+            maps.push(img === flipped ? flipProbsHorizontal(map) : map);
+            weights.push(o.weights?.[i] ?? 1);
+            r.presence.forEach((v, k) => (presence[k] += v));
+            r.scene.forEach((v, k) => (scene[k] += v));
+            runs++;
+          }
         }
       }
       for (let k = 0; k < presence.length; k++) presence[k] /= runs;
@@ -123,12 +193,12 @@ export async function createEnsemble(modelDir: string, o: EnsembleOptions = {}):
         fused,
         presence,
         scene,
-        sizes: use.map((m) => `${m.info.inputSize.height}x${m.info.inputSize.width}`),
+        sizes: use.map((g) => `${g[0].info.inputSize.height}x${g[0].info.inputSize.width}`),
         inferMs: performance.now() - t0,
       };
     },
     dispose() {
-      members.forEach((m) => m.dispose());
+      all().forEach((m) => m.dispose());
     },
   };
 }

@@ -58,6 +58,9 @@ export const tdsJsonSchema = z.object({
       chosenBy: z.string().optional(),
     })
     .optional(),
+  /** An averaged model: these model folders (relative to this one) run on every frame and their class
+   * probabilities, presence and scene are averaged. The folder then holds no network of its own. */
+  members: z.array(z.string()).min(2).optional(),
   params: z.number().int().optional(),
   gflops: z.number().optional(),
   producedBy: z.record(z.string(), z.unknown()).default({}),

@@ -19,6 +19,7 @@ import { processInput } from '../stream/process.js';
 import { ensembleFps } from '../model/ensemble-fps.js';
 import { applyOverrides, loadRunConfig } from './config.js';
 import { readState } from './checkpoint.js';
+import { writeAveragedModel } from '../model/ensemble.js';
 
 export interface Fold {
   /** The held-out sequence: folder name and number. */
@@ -130,6 +131,8 @@ export interface CvOptions {
   epochsScale?: number;
   /** A variant qualifies as the final model's default only at this engine-only rate or more (default 25). */
   minFps?: number;
+  /** Instead of training: average the fold (and final) models of these earlier tds cv folders, same data. */
+  average?: string[];
   onLog?: (msg: string) => void;
 }
 
@@ -244,10 +247,31 @@ export async function crossValidate(o: CvOptions): Promise<CvReport> {
   const folds = losoFolds(ds.sequences.map((s) => ({ name: s.name, id: s.id })));
   makeDirs(o.out);
   const runOf = (name: string) => join(o.out, `fold-${name}`, 'run');
-  const tasks = folds.map((f) => () => trainRun(o, runOf(f.heldOut.name), String(f.heldOut.id), log));
   const finalRun = join(o.out, 'final', 'run');
-  if (o.final) tasks.push(() => trainRun(o, finalRun, 'none', log));
-  await pool(tasks, o.parallel ?? 2);
+  if (o.average) {
+    // Averaged models: each fold's model runs the same fold's models of the other cv folders (the same held-out
+    // surgery: nothing of it was seen by any member).
+    const runs = [...folds.map((f) => `fold-${f.heldOut.name}`), ...(o.final ? ['final'] : [])];
+    for (const r of runs) {
+      const members = o.average.map((root) => resolve(root, r, 'run'));
+      for (const m of members)
+        if (!readState(m)?.done)
+          throw new TdsError(
+            'TRAIN_FAILED',
+            `${m} is not a finished training run`,
+            'finish that tds cv first (rerun it)',
+          );
+      await writeAveragedModel(
+        join(o.out, r, 'run', 'model'),
+        members.map((m) => join(m, 'model')),
+        { producedBy: { averageOf: members.map((m) => join(m, 'model')) } },
+      );
+    }
+  } else {
+    const tasks = folds.map((f) => () => trainRun(o, runOf(f.heldOut.name), String(f.heldOut.id), log));
+    if (o.final) tasks.push(() => trainRun(o, finalRun, 'none', log));
+    await pool(tasks, o.parallel ?? 2);
+  }
 
   const [H, W] = cfg.train.size;
   // A variant without sizes runs the training size, plus 1.5x of it when it flips (the ensemble).

@@ -3,7 +3,8 @@ import { describe, expect, it, beforeAll } from 'vitest';
 import { join } from 'node:path';
 import { existsSync, readFileSync, readdirSync, writeFileSync, unlinkSync } from 'node:fs';
 import { processInput } from '../../src/stream/process.js';
-import { createEnsemble, parseSizes } from '../../src/model/ensemble.js';
+import { createEnsemble, parseSizes, writeAveragedModel } from '../../src/model/ensemble.js';
+import { createSegmenter } from '../../src/model/segmenter.js';
 import { initModel } from '../../src/model/init.js';
 import { useBackend } from '../../src/model/backend.js';
 import { writeSynthDataset } from '../../src/ingest/synth-write.js';
@@ -191,5 +192,33 @@ describe('ensemble', () => {
     const small = await ens.segment(img, 1);
     expect(small.sizes).toEqual(['64x96']);
     ens.dispose();
+  });
+
+  it('an averaged model (tds.json members) gives the mean of its members, and tds process runs it', async () => {
+    const other = join(tmp(), 'other');
+    await initModel(other, {
+      profile: 'fast',
+      palette: loadPalette(join(root, 'configs', 'robot18.yaml')),
+      height: 64,
+      width: 96,
+      seed: 11,
+    });
+    const avg = join(tmp(), 'avg');
+    await writeAveragedModel(avg, [model, other]);
+    const img = synthSequence({ seed: 2, seq: 1, width: 96, height: 64 }).render(0).left;
+    const [a, b, m] = [model, other, avg].map((d) => createEnsemble(d));
+    const [ra, rb, rm] = await Promise.all([a, b, m].map(async (e) => (await e).segment(img)));
+    expect((await m).models).toBe(2);
+    for (let i = 0; i < rm.fused.probs.length; i += 97)
+      expect(rm.fused.probs[i]).toBeCloseTo((ra.fused.probs[i] + rb.fused.probs[i]) / 2, 6);
+    for (let k = 0; k < rm.presence.length; k++)
+      expect(rm.presence[k]).toBeCloseTo((ra.presence[k] + rb.presence[k]) / 2, 6);
+    for (const e of [a, b, m]) (await e).dispose();
+    // No network of its own: a single segmenter is refused with the way out.
+    await expect(createSegmenter(avg)).rejects.toThrow(/averages 2 models .*fix: run it through the ensemble/);
+    const out = join(tmp(), 'avg-out');
+    const s = await processInput(join(data, 'seq_1'), { model: avg, out });
+    expect(s.frames).toBe(3);
+    expect(readFileSync(join(out, 'labels.ndjson'), 'utf8').trim().split('\n')).toHaveLength(3);
   });
 });
