@@ -90,8 +90,10 @@ function splitView(buf: Buffer, w: number, h: number, x0: number, y0: number, vw
   return { data: out, width: vw, height: vh, channels: 3 };
 }
 
-/** How far before `from` a ranged decode seeks, tried in turn (the last one decodes from the start). */
-const SEEK_MARGINS_S = [3, 30, 300, Infinity];
+/** How far before `from` a ranged decode seeks, tried in turn (the last one decodes from the start). ffmpeg
+ * lands on the keyframe before the seek point, so a small margin decodes least; a seek that lands past `from`
+ * (MPEG-TS) is retried further back. */
+const SEEK_MARGINS_S = [0.5, 5, 60, Infinity];
 
 class SeekMissed extends Error {}
 
