@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import sharp from 'sharp';
 import { stringify } from 'yaml';
-import { losoFolds, cvTable } from '../../src/train/cv.js';
+import { losoFolds, cvTable, crossValidate } from '../../src/train/cv.js';
+import { initModel } from '../../src/model/init.js';
+import { useBackend } from '../../src/model/backend.js';
 import { listSamples } from '../../src/train/dataset.js';
 import { applyOverrides, loadRunConfig } from '../../src/train/config.js';
 import { scanFolder } from '../../src/ingest/folders.js';
@@ -103,6 +105,41 @@ describe('leave-one-surgery-out folds', () => {
     expect([all.train.length, all.val.length]).toEqual([9, 0]);
     // Without select: last an empty validation list is refused.
     expect(() => listSamples(d, palette, [], false)).toThrow(TdsError);
+  });
+
+  it('--average scores the averaged models of earlier cv folders per fold, without training', async () => {
+    const d = join(tmp(), 'ev15avg');
+    await writeOps(d, [1, 2], 2);
+    await useBackend('cpu');
+    const roots = [join(tmp(), 'cv-a'), join(tmp(), 'cv-b')];
+    for (const [i, r] of roots.entries())
+      for (const fold of ['fold-OP1', 'fold-OP2']) {
+        await initModel(join(r, fold, 'run', 'model'), {
+          profile: 'fast',
+          palette,
+          height: 64,
+          width: 64,
+          seed: i + 1,
+        });
+        const state = { version: 1, fingerprint: {}, epochsDone: 1, best: {}, history: [], done: true };
+        writeFileSync(join(r, fold, 'run', 'state.json'), JSON.stringify(state));
+      }
+    const out = join(tmp(), 'cv-avg');
+    const config = join(root, 'configs', 'endovis15-rigid.yaml');
+    const single = [{ name: 'single', sizes: ['64x64'], flip: false, minArea: 0 }];
+    const r = await crossValidate({ config, data: d, out, cli: 'unused', average: roots, variants: single });
+    expect(r.scores.map((x) => [x.fold, x.variant, x.frames])).toEqual([
+      ['OP1', 'single', 2],
+      ['OP2', 'single', 2],
+    ]);
+    // Each fold averages that same fold's models: none of them saw the held-out surgery.
+    expect(readTdsJson(join(out, 'fold-OP2', 'run', 'model')).members).toEqual(
+      roots.map((x) => join(x, 'fold-OP2', 'run', 'model')),
+    );
+    writeFileSync(join(roots[1], 'fold-OP1', 'run', 'state.json'), JSON.stringify({ version: 1, done: false }));
+    await expect(
+      crossValidate({ config, data: d, out: join(tmp(), 'cv-avg2'), cli: 'unused', average: roots, variants: single }),
+    ).rejects.toThrow(/cv-b\/fold-OP1\/run is not a finished training run/);
   });
 
   it('reads the grey-as-RGB masks: 160 shaft, 70 manipulator', async () => {
