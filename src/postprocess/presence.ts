@@ -1,9 +1,12 @@
 // Frame-level labels: classes present in the mask, classes the class head says are present, their agreement
 // (the sync consistency of the TDS method, a per-frame quality signal), and the scene.
 export function maskPresent(labels: Uint8Array, numClasses: number): number[] {
-  const seen = new Uint8Array(numClasses);
-  for (const v of labels) if (v < numClasses) seen[v] = 1;
-  return [...seen.keys()].filter((k) => seen[k]);
+  // An indexed loop over a 256-entry table: iterating the typed array (for...of) cost ~30 ms at 1280x1024.
+  const seen = new Uint8Array(256);
+  for (let i = 0; i < labels.length; i++) seen[labels[i]] = 1;
+  const out: number[] = [];
+  for (let k = 0; k < numClasses; k++) if (seen[k]) out.push(k);
+  return out;
 }
 
 /** Classes whose presence probability exceeds the threshold. */
