@@ -1,5 +1,5 @@
 // Shared test helpers: temp folders, generated clips through the real ffmpeg, fixture lookup, child listing.
-import { mkdtempSync, readdirSync, readFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -29,6 +29,18 @@ export function makeClip(
   else args.push('-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p');
   if (o.audio) args.push('-c:a', 'aac', '-shortest');
   ffmpeg([...args, path]);
+  return path;
+}
+
+/** A recording cut off mid-way: an H.264 mp4 with its index at the front (faststart, so it probes as whole)
+ * cut at 60% of its bytes, so decoding meets the damage part-way. */
+export function cutOffClip(path: string, o: { w: number; h: number; fps: number; seconds: number }): string {
+  const full = `${path}.full.mp4`;
+  makeClip(full, o);
+  const fast = `${path}.fast.mp4`;
+  ffmpeg(['-i', full, '-c', 'copy', '-movflags', '+faststart', fast]);
+  const bytes = readFileSync(fast);
+  writeFileSync(path, bytes.subarray(0, Math.floor(bytes.length * 0.6)));
   return path;
 }
 

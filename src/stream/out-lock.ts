@@ -3,17 +3,9 @@
 import { openSync, closeSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { TdsError } from '../errors.js';
+import { pidAlive } from '../pid.js';
 
 const LOCK = '.tds.lock';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Takes `dir`'s lock or throws; returns the release function (idempotent). */
 export function lockOutput(dir: string): () => void {
@@ -46,7 +38,7 @@ export function lockOutput(dir: string): () => void {
       } catch {
         continue; // released meanwhile: try again
       }
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && pidAlive(pid)) {
         throw new TdsError(
           'BAD_OUTPUT',
           `another tds process (pid ${pid}) is writing to ${dir}`,

@@ -9,7 +9,7 @@ import { parseRate, parseStereo } from '../../src/ingest/options.js';
 import { extractFrames } from '../../src/ingest/extract.js';
 import { loadPalette } from '../../src/ingest/palette.js';
 import { TdsError } from '../../src/errors.js';
-import { ffmpeg, makeClip, tmp, ffmpegChildren, waitUntil } from '../helpers.js';
+import { cutOffClip, ffmpeg, makeClip, tmp, ffmpegChildren, waitUntil } from '../helpers.js';
 
 const decodeAll = (input: string, o = {}) => lastValueFrom(decodeVideo(input, o).pipe(toArray()));
 
@@ -59,25 +59,7 @@ describe('bad video input', () => {
 
   it('a video that ends early yields the frames before the cut, then an error naming where', async () => {
     // An index at the front (faststart) promises more frames than the cut file holds: a recording cut off mid-way.
-    const full = join(dir, 'fs.mp4');
-    ffmpeg([
-      '-f',
-      'lavfi',
-      '-i',
-      'testsrc2=size=64x48:rate=25:duration=4',
-      '-c:v',
-      'libx264',
-      '-preset',
-      'ultrafast',
-      '-pix_fmt',
-      'yuv420p',
-      '-movflags',
-      '+faststart',
-      full,
-    ]);
-    const bytes = readFileSync(full);
-    const bad = join(dir, 'cutoff.mp4');
-    writeFileSync(bad, bytes.subarray(0, Math.floor(bytes.length * 0.6)));
+    const bad = cutOffClip(join(dir, 'cutoff.mp4'), { w: 64, h: 48, fps: 25, seconds: 4 });
     const got: number[] = [];
     const e = await new Promise<unknown>((resolve) =>
       decodeVideo(bad).subscribe({
