@@ -10,6 +10,7 @@ import type { ChildProcess } from 'node:child_process';
 import { cutOffClip, makeClip, tinyRobotModel, tmp, waitUntil } from '../helpers.js';
 import { tds, tdsBg, filesUnder } from '../faults/helpers.js';
 import { processInput } from '../../src/stream/process.js';
+import { probeVideo } from '../../src/ingest/probe.js';
 import { startEmbedded, stopEmbedded } from '../../src/queue/embedded.js';
 
 const dir = tmp('tds-queue-');
@@ -121,6 +122,16 @@ describe('tds queue + tds worker (embedded Postgres, pg-boss)', () => {
     const w = tds(['worker', '--until-idle'], { env });
     expect(w.stdout).toMatch(/worker: 0 chunk\(s\), 0 merge\(s\)/);
   }, 60_000);
+
+  it("--overlay: the chunks' overlay segments are joined into one overlay.mp4 of the whole video", async () => {
+    const out = join(dir, 'out-overlay');
+    tds(['queue', 'add', clip, '--model', model, '--out', out, '--chunk-seconds', '4', '--overlay'], { env });
+    const w = tds(['worker', '--until-idle', '--threads', '1'], { env, timeoutMs: 90_000 });
+    expect(w.code, w.stderr).toBe(0);
+    const p = await probeVideo(join(out, 'case1', 'overlay.mp4'));
+    expect(p).toMatchObject({ width: 320, height: 240, fps: 10, frames: 120 });
+    expect(existsSync(join(out, 'case1', '.tds-queue'))).toBe(false);
+  }, 120_000);
 
   it('SIGTERM: the worker stops after the frame in progress, hands its chunk back and exits 143', async () => {
     const out = join(dir, 'out-term');
