@@ -7,6 +7,7 @@ import type { VideoStatus } from '../queue/status.js';
 import { DEFAULT_CHUNK_SECONDS } from '../queue/types.js';
 import { TdsError } from '../errors.js';
 import { stopOnSignals } from './signals.js';
+import { positiveInt } from './args.js';
 import { processingOptions, parseProcessingOptions, type ProcessingFlags } from './process.js';
 
 const QUEUE_HELP = 'postgres://user:pass@host:port/db of the queue (default: the embedded one of this user)';
@@ -61,10 +62,15 @@ export function registerQueue(program: Command): void {
         o: ProcessingFlags & { out: string; chunkSeconds: string; queue?: string; json?: boolean },
       ) => {
         const p = parseProcessingOptions(o);
+        const chunkSeconds = Number(o.chunkSeconds);
+        if (!(chunkSeconds >= 1))
+          throw new TdsError(
+            'BAD_OPTION',
+            `--chunk-seconds must be at least 1, got ${o.chunkSeconds}`,
+            'e.g. --chunk-seconds 60',
+          );
         const { addVideos } = await load();
-        const added = await withQueue(o.queue, (q) =>
-          addVideos(q, inputs, { ...p, out: o.out, chunkSeconds: Number(o.chunkSeconds) }),
-        );
+        const added = await withQueue(o.queue, (q) => addVideos(q, inputs, { ...p, out: o.out, chunkSeconds }));
         if (o.json) return void console.log(JSON.stringify(added));
         for (const a of added)
           console.log(
@@ -95,7 +101,7 @@ export function registerQueue(program: Command): void {
     .option('--json', 'print the final status as JSON')
     .action(async (o: { queue?: string; timeout?: string; json?: boolean }) => {
       const { queueStatus, settled } = await load();
-      const end = o.timeout ? Date.now() + Number(o.timeout) * 1000 : Infinity;
+      const end = o.timeout ? Date.now() + positiveInt('--timeout', o.timeout) * 1000 : Infinity;
       const s = await withQueue(o.queue, async (q) => {
         const bars = process.stderr.isTTY
           ? new cliProgress.MultiBar(
@@ -178,6 +184,8 @@ export function registerQueue(program: Command): void {
     .option('--threads <n>', 'ORT threads per chunk (default: cores / concurrency)')
     .option('--until-idle', 'exit when nothing is queued or running anywhere')
     .action(async (o: { queue?: string; concurrency: string; threads?: string; untilIdle?: boolean }) => {
+      const concurrency = positiveInt('--concurrency', o.concurrency);
+      const threads = o.threads ? positiveInt('--threads', o.threads) : undefined;
       const stop = stopOnSignals();
       try {
         const { runWorker } = await load();
@@ -185,8 +193,8 @@ export function registerQueue(program: Command): void {
           o.queue,
           (q) =>
             runWorker(q, {
-              concurrency: Number(o.concurrency),
-              threads: o.threads ? Number(o.threads) : undefined,
+              concurrency,
+              threads,
               untilIdle: o.untilIdle,
               signal: stop.signal,
               onJob: (e) =>
