@@ -127,6 +127,8 @@ export async function writeAveragedModel(
 
 export async function createEnsemble(modelDir: string, o: EnsembleOptions = {}): Promise<Ensemble> {
   const dirs = modelMembers(modelDir);
+  // Several networks in turn: no busy-waiting threads between them (src/model/ort-engine.ts).
+  if (dirs.length > 1) o = { spinning: false, ...o };
   // groups[i]: one segmenter per member model at sizes[i]; members: the first model's, one per size.
   const groups: Segmenter[][] = [];
   const all = () => groups.flat();
