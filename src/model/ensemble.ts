@@ -129,29 +129,18 @@ export async function createEnsemble(modelDir: string, o: EnsembleOptions = {}):
   const dirs = modelMembers(modelDir);
   // Several networks in turn: no busy-waiting threads between them (src/model/ort-engine.ts).
   if (dirs.length > 1) o = { spinning: false, ...o };
-  // groups[i]: one segmenter per member model at sizes[i]; members: the first model's, one per size.
-  const groups: Segmenter[][] = [];
-  const all = () => groups.flat();
-  try {
-    const first = await createSegmenter(dirs[0], { ...o, size: o.sizes?.[0] });
-    groups.push([first]);
-    for (const d of dirs.slice(1))
-      groups[0].push(await createSegmenter(d, { ...o, size: o.sizes?.[0] ?? first.info.inputSize }));
-  } catch (e) {
-    all().forEach((m) => m.dispose());
-    throw e;
-  }
-  const sizes = o.sizes ?? [groups[0][0].info.inputSize];
-  if (o.weights && o.weights.length !== sizes.length) {
-    all().forEach((m) => m.dispose());
+  const sizes = o.sizes ?? [readTdsJson(dirs[0]).inputSize];
+  if (o.weights && o.weights.length !== sizes.length)
     throw new TdsError(
       'BAD_OPTION',
       `${o.weights.length} fusion weights for ${sizes.length} sizes`,
       'give one weight per size',
     );
-  }
+  // groups[i]: one segmenter per member model at sizes[i]; members: the first model's, one per size.
+  const groups: Segmenter[][] = [];
+  const all = () => groups.flat();
   try {
-    for (const s of sizes.slice(1)) {
+    for (const s of sizes) {
       const g: Segmenter[] = [];
       groups.push(g);
       for (const d of dirs) g.push(await createSegmenter(d, { ...o, size: s }));
