@@ -1,5 +1,7 @@
 // Shared test helpers: temp folders, generated clips through the real ffmpeg, fixture lookup, child listing.
-import { mkdtempSync, readdirSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
+import sharp from 'sharp';
+import { encode as encodeBmp } from 'fast-bmp';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -104,4 +106,37 @@ export async function tinyRobotModel(): Promise<{
   await useBackend('cpu');
   await initModel(model, { profile: 'fast', palette, height: 64, width: 96, seed: 3 });
   return { model, palette };
+}
+
+/** A REFUGE-style training release: two glaucoma and one normal image, 8-bit BMP masks (255 other, 128 disc, 0 cup). */
+export async function refugeFolder(): Promise<{ dir: string; masks: Record<string, Uint8Array> }> {
+  const dir = tmp();
+  const W = 40;
+  const H = 30;
+  const masks: Record<string, Uint8Array> = {};
+  for (const [kind, name, cx] of [
+    ['Glaucoma', 'g0001', 12],
+    ['Glaucoma', 'g0002', 20],
+    ['Non-Glaucoma', 'n0001', 28],
+  ] as const) {
+    mkdirSync(join(dir, 'Training400', kind), { recursive: true });
+    mkdirSync(join(dir, 'Annotation-Training400', 'Disc_Cup_Masks', kind), { recursive: true });
+    const m = new Uint8Array(W * H).fill(255);
+    for (let y = 0; y < H; y++)
+      for (let x = 0; x < W; x++) {
+        const d = Math.hypot(x - cx, y - 15);
+        if (d < 8) m[y * W + x] = d < 4 ? 0 : 128;
+      }
+    masks[name] = m;
+    const rgb = Buffer.alloc(W * H * 3);
+    for (let i = 0; i < W * H; i++) rgb[i * 3] = m[i] === 255 ? 120 : 230;
+    await sharp(rgb, { raw: { width: W, height: H, channels: 3 } })
+      .jpeg()
+      .toFile(join(dir, 'Training400', kind, `${name}.jpg`));
+    writeFileSync(
+      join(dir, 'Annotation-Training400', 'Disc_Cup_Masks', kind, `${name}.bmp`),
+      encodeBmp({ width: W, height: H, data: m, bitsPerPixel: 8, components: 1, channels: 1 }),
+    );
+  }
+  return { dir, masks };
 }

@@ -21,7 +21,7 @@ export function registerEval(program: Command): void {
       '--sequences <list>',
       'score only these sequences of the ground truth (folder names, e.g. OP2 or seq_1,seq_3)',
     )
-    .option('--json', 'print {frames, metrics, pooled, perClass, perVideo}')
+    .option('--json', 'print {frames, metrics, pooled, perClass, perVideo} (+ refuge for fundus configs)')
     .action(
       async (o: {
         pred: string;
@@ -64,6 +64,12 @@ export function registerEval(program: Command): void {
           );
           for (const [n, v] of Object.entries(r.pooled.perClass))
             console.log(`  ${n.padEnd(22)} IoU ${v.iou.toFixed(4)}  Dice ${v.dice.toFixed(4)}`);
+          if (r.refuge) {
+            const q = r.refuge;
+            console.log(
+              `REFUGE (${q.images} images, per-image means): disc Dice ${q.discDice.toFixed(4)}, cup Dice ${q.cupDice.toFixed(4)}, vCDR MAE ${q.vcdrMAE.toFixed(4)}; glaucoma AUC from the scene head ${q.auc.scene.toFixed(4)}, from the vCDR ${q.auc.vcdr.toFixed(4)}`,
+            );
+          }
         }
       },
     );

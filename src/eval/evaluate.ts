@@ -1,7 +1,7 @@
 // `tds eval` as a library function: score a folder of predicted masks against ground truth with the challenge
 // metric (src/eval/metrics). Files are matched by sequence and name; missing predictions are an error unless
 // scored as failures (--missing zero, the official rule). Writes eval.csv and eval.svg next to the predictions.
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { TdsError } from '../errors.js';
 import type { Palette } from '../ingest/palette.js';
@@ -10,6 +10,52 @@ import { writeAtomic } from '../fs-safe.js';
 import { SegmentationMetrics, type EvalResult } from './metrics.js';
 import { readAnyLabel } from './label-png.js';
 import { barChartSvg } from './chart.js';
+import { RefugeMetrics, type RefugeResult } from './refuge.js';
+import { fundusScenes } from '../ingest/fundus.js';
+
+/** A fundus palette (configs/refuge.yaml): background, disc (rim), cup, scored with REFUGE's metrics too. */
+export function isFundusPalette(p: Palette): boolean {
+  return JSON.stringify(p.classes.map((c) => c.name)) === JSON.stringify(['background', 'disc', 'cup']);
+}
+
+/** Glaucoma truth per ground-truth key: the dataset's own labels (Drishti-GS1 spreadsheet, REFUGE folders) or a
+ * prepared folder's scenes.json. */
+async function glaucomaTruth(dir: string): Promise<Map<string, boolean>> {
+  const ds = scanFolder(dir);
+  const out = new Map<string, boolean>();
+  const key = (seq: string, frame: string) => (SEQUENCE_DIR.test(seq) ? `${seq}/${frame}` : frame);
+  if (ds.layout === 'drishti-gs' || ds.layout === 'refuge') {
+    const sc = await fundusScenes(dir, ds.sequences);
+    for (const s of ds.sequences)
+      for (const f of s.frames) if (sc?.has(s.name)) out.set(key(s.name, f.name), sc.get(s.name) === 'glaucoma');
+  } else if (existsSync(join(dir, 'scenes.json'))) {
+    const j = JSON.parse(readFileSync(join(dir, 'scenes.json'), 'utf8')) as {
+      sequences?: Record<string, { name?: string }>;
+    };
+    for (const s of ds.sequences) {
+      const n = j.sequences?.[s.name]?.name;
+      if (n === 'glaucoma' || n === 'normal') for (const f of s.frames) out.set(key(s.name, f.name), n === 'glaucoma');
+    }
+  }
+  return out;
+}
+
+/** The scene head's glaucoma probability per frame, from the predictions' labels.ndjson (tds process). */
+function glaucomaProbs(predDir: string): Map<string, number> {
+  const out = new Map<string, number>();
+  const file = join(predDir, 'labels.ndjson');
+  if (!existsSync(file)) return out;
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    if (!line.trim()) continue;
+    const j = JSON.parse(line) as { name?: string; scene?: { probs?: Record<string, number> } };
+    const p = j.scene?.probs?.glaucoma;
+    if (j.name && p !== undefined) {
+      out.set(j.name, p);
+      out.set(j.name.split('/').pop()!, p);
+    }
+  }
+  return out;
+}
 
 export interface EvalOptions {
   ignore?: number[];
@@ -58,7 +104,7 @@ export async function evaluateFolders(
   gtDir: string,
   palette: Palette,
   o: EvalOptions = {},
-): Promise<EvalResult> {
+): Promise<EvalResult & { refuge?: RefugeResult }> {
   for (const [what, d] of [
     ['predictions', predDir],
     ['ground truth', gtDir],
@@ -83,6 +129,10 @@ export async function evaluateFolders(
     );
   const names = palette.classes.map((c) => c.name);
   const metrics = new SegmentationMetrics(names, o.ignore ?? []);
+  // Fundus: REFUGE's own scores too (disc and cup Dice, vCDR error, glaucoma AUC).
+  const refuge = isFundusPalette(palette) ? new RefugeMetrics() : undefined;
+  const truth = refuge ? await glaucomaTruth(gtDir) : undefined;
+  const probs = refuge ? glaucomaProbs(predDir) : undefined;
   for (const g of gts) {
     const gt = await readAnyLabel(g.file, palette);
     const video = g.key.includes('/') ? g.key.split('/')[0] : undefined;
@@ -96,6 +146,7 @@ export async function evaluateFolders(
         );
       // A missing frame is a failure: a prediction that matches no class.
       metrics.update(new Uint8Array(gt.labels.length).fill(255), gt.labels, video);
+      refuge?.update(g.key, new Uint8Array(gt.labels.length), gt.labels, gt.width, { glaucoma: truth?.get(g.key) });
       continue;
     }
     const pr = await readAnyLabel(pf, palette);
@@ -107,8 +158,13 @@ export async function evaluateFolders(
       );
     }
     metrics.update(pr.labels, gt.labels, video);
+    refuge?.update(g.key, pr.labels, gt.labels, gt.width, {
+      glaucoma: truth?.get(g.key),
+      glaucomaProb: probs?.get(g.key) ?? probs?.get(g.key.split('/').pop()!),
+    });
   }
-  const r = metrics.result();
+  const r: EvalResult & { refuge?: RefugeResult } = metrics.result();
+  if (refuge) r.refuge = refuge.result();
   if (o.write !== false) {
     const f = (v: number) => (Number.isNaN(v) ? '' : v.toFixed(6));
     const rows = [
@@ -119,6 +175,18 @@ export async function evaluateFolders(
       `pooled:foreground,${f(r.pooled.foreground.iou)},${f(r.pooled.foreground.dice)},${r.frames}`,
     ];
     await writeAtomic(join(predDir, 'eval.csv'), rows.join('\n') + '\n');
+    if (r.refuge) {
+      const q = r.refuge;
+      const lines = [
+        'image,disc_dice,cup_dice,vcdr_pred,vcdr_true,glaucoma,glaucoma_prob',
+        ...q.perImage.map(
+          (x) =>
+            `${x.name},${f(x.discDice)},${f(x.cupDice)},${f(x.vcdrPred)},${f(x.vcdrTrue)},${x.glaucoma === undefined ? '' : x.glaucoma ? 1 : 0},${x.glaucomaProb === undefined ? '' : f(x.glaucomaProb)}`,
+        ),
+        `mean,${f(q.discDice)},${f(q.cupDice)},vcdr_mae ${f(q.vcdrMAE)},,auc_vcdr ${f(q.auc.vcdr)},auc_scene ${f(q.auc.scene)}`,
+      ];
+      await writeAtomic(join(predDir, 'eval-refuge.csv'), lines.join('\n') + '\n');
+    }
     await writeAtomic(
       join(predDir, 'eval.svg'),
       barChartSvg(

@@ -2,7 +2,7 @@
 // (grey-format palettes, e.g. EndoVis17 0/10/20/30) or 8-bit class index. The kind is detected from the
 // pixel values against the palette; anything else is an error naming the file and the values.
 import { TdsError } from '../errors.js';
-import { readRaw } from '../ingest/image-io.js';
+import { readLabelImage } from '../ingest/label-file.js';
 import { labelToIndex, describeUnknown } from '../ingest/labels.js';
 import type { Palette } from '../ingest/palette.js';
 
@@ -16,7 +16,7 @@ export interface ReadLabels {
 }
 
 export async function readAnyLabel(path: string, palette: Palette): Promise<ReadLabels> {
-  const img = await readRaw(path);
+  const img = await readLabelImage(path);
   const n = img.width * img.height;
   const ch = img.channels;
   let greyish = true;

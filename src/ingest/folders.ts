@@ -1,13 +1,16 @@
 // Frame folders: the ROBOT18 layout (seq_N/left_frames, right_frames, labels), the prepared layout
 // (seq_N/images, masks), the EndoVis17-parts layout (images/, ground_truth/), the EndoVis 2015 rigid-instrument
-// layout (OPn/Raw/img_NN_raw.png + OPn/Masks/img_NN_class.png), and plain image folders.
+// layout (OPn/Raw/img_NN_raw.png + OPn/Masks/img_NN_class.png), the fundus layouts (Drishti-GS1 case folders,
+// REFUGE images with Disc_Cup_Masks: src/ingest/fundus.ts), and plain image folders.
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { TdsError } from '../errors.js';
 import type { Frame } from '../types.js';
 import { readRgb } from './image-io.js';
+import { drishtiSequences, refugeSequences } from './fundus.js';
 
-export type FolderLayout = 'robot18' | 'prepared' | 'endovis17-parts' | 'endovis15-rigid' | 'images';
+export type FolderLayout =
+  'robot18' | 'prepared' | 'endovis17-parts' | 'endovis15-rigid' | 'drishti-gs' | 'refuge' | 'images';
 
 export interface FrameEntry {
   /** File stem, e.g. `frame012`. */
@@ -123,6 +126,11 @@ export function scanFolder(dir: string): FolderDataset {
       sequences: opDirs.map((d) => ({ name: d, id: Number(d.slice(2)), frames: endovis15Frames(join(dir, d)) })),
     };
   }
+  // Fundus: one image per sequence (src/ingest/fundus.ts).
+  const drishti = drishtiSequences(dir);
+  if (drishti.length) return { layout: 'drishti-gs', root: dir, sequences: drishti };
+  const refuge = refugeSequences(dir);
+  if (refuge?.length) return { layout: 'refuge', root: dir, sequences: refuge };
   if (isDir(join(dir, 'images')) && isDir(join(dir, 'ground_truth'))) {
     return {
       layout: 'endovis17-parts',

@@ -5,12 +5,14 @@ import { dirname } from 'node:path';
 import sharp from 'sharp';
 import { TdsError } from '../errors.js';
 import type { Image } from '../types.js';
+import { readBmp } from './fundus.js';
 
 /** Reads an image as 8-bit RGB (alpha dropped, grey expanded). */
 /** Frames larger than this (8K UHD is 33 Mpx) are refused before decoding rather than exhausting memory. */
 export const MAX_IMAGE_PIXELS = 64 * 1024 * 1024;
 
 export async function readRgb(path: string): Promise<Image> {
+  if (/\.bmp$/i.test(path)) return toRgb(readBmp(path));
   let meta: Awaited<ReturnType<ReturnType<typeof sharp>['metadata']>>;
   try {
     meta = await sharp(path).metadata();
@@ -29,19 +31,25 @@ export async function readRgb(path: string): Promise<Image> {
       .toColourspace('srgb')
       .raw()
       .toBuffer({ resolveWithObject: true });
-    if (info.channels === 3) return { data, width: info.width, height: info.height, channels: 3 };
     // Grey input: sharp may keep 1 channel despite toColourspace; expand.
-    const out = Buffer.alloc(info.width * info.height * 3);
-    for (let i = 0; i < info.width * info.height; i++)
-      out[i * 3] = out[i * 3 + 1] = out[i * 3 + 2] = data[i * info.channels];
-    return { data: out, width: info.width, height: info.height, channels: 3 };
+    return toRgb({ data, width: info.width, height: info.height, channels: info.channels });
   } catch (e) {
     throw readError(path, e);
   }
 }
 
+function toRgb(img: Image): Image {
+  if (img.channels === 3) return img;
+  const out = Buffer.alloc(img.width * img.height * 3);
+  for (let i = 0; i < img.width * img.height; i++)
+    out[i * 3] = out[i * 3 + 1] = out[i * 3 + 2] = img.data[i * img.channels];
+  return { data: out, width: img.width, height: img.height, channels: 3 };
+}
+
 /** Reads an image keeping its stored channels (1 for grey/index PNGs, 3 for RGB), alpha dropped. */
 export async function readRaw(path: string): Promise<Image> {
+  // sharp (libvips) has no BMP decoder; REFUGE's masks are BMP.
+  if (/\.bmp$/i.test(path)) return readBmp(path);
   try {
     const meta = await sharp(path).metadata();
     // removeAlpha() on a 1-channel image would expand it to sRGB; only strip alpha where there is one.

@@ -3,6 +3,15 @@ import { TdsError } from '../errors.js';
 import { readRaw } from './image-io.js';
 import { labelToIndex, describeUnknown, type IndexResult } from './labels.js';
 import type { Palette } from './palette.js';
+import type { Image } from '../types.js';
+import { drishtiCupPath, drishtiToRefuge, isDrishtiLabel } from './fundus.js';
+
+/** A label file's pixels; a Drishti-GS1 disc soft map is read with its cup soft map, in REFUGE's encoding. */
+export async function readLabelImage(path: string): Promise<Image> {
+  if (!isDrishtiLabel(path)) return readRaw(path);
+  const cup = drishtiCupPath(path);
+  return drishtiToRefuge(await readRaw(path), await readRaw(cup), path);
+}
 
 export interface LabelCheck {
   /** The frame this label belongs to, for the size check and messages. */
@@ -11,7 +20,7 @@ export interface LabelCheck {
 
 /** Reads a raw dataset label (colour or grey per the palette) and converts it; size must match its frame. */
 export async function readLabel(path: string, palette: Palette, check: LabelCheck = {}): Promise<IndexResult> {
-  const img = await readRaw(path);
+  const img = await readLabelImage(path);
   assertSize(path, img.width, img.height, check);
   const r = labelToIndex(img, palette, path);
   const frac = r.unknownPixels / (img.width * img.height);

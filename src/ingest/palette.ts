@@ -108,6 +108,12 @@ export function loadPalette(path: string): Palette {
   return parsePalette(readConfigFile(path), path);
 }
 
+/** Scene id of a scene name a dataset gives its images (fundus: glaucoma/normal), or -1 when the palette has none
+ * of that name. */
+export function sceneByName(p: Palette, name: string): number {
+  return p.scenes.find((x) => x.name === name)?.id ?? -1;
+}
+
 /** Scene id for sequence number `seq`, or -1 when the palette does not list it. */
 export function sceneOfSequence(p: Palette, seq: number): number {
   const s = p.scenes.find((x) => x.sequences.includes(seq));

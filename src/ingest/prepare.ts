@@ -5,7 +5,9 @@ import { TdsError } from '../errors.js';
 import { readRgb, writePng } from './image-io.js';
 import { scanFolder } from './folders.js';
 import { readLabel } from './label-file.js';
-import type { Palette } from './palette.js';
+import { sceneByName, type Palette } from './palette.js';
+import { fundusScenes } from './fundus.js';
+import { writeAtomic } from '../fs-safe.js';
 import { assertCropFits, cropImage, cropLabels, type Rect } from './crop.js';
 import { ensureOutputDir, refuseNonEmpty } from './output-dir.js';
 
@@ -36,7 +38,7 @@ export async function prepareDataset(
     throw new TdsError(
       'BAD_DATASET',
       `${input} is not a raw labelled dataset (found layout: ${ds.layout})`,
-      'give a ROBOT18 folder (seq_N/left_frames + labels) or an EndoVis17-parts folder (images/ + ground_truth/)',
+      'give a ROBOT18 folder (seq_N/left_frames + labels), an EndoVis17-parts, EndoVis 2015, Drishti-GS1 or REFUGE folder',
     );
   }
   const total = ds.sequences.reduce((n, s) => n + s.frames.length, 0);
@@ -48,8 +50,16 @@ export async function prepareDataset(
     );
   ensureOutputDir(out);
   const seqNames = ds.sequences.map((s, i) =>
-    ds.layout === 'endovis17-parts' ? `seq_${i + 1}` : ds.layout === 'endovis15-rigid' ? `seq_${s.id}` : s.name,
+    ds.layout === 'endovis17-parts'
+      ? `seq_${i + 1}`
+      : ds.layout === 'endovis15-rigid' || ds.layout === 'drishti-gs' || ds.layout === 'refuge'
+        ? `seq_${s.id}`
+        : s.name,
   );
+  // Fundus images carry their own scene (glaucoma/normal); the prepared layout keeps it in scenes.json, as
+  // tds synth does, since seq_N no longer says which image it was.
+  const named =
+    ds.layout === 'drishti-gs' || ds.layout === 'refuge' ? await fundusScenes(input, ds.sequences) : undefined;
   refuseNonEmpty(
     out,
     seqNames.flatMap((n) => [`${n}/images`, `${n}/masks`]),
@@ -97,6 +107,14 @@ export async function prepareDataset(
       opts.onFrame?.(done, total);
     }
     if (wrote) s.sequences++;
+  }
+  if (named && s.frames) {
+    const sequences: Record<string, { scene: number; name: string; source: string }> = {};
+    ds.sequences.forEach((q, i) => {
+      const n = named.get(q.name);
+      if (n !== undefined) sequences[seqNames[i]] = { scene: sceneByName(palette, n), name: n, source: q.name };
+    });
+    await writeAtomic(join(out, 'scenes.json'), JSON.stringify({ sequences }, null, 1) + '\n');
   }
   if (!s.frames)
     throw new TdsError(

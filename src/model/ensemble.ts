@@ -10,6 +10,7 @@ import type { EnsembleResult, Image, ProbMap, Size } from '../types.js';
 export type { EnsembleResult, Size };
 import { fuseProbabilities } from '../postprocess/fuse.js';
 import { flipProbsHorizontal } from '../postprocess/resize.js';
+import { pasteRoi, roiImage, roiRect, type RoiOptions } from './roi.js';
 
 export interface EnsembleOptions extends Omit<SegmenterOptions, 'size'> {
   /** Input sizes (HxW, multiples of 32); default the model's own size. */
@@ -18,6 +19,8 @@ export interface EnsembleOptions extends Omit<SegmenterOptions, 'size'> {
   weights?: number[];
   /** Horizontal-flip test-time augmentation (doubles the work). */
   flip?: boolean;
+  /** Two-stage inference: segment again a square crop around the region of these classes (src/model/roi.ts). */
+  roi?: RoiOptions | null;
 }
 
 export interface Ensemble {
@@ -151,41 +154,53 @@ export async function createEnsemble(modelDir: string, o: EnsembleOptions = {}):
   }
   const members = groups.map((g) => g[0]);
   // Largest first is not required: fusion resizes to the largest map.
+  const once = async (image: Image, limit: number): Promise<EnsembleResult> => {
+    const t0 = performance.now();
+    const use = groups.slice(0, Math.max(1, limit));
+    const maps: ProbMap[] = [];
+    const weights: number[] = [];
+    const presence = new Float32Array(members[0].info.meta.classes.length);
+    const scene = new Float32Array(members[0].info.meta.scenes.length);
+    let runs = 0;
+    const flipped = o.flip ? flipImage(image) : undefined;
+    for (const [i, g] of use.entries()) {
+      for (const m of g) {
+        for (const img of flipped ? [image, flipped] : [image]) {
+          const r = await m.segmentImage(img);
+          const map = { probs: r.probs, width: r.width, height: r.height, numClasses: r.numClasses };
+          maps.push(img === flipped ? flipProbsHorizontal(map) : map);
+          weights.push(o.weights?.[i] ?? 1);
+          r.presence.forEach((v, k) => (presence[k] += v));
+          r.scene.forEach((v, k) => (scene[k] += v));
+          runs++;
+        }
+      }
+    }
+    for (let k = 0; k < presence.length; k++) presence[k] /= runs;
+    for (let k = 0; k < scene.length; k++) scene[k] /= runs;
+    const fused = maps.length === 1 ? maps[0] : fuseProbabilities(maps, { weights });
+    return {
+      fused,
+      presence,
+      scene,
+      sizes: use.map((g) => `${g[0].info.inputSize.height}x${g[0].info.inputSize.width}`),
+      inferMs: performance.now() - t0,
+    };
+  };
   return {
     members,
     sizes,
     models: dirs.length,
     async segment(image, limit = groups.length) {
-      const t0 = performance.now();
-      const use = groups.slice(0, Math.max(1, limit));
-      const maps: ProbMap[] = [];
-      const weights: number[] = [];
-      const presence = new Float32Array(members[0].info.meta.classes.length);
-      const scene = new Float32Array(members[0].info.meta.scenes.length);
-      let runs = 0;
-      const flipped = o.flip ? flipImage(image) : undefined;
-      for (const [i, g] of use.entries()) {
-        for (const m of g) {
-          for (const img of flipped ? [image, flipped] : [image]) {
-            const r = await m.segmentImage(img);
-            const map = { probs: r.probs, width: r.width, height: r.height, numClasses: r.numClasses };
-            maps.push(img === flipped ? flipProbsHorizontal(map) : map);
-            weights.push(o.weights?.[i] ?? 1);
-            r.presence.forEach((v, k) => (presence[k] += v));
-            r.scene.forEach((v, k) => (scene[k] += v));
-            runs++;
-          }
-        }
-      }
-      for (let k = 0; k < presence.length; k++) presence[k] /= runs;
-      for (let k = 0; k < scene.length; k++) scene[k] /= runs;
-      const fused = maps.length === 1 ? maps[0] : fuseProbabilities(maps, { weights });
+      const first = await once(image, limit);
+      const rect = o.roi ? roiRect(first.fused, image.width, image.height, o.roi) : undefined;
+      if (!rect) return first;
+      const second = await once(roiImage(image, rect), limit);
+      // Presence and scene from the crop: the view in which the structure is resolved.
       return {
-        fused,
-        presence,
-        scene,
-        sizes: use.map((g) => `${g[0].info.inputSize.height}x${g[0].info.inputSize.width}`),
-        inferMs: performance.now() - t0,
+        ...second,
+        fused: pasteRoi(first.fused, second.fused, rect, image.width, image.height),
+        inferMs: first.inferMs + second.inferMs,
       };
     },
     dispose() {

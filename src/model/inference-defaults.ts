@@ -1,20 +1,29 @@
 // Inference settings a run uses: what the user asked for, else the model folder's own defaults (tds.json
 // `inference`, e.g. chosen by cross-validation), else the model's input size alone, no flip, no region removal.
 import type { TdsJson } from './model-dir.js';
+import type { RoiOptions } from './roi.js';
 
 export interface InferenceSettings {
   sizes: Array<{ height: number; width: number }>;
   flip: boolean;
   minArea: number;
+  /** Two-stage inference around a region, or null for one pass. */
+  roi: RoiOptions | null;
 }
 
 export function resolveInference(
   meta: TdsJson,
-  asked: { sizes?: Array<{ height: number; width: number }>; flip?: boolean; minArea?: number },
+  asked: {
+    sizes?: Array<{ height: number; width: number }>;
+    flip?: boolean;
+    minArea?: number;
+    roi?: RoiOptions | null;
+  },
 ): InferenceSettings {
   return {
     sizes: asked.sizes ?? meta.inference?.sizes ?? [meta.inputSize],
     flip: asked.flip ?? meta.inference?.flip ?? false,
     minArea: asked.minArea ?? meta.inference?.minArea ?? 0,
+    roi: asked.roi !== undefined ? asked.roi : (meta.inference?.roi ?? null),
   };
 }

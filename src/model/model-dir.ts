@@ -54,6 +54,11 @@ export const tdsJsonSchema = z.object({
       sizes: z.array(z.object({ height: z.number().int().positive(), width: z.number().int().positive() })).min(1),
       flip: z.boolean().default(false),
       minArea: z.number().int().min(0).default(0),
+      /** Two-stage inference: a second pass on a square crop `scale` x the region of `classes` (src/model/roi.ts). */
+      roi: z
+        .object({ classes: z.array(z.number().int().min(0)).min(1), scale: z.number().positive() })
+        .nullable()
+        .optional(),
       /** How the defaults were chosen (e.g. the cross-validation that picked them). */
       chosenBy: z.string().optional(),
     })

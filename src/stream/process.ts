@@ -16,6 +16,7 @@ import type { EngineName, ExecutionProvider } from '../model/segmenter.js';
 import type { BackendName } from '../model/backend.js';
 import { colorize, renderOverlay, type Rgb } from '../postprocess/render.js';
 import { createEnsemble, type Ensemble, type Size } from '../model/ensemble.js';
+import type { RoiOptions } from '../model/roi.js';
 import { analyze, type FrameResult } from '../postprocess/analyze.js';
 import { openSource, type SourceOptions } from './source.js';
 import { segmentInOrder } from './batch.js';
@@ -46,6 +47,8 @@ export interface ProcessOptions extends SourceOptions {
   flip?: boolean;
   /** Remove foreground regions smaller than this many pixels. Default the model's `inference.minArea`, else 0. */
   minArea?: number;
+  /** Two-stage inference around a region (null: one pass). Default the model's `inference.roi`. */
+  roi?: RoiOptions | null;
   /** Also write overlay.mp4. Default false. */
   overlay?: boolean;
   /** Also record frames, masks and labels as MCAP (Foxglove channels) to this file. Default none. */
@@ -90,6 +93,8 @@ function settingsOf(input: string, o: ProcessOptions, sizes: string[]) {
     weights: o.weights ?? null,
     flip: !!o.flip,
     minArea: o.minArea!,
+    // Only a two-stage model's runs carry it, so earlier runs' settings (and --resume) stay as they were.
+    ...(o.roi ? { roi: o.roi } : {}),
     rate: o.rate ?? 'native',
     stereo: o.stereo ?? 'none',
     right: o.right ? resolve(o.right) : null,
@@ -139,6 +144,7 @@ async function processLocked(input: string, o: ProcessOptions): Promise<ProcessS
       sizes: o.sizes,
       weights: o.weights,
       flip: o.flip,
+      roi: o.roi,
     }));
   const classNames = meta.classes.map((c) => c.name);
   const sceneNames = meta.scenes.map((s) => s.name);

@@ -23,6 +23,34 @@ export interface RealAugment {
   smoke: { p: number; max: number } | null;
   /** With probability p, a black border outside a circle or octagon (the scope's field of view). */
   border: { p: number } | null;
+  /** With probability p, the window is a crop around the labelled region of `classes` (its bounding box), `scale`
+   * times the box's larger side, centre shifted by up to `shift` of that side: the second stage of a two-stage
+   * model (fundus: the optic disc located at low resolution, then segmented in a crop around it). */
+  roi?: { p: number; classes: number[]; scale: { min: number; max: number }; shift: number } | null;
+}
+
+/** Bounding box (inclusive pixel bounds) of the pixels whose label is in `classes`; undefined when none. */
+export function labelBox(
+  labels: Uint8Array,
+  width: number,
+  classes: number[],
+): { x0: number; y0: number; x1: number; y1: number } | undefined {
+  const want = new Uint8Array(256);
+  for (const c of classes) want[c] = 1;
+  let x0 = Infinity;
+  let y0 = Infinity;
+  let x1 = -1;
+  let y1 = -1;
+  for (let i = 0; i < labels.length; i++) {
+    if (!want[labels[i]]) continue;
+    const x = i % width;
+    const y = (i - x) / width;
+    if (x < x0) x0 = x;
+    if (x > x1) x1 = x;
+    if (y < y0) y0 = y;
+    y1 = y;
+  }
+  return x1 < 0 ? undefined : { x0, y0, x1, y1 };
 }
 
 export interface Flips {
@@ -48,10 +76,19 @@ function resample(
   const sin = Math.sin(th);
   // The visible window is 1/z of the frame: its centre moves anywhere that keeps it inside the frame when
   // zooming in, and up to the slack around the shrunken frame when zooming out.
-  const cx = sw / 2 + (r() * 2 - 1) * Math.abs(sw / 2 - sw / (2 * z));
-  const cy = sh / 2 + (r() * 2 - 1) * Math.abs(sh / 2 - sh / (2 * z));
-  const kx = sw / W / z;
-  const ky = sh / H / z;
+  let cx = sw / 2 + (r() * 2 - 1) * Math.abs(sw / 2 - sw / (2 * z));
+  let cy = sh / 2 + (r() * 2 - 1) * Math.abs(sh / 2 - sh / (2 * z));
+  let kx = sw / W / z;
+  let ky = sh / H / z;
+  const box = aug.roi && r() < aug.roi.p ? labelBox(labels, sw, aug.roi.classes) : undefined;
+  if (box && aug.roi) {
+    // A square window (source pixels keep their aspect) around the region, as the two-stage inference crops it.
+    const side = Math.max(box.x1 - box.x0 + 1, box.y1 - box.y0 + 1);
+    const win = side * (aug.roi.scale.min + (aug.roi.scale.max - aug.roi.scale.min) * r());
+    cx = (box.x0 + box.x1 + 1) / 2 + (r() * 2 - 1) * aug.roi.shift * side;
+    cy = (box.y0 + box.y1 + 1) / 2 + (r() * 2 - 1) * aug.roi.shift * side;
+    kx = ky = win / Math.min(H, W);
+  }
   const rgb = new Float32Array(H * W * 3);
   const out = new Uint8Array(H * W);
   const src = img.data;

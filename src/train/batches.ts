@@ -49,7 +49,7 @@ export interface HostSample {
 /** One training sample at the training size, augmented per `seed`. */
 /** True when the config asks for any of the real-endoscopy augmentations (src/train/augment.ts). */
 function usesRealAugment(a: TrainConfig['augment']): boolean {
-  return !!(a.zoom || a.rotate || a.jitter || a.blur || a.noise || a.specular || a.smoke || a.border);
+  return !!(a.zoom || a.rotate || a.jitter || a.blur || a.noise || a.specular || a.smoke || a.border || a.roi);
 }
 
 export function augmentSample(

@@ -99,6 +99,18 @@ export const trainSchema = z
           .strict()
           .nullable()
           .default(null),
+        /** Crop around the region of these classes with probability p (two-stage models, e.g. the optic disc):
+         * window = scale x the region's larger side, centre shifted by up to shift x that side. */
+        roi: z
+          .object({
+            p: z.number().min(0).max(1),
+            classes: z.array(z.number().int().min(0)).min(1),
+            scale: z.object({ min: z.number().positive(), max: z.number().positive() }).strict(),
+            shift: z.number().min(0).default(0),
+          })
+          .strict()
+          .nullable()
+          .default(null),
       })
       .strict()
       .default({
@@ -113,6 +125,7 @@ export const trainSchema = z
         specular: null,
         smoke: null,
         border: null,
+        roi: null,
       }),
     /** Which epoch of each stage is kept: `best` on the validation sequences, or `last` (for cross-validation,
      * where the held-out sequence must not choose the model). */

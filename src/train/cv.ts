@@ -12,8 +12,10 @@ import { z } from 'zod';
 import { readConfigFile } from '../ingest/config-file.js';
 import { TdsError } from '../errors.js';
 import { scanFolder } from '../ingest/folders.js';
+import { fundusScenes } from '../ingest/fundus.js';
 import { readTdsJson, writeTdsJson } from '../model/model-dir.js';
 import type { EvalResult } from '../eval/metrics.js';
+import { rocAuc, type RefugeImage, type RefugeResult } from '../eval/refuge.js';
 import { evaluateFolders } from '../eval/evaluate.js';
 import { processInput } from '../stream/process.js';
 import { ensembleFps } from '../model/ensemble-fps.js';
@@ -22,29 +24,58 @@ import { readState } from './checkpoint.js';
 import { writeAveragedModel } from '../model/ensemble.js';
 
 export interface Fold {
-  /** The held-out sequence: folder name and number. */
-  heldOut: { name: string; id: number };
+  /** The fold's name: its held-out sequence (leave one out) or `foldN` (k-fold). */
+  name: string;
+  /** The held-out sequences: folder names and numbers. */
+  heldOut: Array<{ name: string; id: number }>;
   /** Sequences trained on (folder names). */
   train: string[];
 }
 
-/** Leave one sequence out: one fold per sequence. Needs two or more sequences with distinct numbers. */
-export function losoFolds(sequences: Array<{ name: string; id: number }>): Fold[] {
-  if (sequences.length < 2)
+function assertDistinct(sequences: Array<{ name: string; id: number }>, k: number): void {
+  if (sequences.length < k)
     throw new TdsError(
       'BAD_DATASET',
-      `cross-validation needs at least two sequences, found ${sequences.length}`,
-      'give a dataset with several sequences (surgeries / videos)',
+      `cross-validation needs at least ${k} sequences, found ${sequences.length}`,
+      'give a dataset with several sequences (surgeries / videos / images)',
     );
   const ids = sequences.map((s) => s.id);
   if (new Set(ids).size !== ids.length)
     throw new TdsError(
       'BAD_DATASET',
-      `sequence numbers repeat (${ids.join(', ')}): a fold holds out a number`,
+      `sequence numbers repeat (${ids.join(', ')}): a fold holds out numbers`,
       'number every sequence differently (OP1, OP2, ... or seq_1, seq_2, ...)',
     );
+}
+
+/** k folds of whole sequences (fundus: one image each), stratified by `strata` (e.g. glaucoma/normal) so every
+ * fold holds each kind in proportion: sequences sorted by stratum then name are dealt out in turn. */
+export function kFolds(
+  sequences: Array<{ name: string; id: number }>,
+  k: number,
+  strata?: Map<string, string>,
+): Fold[] {
+  assertDistinct(sequences, k);
+  const sorted = [...sequences].sort(
+    (a, b) =>
+      (strata?.get(a.name) ?? '').localeCompare(strata?.get(b.name) ?? '') ||
+      a.name.localeCompare(b.name, 'en', { numeric: true }),
+  );
+  const groups = Array.from({ length: k }, () => [] as Array<{ name: string; id: number }>);
+  sorted.forEach((s, i) => groups[i % k].push(s));
+  return groups.map((g, i) => ({
+    name: `fold${i + 1}`,
+    heldOut: g.sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true })),
+    train: sequences.filter((s) => !g.includes(s)).map((s) => s.name),
+  }));
+}
+
+/** Leave one sequence out: one fold per sequence. Needs two or more sequences with distinct numbers. */
+export function losoFolds(sequences: Array<{ name: string; id: number }>): Fold[] {
+  assertDistinct(sequences, 2);
   return sequences.map((s) => ({
-    heldOut: { name: s.name, id: s.id },
+    name: s.name,
+    heldOut: [{ name: s.name, id: s.id }],
     train: sequences.filter((t) => t.id !== s.id).map((t) => t.name),
   }));
 }
@@ -56,22 +87,34 @@ const variantSchema = z.object({
   sizes: z.array(sizeSchema).default([]),
   flip: z.boolean().default(false),
   minArea: z.number().int().min(0).default(0),
+  /** Two-stage inference: segment again a square crop `scale` x the region of `classes` found by the first pass. */
+  roi: z
+    .object({ classes: z.array(z.number().int().min(0)).min(1), scale: z.number().positive() })
+    .strict()
+    .nullable()
+    .default(null),
 });
 export type Variant = z.infer<typeof variantSchema>;
 
 /** Default variants: the model's size alone, and the multi-size + flip ensemble, each with and without
  * small-region removal. */
 export const DEFAULT_VARIANTS: Variant[] = [
-  { name: 'single', sizes: [], flip: false, minArea: 0 },
-  { name: 'single-minarea', sizes: [], flip: false, minArea: 150 },
-  { name: 'ensemble', sizes: [], flip: true, minArea: 0 },
-  { name: 'ensemble-minarea', sizes: [], flip: true, minArea: 150 },
+  { name: 'single', sizes: [], flip: false, minArea: 0, roi: null },
+  { name: 'single-minarea', sizes: [], flip: false, minArea: 150, roi: null },
+  { name: 'ensemble', sizes: [], flip: true, minArea: 0, roi: null },
+  { name: 'ensemble-minarea', sizes: [], flip: true, minArea: 150, roi: null },
 ];
 
-const cvSchema = z.object({ variants: z.array(variantSchema).min(1).default(DEFAULT_VARIANTS) }).strict();
+const cvSchema = z
+  .object({
+    variants: z.array(variantSchema).min(1).default(DEFAULT_VARIANTS),
+    /** `loso` (leave one sequence out) or k folds of whole sequences (stratified by scene where images have one). */
+    folds: z.union([z.literal('loso'), z.number().int().min(2)]).default('loso'),
+  })
+  .strict();
 
 /** The `cv` section of a config (variants to score); defaults when absent. */
-export function loadCvSection(configFile: string): { variants: Variant[] } {
+export function loadCvSection(configFile: string): z.infer<typeof cvSchema> {
   const obj = readConfigFile(configFile);
   const r = cvSchema.safeParse(obj.cv ?? {});
   if (!r.success) {
@@ -100,6 +143,15 @@ export interface FoldScore {
   meanClassIoU: number;
   /** The ROBOT18 challenge metric (per-frame mean over present classes, then over frames). */
   challengeIoU: number;
+  /** Fundus configs: REFUGE's scores (per-image means; glaucoma AUC from the scene head and from the vCDR). */
+  refuge?: {
+    images: RefugeImage[];
+    discDice: number;
+    cupDice: number;
+    vcdrMAE: number;
+    aucScene: number;
+    aucVcdr: number;
+  };
 }
 
 export interface CvReport {
@@ -136,10 +188,16 @@ export interface CvOptions {
   onLog?: (msg: string) => void;
 }
 
-function scoreOf(fold: string, variant: string, r: EvalResult, classNames: string[]): FoldScore {
+function scoreOf(
+  fold: string,
+  variant: string,
+  r: EvalResult & { refuge?: RefugeResult },
+  classNames: string[],
+): FoldScore {
   const fgClasses = classNames.slice(1);
   const ious = fgClasses.map((n) => r.pooled.perClass[n]?.iou ?? NaN);
   return {
+    ...(r.refuge ? { refuge: refugeScore(r.refuge.perImage) } : {}),
     fold,
     variant,
     frames: r.frames,
@@ -152,9 +210,34 @@ function scoreOf(fold: string, variant: string, r: EvalResult, classNames: strin
   };
 }
 
+/** REFUGE's scores of some images (a fold's, or every fold's pooled: AUC needs many images of both kinds). */
+function refugeScore(rows: RefugeImage[]): NonNullable<FoldScore['refuge']> {
+  const mean = (f: (x: RefugeImage) => number) => rows.reduce((a, x) => a + f(x), 0) / rows.length;
+  const labelled = rows.filter((x) => x.glaucoma !== undefined);
+  const withProb = labelled.filter((x) => x.glaucomaProb !== undefined);
+  return {
+    images: rows,
+    discDice: mean((x) => x.discDice),
+    cupDice: mean((x) => x.cupDice),
+    vcdrMAE: mean((x) => Math.abs(x.vcdrPred - x.vcdrTrue)),
+    aucScene: rocAuc(
+      withProb.map((x) => x.glaucomaProb!),
+      withProb.map((x) => x.glaucoma!),
+    ),
+    aucVcdr: rocAuc(
+      labelled.map((x) => x.vcdrPred),
+      labelled.map((x) => x.glaucoma!),
+    ),
+  };
+}
+
 function meanScores(scores: FoldScore[], classNames: string[]): Omit<FoldScore, 'fold' | 'variant'> {
   const m = (f: (s: FoldScore) => number) => scores.reduce((a, s) => a + f(s), 0) / scores.length;
   return {
+    // REFUGE: per-image means and AUCs over every held-out image (each image is held out exactly once).
+    ...(scores.every((s) => s.refuge) && scores.length
+      ? { refuge: refugeScore(scores.flatMap((s) => s.refuge!.images)) }
+      : {}),
     frames: scores.reduce((a, s) => a + s.frames, 0),
     foregroundIoU: m((s) => s.foregroundIoU),
     foregroundDice: m((s) => s.foregroundDice),
@@ -236,7 +319,8 @@ export async function crossValidate(o: CvOptions): Promise<CvReport> {
   const minFps = o.minFps ?? 25;
   const cfg = loadRunConfig(o.config);
   const classNames = cfg.palette.classes.map((c) => c.name);
-  const variants = o.variants ?? loadCvSection(o.config).variants;
+  const section = loadCvSection(o.config);
+  const variants = o.variants ?? section.variants;
   const ds = scanFolder(o.data);
   if (ds.layout === 'images')
     throw new TdsError(
@@ -244,14 +328,22 @@ export async function crossValidate(o: CvOptions): Promise<CvReport> {
       `${o.data} holds no labelled sequences`,
       'give a dataset folder with sequences and labels (EndoVis 2015 OPn, ROBOT18 seq_N, prepared)',
     );
-  const folds = losoFolds(ds.sequences.map((s) => ({ name: s.name, id: s.id })));
+  const seqs = ds.sequences.map((s) => ({ name: s.name, id: s.id }));
+  const folds =
+    section.folds === 'loso'
+      ? losoFolds(seqs)
+      : kFolds(
+          seqs,
+          section.folds,
+          ds.layout === 'drishti-gs' || ds.layout === 'refuge' ? await fundusScenes(o.data, ds.sequences) : undefined,
+        );
   makeDirs(o.out);
   const runOf = (name: string) => join(o.out, `fold-${name}`, 'run');
   const finalRun = join(o.out, 'final', 'run');
   if (o.average) {
     // Averaged models: each fold's model runs the same fold's models of the other cv folders (the same held-out
     // surgery: nothing of it was seen by any member).
-    const runs = [...folds.map((f) => `fold-${f.heldOut.name}`), ...(o.final ? ['final'] : [])];
+    const runs = [...folds.map((f) => `fold-${f.name}`), ...(o.final ? ['final'] : [])];
     for (const r of runs) {
       const members = o.average.map((root) => resolve(root, r, 'run'));
       for (const m of members)
@@ -268,7 +360,7 @@ export async function crossValidate(o: CvOptions): Promise<CvReport> {
       );
     }
   } else {
-    const tasks = folds.map((f) => () => trainRun(o, runOf(f.heldOut.name), String(f.heldOut.id), log));
+    const tasks = folds.map((f) => () => trainRun(o, runOf(f.name), f.heldOut.map((h) => h.id).join(','), log));
     if (o.final) tasks.push(() => trainRun(o, finalRun, 'none', log));
     await pool(tasks, o.parallel ?? 2);
   }
@@ -288,23 +380,24 @@ export async function crossValidate(o: CvOptions): Promise<CvReport> {
   const scores: FoldScore[] = [];
   for (const f of folds) {
     for (const v of variants) {
-      const pred = join(o.out, `fold-${f.heldOut.name}`, `pred-${v.name}`);
+      const pred = join(o.out, `fold-${f.name}`, `pred-${v.name}`);
       const sizes = sizesOf(v);
       if (!existsSync(join(pred, 'run.json')) || !JSON.parse(readFileSync(join(pred, 'run.json'), 'utf8')).finished) {
         await processInput(o.data, {
-          model: join(runOf(f.heldOut.name), 'model'),
+          model: join(runOf(f.name), 'model'),
           out: pred,
-          sequences: [f.heldOut.name],
+          sequences: f.heldOut.map((h) => h.name),
           sizes,
           flip: v.flip,
           minArea: v.minArea,
+          roi: v.roi,
           resume: existsSync(pred),
         });
       }
-      const r = await evaluateFolders(pred, o.data, cfg.palette, { sequences: [f.heldOut.name] });
-      const s = scoreOf(f.heldOut.name, v.name, r, classNames);
+      const r = await evaluateFolders(pred, o.data, cfg.palette, { sequences: f.heldOut.map((h) => h.name) });
+      const s = scoreOf(f.name, v.name, r, classNames);
       log(
-        `fold ${f.heldOut.name} ${v.name}: foreground IoU ${s.foregroundIoU.toFixed(3)}, class IoU ${classNames
+        `fold ${f.name} ${v.name}: foreground IoU ${s.foregroundIoU.toFixed(3)}, class IoU ${classNames
           .slice(1)
           .map((n) => `${n} ${s.perClass[n].iou.toFixed(3)}`)
           .join(', ')}`,
@@ -356,7 +449,8 @@ export async function crossValidate(o: CvOptions): Promise<CvReport> {
         sizes: sizesOf(chosen),
         flip: chosen.flip,
         minArea: chosen.minArea,
-        chosenBy: `tds cv: variant ${chosen.name}, the best mean over ${folds.length} leave-one-out folds among those at >= ${minFps} fps engine-only (${report.fps[chosen.name]} fps measured)`,
+        ...(chosen.roi ? { roi: chosen.roi } : {}),
+        chosenBy: `tds cv: variant ${chosen.name}, the best mean over ${folds.length} cross-validation folds among those at >= ${minFps} fps engine-only (${report.fps[chosen.name]} fps measured)`,
       },
     });
     report.finalModel = dir;
@@ -378,6 +472,20 @@ export function cvTable(r: CvReport, classNames: string[]): string {
   for (const v of Object.keys(r.means)) {
     for (const s of r.scores.filter((x) => x.variant === v)) lines.push(row(v, s.fold, s));
     lines.push(row(`**${v}**`, '**mean**', r.means[v]));
+  }
+  if (Object.values(r.means).some((m) => m.refuge)) {
+    // Fundus: REFUGE's own table (per-image means; AUC over the fold's images, and over all 50 in the mean row).
+    lines.push(
+      '',
+      '| variant | fold | images | disc Dice | cup Dice | vCDR MAE | glaucoma AUC (vCDR) | glaucoma AUC (scene head) |',
+      `|${' --- |'.repeat(8)}`,
+    );
+    const rrow = (v: string, fold: string, q: NonNullable<FoldScore['refuge']>) =>
+      `| ${v} | ${fold} | ${q.images.length} | ${f(q.discDice)} | ${f(q.cupDice)} | ${f(q.vcdrMAE)} | ${f(q.aucVcdr)} | ${f(q.aucScene)} |`;
+    for (const v of Object.keys(r.means)) {
+      for (const s of r.scores.filter((x) => x.variant === v && x.refuge)) lines.push(rrow(v, s.fold, s.refuge!));
+      if (r.means[v].refuge) lines.push(rrow(`**${v}**`, '**all**', r.means[v].refuge!));
+    }
   }
   const dflt = r.default
     ? `\nDefault of the final model (best at >= the live rate): ${r.default}; engine-only fps measured: ${Object.entries(

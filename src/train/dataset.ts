@@ -8,7 +8,8 @@ import type { Image } from '../types.js';
 import { scanFolder, type FolderLayout } from '../ingest/folders.js';
 import { readRgb } from '../ingest/image-io.js';
 import { readLabel, readIndexMask } from '../ingest/label-file.js';
-import { sceneOfSequence, type Palette } from '../ingest/palette.js';
+import { sceneByName, sceneOfSequence, type Palette } from '../ingest/palette.js';
+import { fundusScenes } from '../ingest/fundus.js';
 
 export interface Sample {
   /** `seq_N/frameNNN`. */
@@ -25,12 +26,34 @@ export interface DataSplit {
   layout: FolderLayout;
   train: Sample[];
   val: Sample[];
-  /** Where scenes came from: scenes.json (synth) or the config's per-sequence mapping. */
-  scenesFrom: 'scenes.json' | 'config';
+  /** Where scenes came from: scenes.json (synth, prepared fundus), the dataset's per-image labels (fundus), or the
+   * config's per-sequence mapping. */
+  scenesFrom: 'scenes.json' | 'dataset' | 'config';
 }
 
-/** `allowNoValidation`: an empty validation list is fine (a model kept at its last epoch needs none). */
-export function listSamples(dir: string, palette: Palette, validation: number[], allowNoValidation = false): DataSplit {
+/** The samples of `dir` split by sequence, with their scenes (`listSamples`, plus the per-image scenes fundus
+ * datasets carry: src/ingest/fundus.ts). */
+export async function loadSamples(
+  dir: string,
+  palette: Palette,
+  validation: number[],
+  allowNoValidation = false,
+): Promise<DataSplit> {
+  const ds = scanFolder(dir);
+  const named =
+    ds.layout === 'drishti-gs' || ds.layout === 'refuge' ? await fundusScenes(dir, ds.sequences) : undefined;
+  return listSamples(dir, palette, validation, allowNoValidation, named);
+}
+
+/** `allowNoValidation`: an empty validation list is fine (a model kept at its last epoch needs none).
+ * `namedScenes`: scene names per sequence given by the dataset itself (they win over the config's mapping). */
+export function listSamples(
+  dir: string,
+  palette: Palette,
+  validation: number[],
+  allowNoValidation = false,
+  namedScenes?: Map<string, string>,
+): DataSplit {
   const ds = scanFolder(dir);
   if (ds.layout === 'images')
     throw new TdsError(
@@ -58,7 +81,12 @@ export function listSamples(dir: string, palette: Palette, validation: number[],
           `frame ${f.image} has no label`,
           'put its label in seq_N/labels/ (or masks/, ground_truth/) under the same name, or remove the frame',
         );
-      const scene = synthScenes ? (synthScenes[seq.name]?.scene ?? -1) : sceneOfSequence(palette, seq.id);
+      const named = namedScenes?.get(seq.name);
+      const scene = synthScenes
+        ? (synthScenes[seq.name]?.scene ?? -1)
+        : named !== undefined
+          ? sceneByName(palette, named)
+          : sceneOfSequence(palette, seq.id);
       samples.push({
         id: `${seq.name}/${f.name}`,
         sequence: seq.name,
@@ -84,7 +112,12 @@ export function listSamples(dir: string, palette: Palette, validation: number[],
       `every sequence in ${dir} is a validation sequence; nothing is left to train on`,
       'set train.validation.sequences to a subset of the sequences',
     );
-  return { layout: ds.layout, train, val, scenesFrom: synthScenes ? 'scenes.json' : 'config' };
+  return {
+    layout: ds.layout,
+    train,
+    val,
+    scenesFrom: synthScenes ? 'scenes.json' : namedScenes ? 'dataset' : 'config',
+  };
 }
 
 export interface LoadedSample {

@@ -13,7 +13,7 @@ import { saveModelDir, type TdsJsonInput } from '../model/model-dir.js';
 import { exportModelDir } from '../model/onnx-file.js';
 import { IMAGENET } from '../model/preprocess.js';
 import { trainStep, type StepLosses } from './step.js';
-import { listSamples, SampleCache } from './dataset.js';
+import { loadSamples, SampleCache } from './dataset.js';
 import { epochSeed, makeBatch, shuffled, stepSeed } from './batches.js';
 import { validate } from './validate.js';
 import { curvesSvg } from './curves.js';
@@ -85,7 +85,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   let state: RunState = openRunState(o.out, fingerprint, !!o.resume, cfg.stages[cfg.stages.length - 1].untilEpoch);
   makeDirs(join(o.out, 'checkpoints'), 'run folder');
   const backend = await useBackend(o.backend ?? 'wasm');
-  const split = listSamples(o.data, palette, cfg.validation.sequences, cfg.select === 'last');
+  const split = await loadSamples(o.data, palette, cfg.validation.sequences, cfg.select === 'last');
   const cache = new SampleCache(palette, split.layout, cfg.cacheMB * 2 ** 20);
   const [H, W] = cfg.size;
   const C = palette.classes.length;

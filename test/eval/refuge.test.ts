@@ -1,6 +1,12 @@
 // REFUGE's metrics on hand-made fundus masks (0 background, 1 disc rim, 2 cup), values worked out by hand.
 import { describe, expect, it } from 'vitest';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { dice, discAndCup, RefugeMetrics, rocAuc, verticalCdr, verticalDiameter } from '../../src/eval/refuge.js';
+import { evaluateFolders } from '../../src/eval/evaluate.js';
+import { loadPalette } from '../../src/ingest/palette.js';
+import { writePng } from '../../src/ingest/image-io.js';
+import { refugeFolder, root, tmp } from '../helpers.js';
 
 /** A WxH mask with a filled rectangle of `v` at rows y0..y1 and columns x0..x1 (inclusive), drawn in order. */
 function mask(w: number, h: number, rects: Array<[number, number, number, number, number]>): Uint8Array {
@@ -60,5 +66,45 @@ describe('REFUGE metrics', () => {
     expect(r.cupDice).toBeCloseTo((1 + 0.8) / 2, 10);
     expect(r.vcdrMAE).toBeCloseTo(0.1, 10);
     expect(r.auc).toEqual({ scene: 1, vcdr: 1 });
+  });
+});
+
+describe('tds eval on fundus data', () => {
+  it('REFUGE ground truth vs predicted masks and scene probabilities: Dice, vCDR MAE and both AUCs by hand', async () => {
+    const { dir, masks } = await refugeFolder();
+    const palette = loadPalette(join(root, 'configs', 'refuge.yaml'));
+    const pred = tmp();
+    const ids = (m: Uint8Array) => Buffer.from(Array.from(m, (v) => (v === 255 ? 0 : v === 128 ? 1 : 2)));
+    // g0001 and g0002 predicted exactly, n0001 all background (a missed disc).
+    for (const [n, data] of [
+      ['g0001', ids(masks.g0001)],
+      ['g0002', ids(masks.g0002)],
+      ['n0001', Buffer.alloc(40 * 30)],
+    ] as const)
+      await writePng(join(pred, 'masks', `${n}.png`), { data, width: 40, height: 30, channels: 1 });
+    const probs: Record<string, number> = { g0001: 0.9, g0002: 0.4, n0001: 0.6 };
+    writeFileSync(
+      join(pred, 'labels.ndjson'),
+      Object.entries(probs)
+        .map(([n, p], i) =>
+          JSON.stringify({ frame: i, name: `${n}/${n}`, scene: { probs: { normal: 1 - p, glaucoma: p } } }),
+        )
+        .join('\n') + '\n',
+    );
+    const r = await evaluateFolders(pred, dir, palette);
+    const q = r.refuge!;
+    expect(q.images).toBe(3);
+    expect(q.discDice).toBeCloseTo(2 / 3, 10);
+    expect(q.cupDice).toBeCloseTo(2 / 3, 10);
+    // Disc: rows 8..22 (15), cup: rows 12..18 (7); the missed disc predicts vCDR 0.
+    expect(q.perImage.map((x) => x.vcdrTrue)).toEqual([7 / 15, 7 / 15, 7 / 15]);
+    expect(q.vcdrMAE).toBeCloseTo(7 / 15 / 3, 10);
+    expect(q.perImage.map((x) => x.glaucoma)).toEqual([true, true, false]);
+    expect(q.auc.vcdr).toBe(1);
+    // Scene head: 0.9 > 0.6 (right), 0.4 < 0.6 (wrong): AUC 0.5.
+    expect(q.auc.scene).toBe(0.5);
+    const csv = readFileSync(join(pred, 'eval-refuge.csv'), 'utf8').trim().split('\n');
+    expect(csv[0]).toBe('image,disc_dice,cup_dice,vcdr_pred,vcdr_true,glaucoma,glaucoma_prob');
+    expect(csv[3]).toMatch(/^n0001,0\.000000,0\.000000,0\.000000,0\.466667,0,0\.600000$/);
   });
 });

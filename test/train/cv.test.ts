@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import sharp from 'sharp';
 import { stringify } from 'yaml';
-import { losoFolds, cvTable, crossValidate } from '../../src/train/cv.js';
+import { losoFolds, kFolds, cvTable, crossValidate } from '../../src/train/cv.js';
 import { initModel } from '../../src/model/init.js';
 import { useBackend } from '../../src/model/backend.js';
 import { listSamples } from '../../src/train/dataset.js';
@@ -58,15 +58,34 @@ describe('leave-one-surgery-out folds', () => {
   it('hold out each sequence once and never train on it', () => {
     const seqs = [1, 2, 3, 4].map((id) => ({ name: `OP${id}`, id }));
     const folds = losoFolds(seqs);
-    expect(folds.map((f) => f.heldOut.name)).toEqual(['OP1', 'OP2', 'OP3', 'OP4']);
+    expect(folds.map((f) => f.name)).toEqual(['OP1', 'OP2', 'OP3', 'OP4']);
     for (const f of folds) {
-      expect(f.train).not.toContain(f.heldOut.name);
-      expect([...f.train, f.heldOut.name].sort()).toEqual(seqs.map((s) => s.name));
+      expect(f.heldOut.map((h) => h.name)).toEqual([f.name]);
+      expect(f.train).not.toContain(f.name);
+      expect([...f.train, f.name].sort()).toEqual(seqs.map((s) => s.name));
     }
   });
 
+  it('k folds: every sequence held out exactly once, strata dealt evenly', () => {
+    const seqs = Array.from({ length: 23 }, (_, i) => ({ name: `img${i + 1}`, id: i + 1 }));
+    const strata = new Map(seqs.map((s) => [s.name, s.id % 3 === 0 ? 'normal' : 'glaucoma']));
+    const folds = kFolds(seqs, 5, strata);
+    expect(folds.map((f) => f.name)).toEqual(['fold1', 'fold2', 'fold3', 'fold4', 'fold5']);
+    const held = folds.flatMap((f) => f.heldOut.map((h) => h.name));
+    expect(held.sort()).toEqual(seqs.map((s) => s.name).sort());
+    for (const f of folds) {
+      expect(f.heldOut.length === 4 || f.heldOut.length === 5).toBe(true);
+      for (const h of f.heldOut) expect(f.train).not.toContain(h.name);
+      expect(f.train.length + f.heldOut.length).toBe(23);
+      // 7 normal images over 5 folds: each fold holds 1 or 2 of them.
+      const normals = f.heldOut.filter((h) => strata.get(h.name) === 'normal').length;
+      expect(normals === 1 || normals === 2).toBe(true);
+    }
+    expect(() => kFolds(seqs.slice(0, 3), 5)).toThrow(/at least 5 sequences/);
+  });
+
   it('refuse one sequence and repeated sequence numbers', () => {
-    expect(() => losoFolds([{ name: 'OP1', id: 1 }])).toThrow(/at least two sequences/);
+    expect(() => losoFolds([{ name: 'OP1', id: 1 }])).toThrow(/at least 2 sequences/);
     expect(() =>
       losoFolds([
         { name: 'OP1', id: 1 },
@@ -314,7 +333,7 @@ describe('tds cv end to end (tiny)', () => {
     expect(r.stderr.split('\n').filter((l) => l.startsWith('tds:'))).toEqual([]);
     expect(r.code).toBe(0);
     const rep = JSON.parse(r.stdout);
-    expect(rep.folds.map((f: { heldOut: { name: string } }) => f.heldOut.name)).toEqual(['OP1', 'OP2']);
+    expect(rep.folds.map((f: { name: string }) => f.name)).toEqual(['OP1', 'OP2']);
     expect(rep.scores).toHaveLength(4);
     for (const s of rep.scores) {
       expect(s.frames).toBe(2);

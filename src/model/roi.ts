@@ -1,0 +1,73 @@
+// Two-stage inference around a region (fundus: the usual locate-then-crop of optic disc segmentation): the first
+// pass labels the whole image at the model's size, where a small structure is a few dozen pixels; the largest
+// connected region of the chosen classes gives a square crop `scale` x its size, which the second pass segments
+// at the same input size, i.e. at several times the resolution. The crop's probabilities replace the first pass's
+// inside it. Training sees both views (src/train/augment.ts `roi`).
+import type { Image, ProbMap } from '../types.js';
+import { argmaxLabels } from '../postprocess/argmax.js';
+import { connectedComponents } from '../postprocess/small-regions.js';
+import { resizeProbs } from '../postprocess/resize.js';
+import { cropImage, type Rect } from '../ingest/crop.js';
+
+export interface RoiOptions {
+  /** Classes whose region is cropped (fundus: disc rim and cup, ids 1 and 2). */
+  classes: number[];
+  /** Crop side over the region's larger side (the training crops' range must cover it). */
+  scale: number;
+}
+
+/** The square crop (inside the image) around the largest region of `classes` in `m`, in image pixels;
+ * undefined when the first pass found none. */
+export function roiRect(m: ProbMap, width: number, height: number, o: RoiOptions): Rect | undefined {
+  const labels = argmaxLabels(m.probs, m.numClasses);
+  const want = new Uint8Array(256);
+  for (const c of o.classes) want[c] = 1;
+  const mask = labels.map((v) => want[v]);
+  const { comp, count } = connectedComponents(mask, m.width, m.height);
+  if (!count) return undefined;
+  // The component ids cover the background runs too: pick the largest component made of region pixels.
+  const size = new Float64Array(count);
+  for (let i = 0; i < comp.length; i++) if (mask[i]) size[comp[i]]++;
+  let best = 0;
+  for (let k = 1; k < count; k++) if (size[k] > size[best]) best = k;
+  if (!size[best]) return undefined;
+  let x0 = Infinity;
+  let y0 = Infinity;
+  let x1 = -1;
+  let y1 = -1;
+  for (let i = 0; i < comp.length; i++) {
+    if (comp[i] !== best || !mask[i]) continue;
+    const x = i % m.width;
+    const y = (i - x) / m.width;
+    x0 = Math.min(x0, x);
+    x1 = Math.max(x1, x);
+    y0 = Math.min(y0, y);
+    y1 = Math.max(y1, y);
+  }
+  // Map-pixel bounds to image pixels (edges, not centres).
+  const sx = width / m.width;
+  const sy = height / m.height;
+  const bw = (x1 + 1 - x0) * sx;
+  const bh = (y1 + 1 - y0) * sy;
+  const side = Math.round(Math.min(Math.min(width, height), Math.max(32, Math.max(bw, bh) * o.scale)));
+  const cx = ((x0 + x1 + 1) / 2) * sx;
+  const cy = ((y0 + y1 + 1) / 2) * sy;
+  const x = Math.round(Math.min(Math.max(cx - side / 2, 0), width - side));
+  const y = Math.round(Math.min(Math.max(cy - side / 2, 0), height - side));
+  return { x, y, w: side, h: side };
+}
+
+/** The image's pixels inside `r`. */
+export function roiImage(img: Image, r: Rect): Image {
+  return cropImage(img, r);
+}
+
+/** The first pass at the image's size with the second pass's probabilities inside `r`. */
+export function pasteRoi(first: ProbMap, second: ProbMap, r: Rect, width: number, height: number): ProbMap {
+  const out = resizeProbs(first, width, height);
+  const crop = resizeProbs(second, r.w, r.h);
+  const C = out.numClasses;
+  for (let y = 0; y < r.h; y++)
+    out.probs.set(crop.probs.subarray(y * r.w * C, (y + 1) * r.w * C), ((r.y + y) * width + r.x) * C);
+  return out;
+}
