@@ -10,6 +10,7 @@ export { decodeVideo, openDecoder, type DecodeOptions } from './ingest/decode.js
 export { probeVideo } from './ingest/probe.js';
 export { scanFolder, folderFrames, type FolderDataset } from './ingest/folders.js';
 export { loadPalette, type Palette } from './ingest/palette.js';
+export { fundusScenes, readBmp, type FundusScene } from './ingest/fundus.js';
 
 // Models and inference
 export { useBackend, type BackendName } from './model/backend.js';
@@ -25,6 +26,7 @@ export { createEnsemble, type Ensemble, type EnsembleOptions, type EnsembleResul
 export { createLabeler, type Labeler, type LabelerOptions } from './stream/labeler.js';
 export { analyze, type FrameResult } from './postprocess/analyze.js';
 export { removeSmallRegions } from './postprocess/small-regions.js';
+export { roiRect, pasteRoi, type RoiOptions } from './model/roi.js';
 
 // Batch, live, evaluation, training
 export { processInput, type ProcessOptions, type ProcessSummary } from './stream/process.js';
@@ -48,6 +50,7 @@ export {
 export { CHANNELS as FOXGLOVE_CHANNELS, FOXGLOVE_TOPICS, type PublishedFrame } from './stream/foxglove.js';
 export { evaluateFolders, type EvalOptions } from './eval/evaluate.js';
 export { SegmentationMetrics, type EvalResult } from './eval/metrics.js';
+export { RefugeMetrics, type RefugeResult, type RefugeImage } from './eval/refuge.js';
 export { train, type TrainOptions, type TrainResult } from './train/run.js';
 export { loadRunConfig } from './train/config.js';
 export { crossValidate, type CvOptions, type CvReport } from './train/cv.js';

@@ -16,7 +16,10 @@ export function registerBench(program: Command): void {
       if (o.json) console.log(JSON.stringify(r));
       else {
         console.log(`${r.machine.cpu} x${r.machine.cores}, node ${r.machine.node}`);
-        for (const x of r.results) console.log(`${x.name.padEnd(40)} ${String(x.value).padStart(10)} ${x.unit}`);
+        for (const x of r.results)
+          console.log(
+            `${x.name.padEnd(40)} ${String(x.value).padStart(10)} ${x.unit}${x.min !== undefined ? `  (${x.min}-${x.max}, ${x.repeats} runs)` : ''}`,
+          );
       }
     });
 }

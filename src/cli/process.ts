@@ -93,7 +93,8 @@ export function processingOptions(cmd: Command): Command {
     .option('--min-area <n>', "remove foreground regions smaller than N pixels (default: the model's, else 0)")
     .option('--engine <name>', 'ort | tfjs', 'ort')
     .option('--providers <list>', 'ORT execution providers in order (cuda,tensorrt); CPU is the fallback')
-    .option('--overlay', 'also write overlay.mp4 (H.264 at the input rate)');
+    .option('--overlay', 'also write overlay.mp4 (H.264 at the input rate)')
+    .option('--masks-only', 'write index masks and labels only, no colour PNGs (color/): faster for batch work');
 }
 
 export interface ProcessingFlags {
@@ -108,6 +109,7 @@ export interface ProcessingFlags {
   engine: string;
   providers?: string;
   overlay?: boolean;
+  masksOnly?: boolean;
 }
 
 export function parseProcessingOptions(o: ProcessingFlags) {
@@ -140,5 +142,6 @@ export function parseProcessingOptions(o: ProcessingFlags) {
     engine: o.engine as EngineName,
     executionProviders: providers,
     overlay: o.overlay,
+    ...(o.masksOnly ? { color: false } : {}),
   };
 }

@@ -54,20 +54,37 @@ export function resizeArgmax(m: ProbMap, width: number, height: number): Uint8Ar
   if (width === m.width && height === m.height) return low;
   const ty = axisTaps(m.height, height);
   const tx = axisTaps(m.width, width);
+  // cell[i]: the label shared by the four source pixels of the cell whose left column is i in the current row
+  // pair, or MIXED. Rows of the output that share a row pair (4 of them at 4x) reuse it, so the uniform case,
+  // nearly every pixel, costs one lookup.
+  const MIXED = 255;
+  const cell = new Uint8Array(m.width);
+  let pr0 = -1;
+  let pr1 = -1;
   for (let y = 0; y < height; y++) {
     const r0 = ty.i0[y] * m.width;
     const r1 = ty.i1[y] * m.width;
     const wy = ty.w[y];
+    if (r0 !== pr0 || r1 !== pr1) {
+      for (let i = 0; i < m.width; i++) {
+        const j = i + 1 < m.width ? i + 1 : i;
+        const k = low[r0 + i];
+        cell[i] = C < MIXED && low[r0 + j] === k && low[r1 + i] === k && low[r1 + j] === k ? k : MIXED;
+      }
+      pr0 = r0;
+      pr1 = r1;
+    }
+    const row = y * width;
     for (let x = 0; x < width; x++) {
+      const k0 = cell[tx.i0[x]];
+      if (k0 !== MIXED) {
+        out[row + x] = k0;
+        continue;
+      }
       const a = r0 + tx.i0[x];
       const b = r0 + tx.i1[x];
       const c = r1 + tx.i0[x];
       const d = r1 + tx.i1[x];
-      const k0 = low[a];
-      if (low[b] === k0 && low[c] === k0 && low[d] === k0) {
-        out[y * width + x] = k0;
-        continue;
-      }
       const wx = tx.w[x];
       let best = 0;
       let bv = -Infinity;
@@ -80,7 +97,7 @@ export function resizeArgmax(m: ProbMap, width: number, height: number): Uint8Ar
           best = k;
         }
       }
-      out[y * width + x] = best;
+      out[row + x] = best;
     }
   }
   return out;

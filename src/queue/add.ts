@@ -60,6 +60,7 @@ export async function addVideos(q: Queue, inputs: string[], o: AddOptions): Prom
     flip: o.flip,
     minArea: o.minArea,
     overlay: o.overlay,
+    ...(o.color === false ? { color: false } : {}),
     engine: o.engine,
     executionProviders: o.executionProviders,
     rate: o.rate,

@@ -83,6 +83,8 @@ export interface MergeInput {
   chunks: number;
   chunkSeconds: number | null;
   overlay: boolean;
+  /** false: the chunks wrote no colour PNGs (--masks-only). */
+  color?: boolean;
 }
 
 /** Merges the finished chunks of a video into `out`; returns the number of frames. */
@@ -96,7 +98,8 @@ export async function mergeVideo(v: MergeInput): Promise<number> {
     runs.push(r);
   }
   makeDirs(join(v.out, 'masks'));
-  makeDirs(join(v.out, 'color'));
+  const color = v.color !== false;
+  if (color) makeDirs(join(v.out, 'color'));
   const lines: string[] = [];
   let offset = 0;
   let lastPts = -Infinity;
@@ -115,7 +118,7 @@ export async function mergeVideo(v: MergeInput): Promise<number> {
         );
       lastPts = l.ptsMs;
       moveInto(join(dir, 'masks', `${l.name}.png`), join(v.out, 'masks', `${name}.png`));
-      moveInto(join(dir, 'color', `${l.name}.png`), join(v.out, 'color', `${name}.png`));
+      if (color) moveInto(join(dir, 'color', `${l.name}.png`), join(v.out, 'color', `${name}.png`));
       // Same key order and number formatting as tds process writes (JSON.stringify of the same object).
       lines.push(JSON.stringify({ ...l, frame: offset + l.frame, name }));
     }

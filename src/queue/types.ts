@@ -15,6 +15,8 @@ export interface ChunkSettings {
   flip?: boolean;
   minArea?: number;
   overlay?: boolean;
+  /** false: index masks only (tds process --masks-only). */
+  color?: boolean;
   engine?: EngineName;
   executionProviders?: ExecutionProvider[];
   rate?: Rate;

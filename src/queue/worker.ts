@@ -73,6 +73,7 @@ export async function runWorker(q: Queue, o: WorkerOptions = {}): Promise<Worker
       sizes: inf.sizes,
       weights: s.weights,
       flip: inf.flip,
+      roi: inf.roi,
     });
     return [key, ens];
   };
@@ -115,7 +116,7 @@ export async function runWorker(q: Queue, o: WorkerOptions = {}): Promise<Worker
       out: string;
       chunks: number;
       chunk_seconds: number | null;
-      options: { overlay?: boolean };
+      options: { overlay?: boolean; color?: boolean };
     }>('select out, chunks, chunk_seconds, options from tds.videos where key = $1', [data.video]);
     if (!rows.length) return { frames: 0 }; // removed from the queue meanwhile
     const v = rows[0];
@@ -125,6 +126,7 @@ export async function runWorker(q: Queue, o: WorkerOptions = {}): Promise<Worker
       chunks: v.chunks,
       chunkSeconds: v.chunk_seconds,
       overlay: !!v.options.overlay,
+      color: v.options.color,
     });
     await q.sql('update tds.videos set merged_on = now(), frames = $2 where key = $1', [data.video, frames]);
     summary.merges++;

@@ -47,6 +47,8 @@ export interface ProcessOptions extends SourceOptions {
   flip?: boolean;
   /** Remove foreground regions smaller than this many pixels. Default the model's `inference.minArea`, else 0. */
   minArea?: number;
+  /** Write colour PNGs (`color/`) beside the index masks; default true. */
+  color?: boolean;
   /** Two-stage inference around a region (null: one pass). Default the model's `inference.roi`. */
   roi?: RoiOptions | null;
   /** Also write overlay.mp4. Default false. */
@@ -93,6 +95,8 @@ function settingsOf(input: string, o: ProcessOptions, sizes: string[]) {
     weights: o.weights ?? null,
     flip: !!o.flip,
     minArea: o.minArea!,
+    // Only runs without colour PNGs carry it (a resumed run must not leave frames without them).
+    ...(o.color === false ? { color: false } : {}),
     // Only a two-stage model's runs carry it, so earlier runs' settings (and --resume) stay as they were.
     ...(o.roi ? { roi: o.roi } : {}),
     rate: o.rate ?? 'native',
@@ -123,6 +127,9 @@ export async function processInput(input: string, o: ProcessOptions): Promise<Pr
     release();
   }
 }
+
+/** Frames written concurrently: enough to keep libuv's 4 threads busy while the next frames are segmented. */
+const IN_FLIGHT = 3;
 
 async function processLocked(input: string, o: ProcessOptions): Promise<ProcessSummary> {
   const t0 = performance.now();
@@ -172,6 +179,8 @@ async function processLocked(input: string, o: ProcessOptions): Promise<ProcessS
     recorder?.record(f, mask, width, height, l);
   let processed = 0;
   let resumed = 0;
+  // Frames whose PNGs are being written, oldest first (each waits for the one before).
+  const inFlight: Array<Promise<void>> = [];
   let error: TdsError | undefined;
   let interrupted = false;
   const writeRun = async (finished: boolean) => {
@@ -232,15 +241,20 @@ async function processLocked(input: string, o: ProcessOptions): Promise<ProcessS
       }
       const r: FrameResult = analyze(s.frame, s.result, classNames, sceneNames, { minArea: o.minArea! }, s.decodeMs);
       const w0 = performance.now();
-      await Promise.all([
+      // PNG encoding runs on libuv's threads: the loop goes on to the next frame meanwhile (a few frames in
+      // flight), and each frame's completion record still follows its PNGs and the frames before it.
+      const pngs = Promise.all([
         writePng(join(o.out, 'masks', `${name}.png`), {
           data: Buffer.from(r.labels.buffer, r.labels.byteOffset, r.labels.length),
           width: r.width,
           height: r.height,
           channels: 1,
         }),
-        writePng(join(o.out, 'color', `${name}.png`), colorize(r.labels, r.width, r.height, colors)),
+        o.color === false
+          ? undefined
+          : writePng(join(o.out, 'color', `${name}.png`), colorize(r.labels, r.width, r.height, colors)),
       ]);
+      pngs.catch(() => {}); // awaited in order below; this only keeps a failure from going unhandled meanwhile
       if (overlays)
         await pushOverlay(
           await renderOverlay(
@@ -251,33 +265,45 @@ async function processLocked(input: string, o: ProcessOptions): Promise<ProcessS
             r.maskPresent.map((n) => classNames.indexOf(n)),
           ),
         );
-      const write = performance.now() - w0;
-      const line: FrameLine = {
-        frame: s.frame.index,
-        name,
-        ptsMs: s.frame.ptsMs,
-        presence: r.presence,
-        present: r.present,
-        maskPresent: r.maskPresent,
-        scene: r.scene,
-        sync: r.sync,
-        sizes: r.sizes,
-        ms: {
-          decode: round(r.ms.decode),
-          infer: round(r.ms.infer),
-          post: round(r.ms.post),
-          write: round(write),
-          total: round(r.ms.decode + r.ms.infer + r.ms.post + write),
-        },
+      const complete = async () => {
+        await pngs;
+        const write = performance.now() - w0;
+        const line: FrameLine = {
+          frame: s.frame.index,
+          name,
+          ptsMs: s.frame.ptsMs,
+          presence: r.presence,
+          present: r.present,
+          maskPresent: r.maskPresent,
+          scene: r.scene,
+          sync: r.sync,
+          sizes: r.sizes,
+          ms: {
+            decode: round(r.ms.decode),
+            infer: round(r.ms.infer),
+            post: round(r.ms.post),
+            write: round(write),
+            total: round(r.ms.decode + r.ms.infer + r.ms.post + write),
+          },
+        };
+        // The line is the frame's completion record: written after its PNGs.
+        await record(s.frame, r.labels, r.width, r.height, line);
+        await appendFile(join(o.out, 'labels.ndjson'), JSON.stringify(line) + '\n');
+        lines.set(name, line);
+        processed++;
+        o.onFrame?.(processed + resumed, source.total, line);
       };
-      // The line is the frame's completion record: written after its PNGs.
-      await record(s.frame, r.labels, r.width, r.height, line);
-      await appendFile(join(o.out, 'labels.ndjson'), JSON.stringify(line) + '\n');
-      lines.set(name, line);
-      processed++;
-      o.onFrame?.(processed + resumed, source.total, line);
+      const prev = inFlight.at(-1) ?? Promise.resolve();
+      const completed = prev.then(complete);
+      completed.catch(() => {});
+      inFlight.push(completed);
+      if (inFlight.length > IN_FLIGHT) await inFlight.shift();
     }
+    // Every frame handed to the writers is complete (or its failure thrown) before the run is summed up.
+    while (inFlight.length) await inFlight.shift();
   } catch (e) {
+    // Frames still being written finish (or fail) before the run is summed up: nothing writes after run.json.
+    await Promise.allSettled(inFlight.splice(0));
     const code = (e as NodeJS.ErrnoException).code;
     if (e instanceof TdsError) error = e;
     else if (code === 'ENOSPC')

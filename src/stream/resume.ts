@@ -78,7 +78,9 @@ export async function resumePoint(
     ? (JSON.parse(readFileSync(runJson, 'utf8')) as { settings?: Record<string, unknown> }).settings
     : undefined;
   if (prev && JSON.stringify(prev) !== JSON.stringify(settings)) {
-    const diff = Object.keys(settings).filter((k) => JSON.stringify(prev[k]) !== JSON.stringify(settings[k]));
+    // Both sides' keys: a setting only one run has (color: false, a range) differs too.
+    const keys = [...new Set([...Object.keys(prev), ...Object.keys(settings)])];
+    const diff = keys.filter((k) => JSON.stringify(prev[k]) !== JSON.stringify(settings[k]));
     throw new TdsError(
       'BAD_OPTION',
       `cannot resume ${out}: it was made with different ${diff.join(', ')}`,

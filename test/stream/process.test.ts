@@ -127,6 +127,26 @@ describe('tds process', () => {
         ).toBe(true);
   });
 
+  it('--masks-only writes the same masks and labels without colour PNGs; its --resume refuses a colour run', async () => {
+    const full = join(tmp(), 'full');
+    await processInput(data, { model, out: full, minArea: 5 });
+    const lean = join(tmp(), 'lean');
+    const r = cli(['process', data, '--model', model, '--out', lean, '--min-area', '5', '--masks-only']);
+    expect(r.code).toBe(0);
+    expect(existsSync(join(lean, 'color'))).toBe(false);
+    expect(readdirSync(join(full, 'color', 'seq_1'))).toHaveLength(3);
+    expect(stripMs(readFileSync(join(lean, 'labels.ndjson'), 'utf8'))).toBe(
+      stripMs(readFileSync(join(full, 'labels.ndjson'), 'utf8')),
+    );
+    for (const seq of ['seq_1', 'seq_2'])
+      for (const f of ['frame000', 'frame001', 'frame002'])
+        expect(
+          readFileSync(join(lean, 'masks', seq, `${f}.png`)).equals(readFileSync(join(full, 'masks', seq, `${f}.png`))),
+        ).toBe(true);
+    expect(JSON.parse(readFileSync(join(lean, 'run.json'), 'utf8')).settings.color).toBe(false);
+    await expect(processInput(data, { model, out: lean, minArea: 5, resume: true })).rejects.toThrow(/different color/);
+  });
+
   it('a video that ends early: processes what decodes, reports where it failed, keeps what was written', async () => {
     const d = tmp();
     const clip = join(d, 'clip.mp4');
