@@ -11,10 +11,16 @@ import { progress } from './progress.js';
 export function registerPrepare(program: Command): void {
   program
     .command('prepare')
-    .description('convert a raw ROBOT18 / EndoVis17-parts dataset to seq_N/images + seq_N/masks (class index PNGs)')
+    .description(
+      'convert a raw dataset (ROBOT18, EndoVis17-parts, EndoVis 2015, Drishti-GS1, REFUGE) to seq_N/images + seq_N/masks (class index PNGs)',
+    )
     .requiredOption('--input <dir>', 'raw dataset folder')
     .requiredOption('--out <dir>', 'output folder')
-    .option('--dataset <name>', 'robot18 | endovis17-parts (picks configs/NAME.yaml)', 'robot18')
+    .option(
+      '--dataset <name>',
+      'robot18 | endovis17-parts | endovis15-rigid | refuge (picks configs/NAME.yaml)',
+      'robot18',
+    )
     .option('--config <file>', 'palette YAML (overrides --dataset)')
     .option('--crop <x,y,w,h>', 'crop every frame and label, e.g. 320,28,1280,1024')
     .option('--overwrite', 'replace an earlier preparation in --out')

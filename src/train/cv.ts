@@ -414,23 +414,19 @@ export async function crossValidate(o: CvOptions): Promise<CvReport> {
       ),
     ]),
   );
-  // The winner: best mean of foreground IoU and mean class IoU over the folds (never one fold's own choice).
-  const best = variants
-    .map((v) => v.name)
-    .reduce((a, b) =>
-      means[b].foregroundIoU + means[b].meanClassIoU > means[a].foregroundIoU + means[a].meanClassIoU ? b : a,
-    );
+  // The winner: best mean of foreground IoU and mean class IoU over the folds (never one fold's own choice); for
+  // fundus data REFUGE's own criterion, disc Dice + cup Dice.
+  const merit = (name: string) => {
+    const q = means[name].refuge;
+    return q ? q.discDice + q.cupDice : means[name].foregroundIoU + means[name].meanClassIoU;
+  };
+  const best = variants.map((v) => v.name).reduce((a, b) => (merit(b) > merit(a) ? b : a));
   const report: CvReport = { config: resolve(o.config), data: resolve(o.data), folds, scores, means, best };
   if (o.final) {
     // The model's default must also run live: the best-scoring variant whose engine-only rate on this machine
     // reaches minFps (the OR overlay's need), measured on the final model.
     const dir = join(finalRun, 'model');
-    const ranked = [...variants].sort(
-      (a, b) =>
-        means[b.name].foregroundIoU +
-        means[b.name].meanClassIoU -
-        (means[a.name].foregroundIoU + means[a.name].meanClassIoU),
-    );
+    const ranked = [...variants].sort((a, b) => merit(b.name) - merit(a.name));
     report.fps = {};
     let chosen: Variant | undefined;
     for (const v of ranked) {
