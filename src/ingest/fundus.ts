@@ -55,10 +55,10 @@ export function drishtiSequences(dir: string): Sequence[] {
 
 function walk(dir: string, depth: number, out: string[] = []): string[] {
   if (depth < 0) return out;
-  for (const n of readdirSync(dir).sort(natural)) {
-    const p = join(dir, n);
-    if (isDir(p)) walk(p, depth - 1, out);
-    else out.push(p);
+  for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => natural(a.name, b.name))) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) walk(p, depth - 1, out);
+    else if (e.isFile() || e.isSymbolicLink()) out.push(p);
   }
   return out;
 }
