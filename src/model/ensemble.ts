@@ -10,7 +10,7 @@ import type { EnsembleResult, Image, ProbMap, Size } from '../types.js';
 export type { EnsembleResult, Size };
 import { fuseProbabilities } from '../postprocess/fuse.js';
 import { flipProbsHorizontal } from '../postprocess/resize.js';
-import { pasteRoi, roiImage, roiRect, type RoiOptions } from './roi.js';
+import { keepLargestRegion, pasteRoi, roiImage, roiRect, type RoiOptions } from './roi.js';
 
 export interface EnsembleOptions extends Omit<SegmenterOptions, 'size'> {
   /** Input sizes (HxW, multiples of 32); default the model's own size. */
@@ -21,6 +21,8 @@ export interface EnsembleOptions extends Omit<SegmenterOptions, 'size'> {
   flip?: boolean;
   /** Two-stage inference: segment again a square crop around the region of these classes (src/model/roi.ts). */
   roi?: RoiOptions | null;
+  /** One pass, keeping only the largest connected region of these classes (one structure per image). */
+  largest?: number[] | null;
 }
 
 export interface Ensemble {
@@ -194,12 +196,12 @@ export async function createEnsemble(modelDir: string, o: EnsembleOptions = {}):
     async segment(image, limit = groups.length) {
       const first = await once(image, limit);
       const rect = o.roi ? roiRect(first.fused, image.width, image.height, o.roi) : undefined;
-      if (!rect) return first;
+      if (!rect) return o.largest?.length ? { ...first, fused: keepLargestRegion(first.fused, o.largest) } : first;
       const second = await once(roiImage(image, rect), limit);
       // Presence and scene from the crop: the view in which the structure is resolved.
       return {
         ...second,
-        fused: pasteRoi(first.fused, second.fused, rect, image.width, image.height),
+        fused: pasteRoi(keepLargestRegion(second.fused, o.roi!.classes), rect, image.width, image.height),
         inferMs: first.inferMs + second.inferMs,
       };
     },

@@ -9,6 +9,8 @@ export interface InferenceSettings {
   minArea: number;
   /** Two-stage inference around a region, or null for one pass. */
   roi: RoiOptions | null;
+  /** Keep only the largest region of these classes (one pass), or null. */
+  largest: number[] | null;
 }
 
 export function resolveInference(
@@ -18,6 +20,7 @@ export function resolveInference(
     flip?: boolean;
     minArea?: number;
     roi?: RoiOptions | null;
+    largest?: number[] | null;
   },
 ): InferenceSettings {
   return {
@@ -25,5 +28,6 @@ export function resolveInference(
     flip: asked.flip ?? meta.inference?.flip ?? false,
     minArea: asked.minArea ?? meta.inference?.minArea ?? 0,
     roi: asked.roi !== undefined ? asked.roi : (meta.inference?.roi ?? null),
+    largest: asked.largest !== undefined ? asked.largest : (meta.inference?.largest ?? null),
   };
 }

@@ -59,6 +59,8 @@ export const tdsJsonSchema = z.object({
         .object({ classes: z.array(z.number().int().min(0)).min(1), scale: z.number().positive() })
         .nullable()
         .optional(),
+      /** One pass keeping only the largest connected region of these classes. */
+      largest: z.array(z.number().int().min(0)).min(1).nullable().optional(),
       /** How the defaults were chosen (e.g. the cross-validation that picked them). */
       chosenBy: z.string().optional(),
     })

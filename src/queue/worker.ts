@@ -74,6 +74,7 @@ export async function runWorker(q: Queue, o: WorkerOptions = {}): Promise<Worker
       weights: s.weights,
       flip: inf.flip,
       roi: inf.roi,
+      largest: inf.largest,
     });
     return [key, ens];
   };

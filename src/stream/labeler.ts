@@ -25,7 +25,7 @@ export interface Labeler {
 export async function createLabeler(modelDir: string, o: LabelerOptions = {}): Promise<Labeler> {
   const meta = readTdsJson(modelDir);
   const s = resolveInference(meta, o);
-  const ens = await createEnsemble(modelDir, { ...o, sizes: s.sizes, flip: s.flip });
+  const ens = await createEnsemble(modelDir, { ...o, sizes: s.sizes, flip: s.flip, roi: s.roi, largest: s.largest });
   const classes = meta.classes.map((c) => c.name);
   const scenes = meta.scenes.map((c) => c.name);
   let lastPts = -Infinity;

@@ -51,6 +51,8 @@ export interface ProcessOptions extends SourceOptions {
   color?: boolean;
   /** Two-stage inference around a region (null: one pass). Default the model's `inference.roi`. */
   roi?: RoiOptions | null;
+  /** Keep only the largest region of these classes (one pass). Default the model's `inference.largest`. */
+  largest?: number[] | null;
   /** Also write overlay.mp4. Default false. */
   overlay?: boolean;
   /** Also record frames, masks and labels as MCAP (Foxglove channels) to this file. Default none. */
@@ -99,6 +101,7 @@ function settingsOf(input: string, o: ProcessOptions, sizes: string[]) {
     ...(o.color === false ? { color: false } : {}),
     // Only a two-stage model's runs carry it, so earlier runs' settings (and --resume) stay as they were.
     ...(o.roi ? { roi: o.roi } : {}),
+    ...(o.largest?.length ? { largest: o.largest } : {}),
     rate: o.rate ?? 'native',
     stereo: o.stereo ?? 'none',
     right: o.right ? resolve(o.right) : null,
@@ -152,6 +155,7 @@ async function processLocked(input: string, o: ProcessOptions): Promise<ProcessS
       weights: o.weights,
       flip: o.flip,
       roi: o.roi,
+      largest: o.largest,
     }));
   const classNames = meta.classes.map((c) => c.name);
   const sceneNames = meta.scenes.map((s) => s.name);

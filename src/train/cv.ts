@@ -93,16 +93,18 @@ const variantSchema = z.object({
     .strict()
     .nullable()
     .default(null),
+  /** One pass keeping only the largest connected region of these classes. */
+  largest: z.array(z.number().int().min(0)).min(1).nullable().default(null),
 });
 export type Variant = z.infer<typeof variantSchema>;
 
 /** Default variants: the model's size alone, and the multi-size + flip ensemble, each with and without
  * small-region removal. */
 export const DEFAULT_VARIANTS: Variant[] = [
-  { name: 'single', sizes: [], flip: false, minArea: 0, roi: null },
-  { name: 'single-minarea', sizes: [], flip: false, minArea: 150, roi: null },
-  { name: 'ensemble', sizes: [], flip: true, minArea: 0, roi: null },
-  { name: 'ensemble-minarea', sizes: [], flip: true, minArea: 150, roi: null },
+  { name: 'single', sizes: [], flip: false, minArea: 0, roi: null, largest: null },
+  { name: 'single-minarea', sizes: [], flip: false, minArea: 150, roi: null, largest: null },
+  { name: 'ensemble', sizes: [], flip: true, minArea: 0, roi: null, largest: null },
+  { name: 'ensemble-minarea', sizes: [], flip: true, minArea: 150, roi: null, largest: null },
 ];
 
 const cvSchema = z
@@ -391,6 +393,7 @@ export async function crossValidate(o: CvOptions): Promise<CvReport> {
           flip: v.flip,
           minArea: v.minArea,
           roi: v.roi,
+          largest: v.largest,
           resume: existsSync(pred),
         });
       }
@@ -446,6 +449,7 @@ export async function crossValidate(o: CvOptions): Promise<CvReport> {
         flip: chosen.flip,
         minArea: chosen.minArea,
         ...(chosen.roi ? { roi: chosen.roi } : {}),
+        ...(chosen.largest ? { largest: chosen.largest } : {}),
         chosenBy: `tds cv: variant ${chosen.name}, the best mean over ${folds.length} cross-validation folds among those at >= ${minFps} fps engine-only (${report.fps[chosen.name]} fps measured)`,
       },
     });

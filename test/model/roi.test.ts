@@ -1,7 +1,7 @@
 // Two-stage inference around a region (src/model/roi.ts) and the training crops that match it
 // (src/train/augment.ts roi), on hand-made maps.
 import { describe, expect, it } from 'vitest';
-import { pasteRoi, roiRect } from '../../src/model/roi.js';
+import { keepLargestRegion, pasteRoi, roiRect } from '../../src/model/roi.js';
 import { augmentReal, labelBox } from '../../src/train/augment.js';
 import { IMAGENET } from '../../src/model/preprocess.js';
 import type { ProbMap } from '../../src/types.js';
@@ -14,7 +14,7 @@ function map(w: number, h: number, boxes: Array<[number, number, number, number,
     for (let y = y0; y <= y1; y++)
       for (let x = x0; x <= x1; x++) {
         const o = (y * w + x) * 3;
-        probs[o] = 0;
+        probs.fill(0, o, o + 3);
         probs[o + c] = 1;
       }
   return { probs, width: w, height: h, numClasses: 3 };
@@ -46,17 +46,32 @@ describe('two-stage region crop', () => {
     expect(roiRect(map(8, 8, []), 80, 80, { classes: [1, 2], scale: 2 })).toBeUndefined();
   });
 
-  it('the crop pass replaces the first pass inside the square, the first pass (resized) stays outside', () => {
-    const first = map(4, 4, [[1, 0, 0, 3, 3]]); // all class 1
+  it('the crop pass fills the square, background (class 0) elsewhere', () => {
     const second = map(2, 2, [[2, 0, 0, 1, 1]]); // all class 2
-    const out = pasteRoi(first, second, { x: 2, y: 4, w: 4, h: 4 }, 8, 8);
+    const out = pasteRoi(second, { x: 2, y: 4, w: 4, h: 4 }, 8, 8);
     expect([out.width, out.height]).toEqual([8, 8]);
     for (let y = 0; y < 8; y++)
       for (let x = 0; x < 8; x++) {
         const inside = x >= 2 && x < 6 && y >= 4;
         const o = (y * 8 + x) * 3;
-        expect([out.probs[o + 1], out.probs[o + 2]]).toEqual(inside ? [0, 1] : [1, 0]);
+        expect(Array.from(out.probs.subarray(o, o + 3))).toEqual(inside ? [0, 0, 1] : [1, 0, 0]);
       }
+  });
+
+  it('only the largest region of the classes is kept (rim and cup as one), other regions become background', () => {
+    // A 12-pixel rim+cup region and a 4-pixel stray one; a class outside the set (none here) would stay.
+    const m = map(8, 8, [
+      [1, 0, 0, 3, 2],
+      [2, 1, 1, 2, 1],
+      [1, 6, 6, 7, 7],
+    ]);
+    const k = keepLargestRegion(m, [1, 2]);
+    const lab = (p: Float32Array, i: number) => [0, 1, 2].reduce((b, c) => (p[i * 3 + c] > p[i * 3 + b] ? c : b), 0);
+    expect(lab(k.probs, 0)).toBe(1);
+    expect(lab(k.probs, 1 * 8 + 1)).toBe(2);
+    for (const i of [6 * 8 + 6, 6 * 8 + 7, 7 * 8 + 6, 7 * 8 + 7]) expect(lab(k.probs, i)).toBe(0);
+    // The input map is not touched.
+    expect(lab(m.probs, 7 * 8 + 7)).toBe(1);
   });
 });
 
