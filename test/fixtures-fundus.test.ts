@@ -54,3 +54,48 @@ describe.skipIf(!FIX)('fixture tier: fundus training check (Drishti-GS1)', () =>
     expect(q.vcdrMAE).toBeLessThan(Math.min(...q.perImage.map((x) => x.vcdrTrue)));
   }, 600_000);
 });
+
+describe.skipIf(!FIX)('fixture tier: the shipped fundus model (models/refuge)', () => {
+  it('segments a plain folder of fundus photographs into 0 background, 1 disc rim, 2 cup at their own size', async () => {
+    const { processInput } = await import('../src/stream/process.js');
+    const { readTdsJson } = await import('../src/model/model-dir.js');
+    const { readRaw, readRgb } = await import('../src/ingest/image-io.js');
+    const { readLabel } = await import('../src/ingest/label-file.js');
+    const { loadPalette } = await import('../src/ingest/palette.js');
+    const { RefugeMetrics } = await import('../src/eval/refuge.js');
+    const dir = join(root, 'models', 'refuge');
+    const meta = readTdsJson(dir);
+    expect(meta.classes.map((c) => [c.id, c.name])).toEqual([
+      [0, 'background'],
+      [1, 'disc'],
+      [2, 'cup'],
+    ]);
+    expect(meta.scenes.map((s) => s.name)).toEqual(['normal', 'glaucoma']);
+    expect(JSON.stringify(meta.producedBy)).toMatch(/Drishti-GS1/);
+    expect(JSON.stringify(meta.producedBy)).toMatch(/Research use only/);
+    // A plain folder of photographs, as a user would point tds at them (links into the fixtures).
+    const src = join(FIX!, 'drishti-gs-1024');
+    const names = ['drishtiGS_008', 'drishtiGS_031', 'drishtiGS_063'];
+    const photos = join(tmp(), 'photos');
+    mkdirSync(photos);
+    for (const n of names) symlinkSync(join(src, n, `${n}.jpg`), join(photos, `${n}.jpg`));
+    const out = join(tmp(), 'out');
+    await processInput(photos, { model: dir, out });
+    const palette = loadPalette(join(root, 'configs', 'refuge.yaml'));
+    const m = new RefugeMetrics();
+    for (const n of names) {
+      const img = await readRgb(join(photos, `${n}.jpg`));
+      const pred = await readRaw(join(out, 'masks', `${n}.png`));
+      expect([pred.width, pred.height, pred.channels]).toEqual([img.width, img.height, 1]);
+      const seen = new Set(pred.data);
+      expect([...seen].sort()).toEqual([0, 1, 2]);
+      const gt = await readLabel(join(src, n, `${n}_ODsegSoftmap.png`), palette);
+      m.update(n, new Uint8Array(pred.data), gt.labels, img.width);
+    }
+    // Training images of the shipped model: not a score (that is the cross-validation's), a check that the
+    // shipped weights and its two-stage default are the trained ones.
+    const r = m.result();
+    expect(r.discDice).toBeGreaterThan(0.85);
+    expect(r.cupDice).toBeGreaterThan(0.7);
+  }, 300_000);
+});

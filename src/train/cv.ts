@@ -450,7 +450,7 @@ export async function crossValidate(o: CvOptions): Promise<CvReport> {
         minArea: chosen.minArea,
         ...(chosen.roi ? { roi: chosen.roi } : {}),
         ...(chosen.largest ? { largest: chosen.largest } : {}),
-        chosenBy: `tds cv: variant ${chosen.name}, the best mean over ${folds.length} cross-validation folds among those at >= ${minFps} fps engine-only (${report.fps[chosen.name]} fps measured)`,
+        chosenBy: `tds cv: variant ${chosen.name}, the best mean ${means[chosen.name].refuge ? 'disc + cup Dice' : 'binary + class IoU'} over ${folds.length} cross-validation folds among those at >= ${minFps} fps engine-only (${report.fps[chosen.name]} fps measured${chosen.roi ? ', one pass' : ''})`,
       },
     });
     report.finalModel = dir;
