@@ -275,7 +275,8 @@ describe('pooled metrics', () => {
 describe('inference defaults from the model folder', () => {
   it('the caller wins, then tds.json inference, then the input size alone', () => {
     const meta = readTdsJson(join(root, 'models', 'demo'));
-    expect(resolveInference(meta, {})).toEqual({ sizes: [meta.inputSize], flip: false, minArea: 0 });
+    const none = { roi: null, largest: null };
+    expect(resolveInference(meta, {})).toEqual({ sizes: [meta.inputSize], flip: false, minArea: 0, ...none });
     const withInf = {
       ...meta,
       inference: {
@@ -287,12 +288,22 @@ describe('inference defaults from the model folder', () => {
         minArea: 30,
       },
     };
-    expect(resolveInference(withInf, {})).toEqual({ sizes: withInf.inference.sizes, flip: true, minArea: 30 });
+    expect(resolveInference(withInf, {})).toEqual({
+      sizes: withInf.inference.sizes,
+      flip: true,
+      minArea: 30,
+      ...none,
+    });
     expect(resolveInference(withInf, { flip: false, minArea: 0, sizes: [{ height: 32, width: 32 }] })).toEqual({
       sizes: [{ height: 32, width: 32 }],
       flip: false,
       minArea: 0,
+      ...none,
     });
+    // Two-stage models (fundus): the model's crop unless the caller turns it off.
+    const twoStage = { ...meta, inference: { ...withInf.inference, roi: { classes: [1, 2], scale: 2.5 } } };
+    expect(resolveInference(twoStage, {}).roi).toEqual({ classes: [1, 2], scale: 2.5 });
+    expect(resolveInference(twoStage, { roi: null }).roi).toBeNull();
   });
 });
 
