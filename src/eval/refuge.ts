@@ -108,26 +108,31 @@ export class RefugeMetrics {
   }
 
   result(): RefugeResult {
-    const r = this.rows;
-    const mean = (f: (x: RefugeImage) => number) => (r.length ? r.reduce((a, x) => a + f(x), 0) / r.length : NaN);
-    const labelled = r.filter((x) => x.glaucoma !== undefined);
-    const withProb = labelled.filter((x) => x.glaucomaProb !== undefined);
-    return {
-      images: r.length,
-      discDice: mean((x) => x.discDice),
-      cupDice: mean((x) => x.cupDice),
-      vcdrMAE: mean((x) => Math.abs(x.vcdrPred - x.vcdrTrue)),
-      auc: {
-        scene: rocAuc(
-          withProb.map((x) => x.glaucomaProb!),
-          withProb.map((x) => x.glaucoma!),
-        ),
-        vcdr: rocAuc(
-          labelled.map((x) => x.vcdrPred),
-          labelled.map((x) => x.glaucoma!),
-        ),
-      },
-      perImage: r,
-    };
+    return summarizeRefuge(this.rows);
   }
+}
+
+/** REFUGE's scores of some images: per-image means, and AUCs over the labelled ones (a fold's images, or every
+ * fold's held-out images pooled in cross-validation). */
+export function summarizeRefuge(r: RefugeImage[]): RefugeResult {
+  const mean = (f: (x: RefugeImage) => number) => (r.length ? r.reduce((a, x) => a + f(x), 0) / r.length : NaN);
+  const labelled = r.filter((x) => x.glaucoma !== undefined);
+  const withProb = labelled.filter((x) => x.glaucomaProb !== undefined);
+  return {
+    images: r.length,
+    discDice: mean((x) => x.discDice),
+    cupDice: mean((x) => x.cupDice),
+    vcdrMAE: mean((x) => Math.abs(x.vcdrPred - x.vcdrTrue)),
+    auc: {
+      scene: rocAuc(
+        withProb.map((x) => x.glaucomaProb!),
+        withProb.map((x) => x.glaucoma!),
+      ),
+      vcdr: rocAuc(
+        labelled.map((x) => x.vcdrPred),
+        labelled.map((x) => x.glaucoma!),
+      ),
+    },
+    perImage: r,
+  };
 }

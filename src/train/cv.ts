@@ -15,7 +15,7 @@ import { scanFolder } from '../ingest/folders.js';
 import { fundusScenes } from '../ingest/fundus.js';
 import { readTdsJson, writeTdsJson } from '../model/model-dir.js';
 import type { EvalResult } from '../eval/metrics.js';
-import { rocAuc, type RefugeImage, type RefugeResult } from '../eval/refuge.js';
+import { summarizeRefuge, type RefugeImage, type RefugeResult } from '../eval/refuge.js';
 import { evaluateFolders } from '../eval/evaluate.js';
 import { processInput } from '../stream/process.js';
 import { ensembleFps } from '../model/ensemble-fps.js';
@@ -214,22 +214,14 @@ function scoreOf(
 
 /** REFUGE's scores of some images (a fold's, or every fold's pooled: AUC needs many images of both kinds). */
 function refugeScore(rows: RefugeImage[]): NonNullable<FoldScore['refuge']> {
-  const mean = (f: (x: RefugeImage) => number) => rows.reduce((a, x) => a + f(x), 0) / rows.length;
-  const labelled = rows.filter((x) => x.glaucoma !== undefined);
-  const withProb = labelled.filter((x) => x.glaucomaProb !== undefined);
+  const q = summarizeRefuge(rows);
   return {
     images: rows,
-    discDice: mean((x) => x.discDice),
-    cupDice: mean((x) => x.cupDice),
-    vcdrMAE: mean((x) => Math.abs(x.vcdrPred - x.vcdrTrue)),
-    aucScene: rocAuc(
-      withProb.map((x) => x.glaucomaProb!),
-      withProb.map((x) => x.glaucoma!),
-    ),
-    aucVcdr: rocAuc(
-      labelled.map((x) => x.vcdrPred),
-      labelled.map((x) => x.glaucoma!),
-    ),
+    discDice: q.discDice,
+    cupDice: q.cupDice,
+    vcdrMAE: q.vcdrMAE,
+    aucScene: q.auc.scene,
+    aucVcdr: q.auc.vcdr,
   };
 }
 

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { keepLargestRegion, pasteRoi, roiRect } from '../../src/model/roi.js';
 import { augmentReal, labelBox } from '../../src/train/augment.js';
 import { IMAGENET } from '../../src/model/preprocess.js';
+import { trainSchema } from '../../src/train/config.js';
 import type { ProbMap } from '../../src/types.js';
 
 /** A 3-class probability map of w x h: background everywhere but `boxes` (class, x0, y0, x1, y1 inclusive). */
@@ -92,17 +93,7 @@ describe('training crops around a region', () => {
     const labels = new Uint8Array(W * H);
     for (let y = 40; y < 60; y++) for (let x = 150; x < 170; x++) labels[y * W + x] = 1;
     const img = { data: Buffer.alloc(W * H * 3, 100), width: W, height: H, channels: 3 as const };
-    const aug = {
-      zoom: null,
-      rotate: 0,
-      jitter: null,
-      blur: null,
-      noise: null,
-      specular: null,
-      smoke: null,
-      border: null,
-      roi: { p: 1, classes: [1], scale: { min: 2, max: 2 }, shift: 0 },
-    };
+    const aug = { ...trainSchema.parse({}).augment, roi: { p: 1, classes: [1], scale: { min: 2, max: 2 }, shift: 0 } };
     let seed = 1;
     const r = () => ((seed = (seed * 16807) % 2147483647) - 1) / 2147483646;
     const s = augmentReal(img, labels, 64, 64, IMAGENET, aug, { h: false, v: false }, r);
