@@ -5,13 +5,12 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { TdsError } from '../errors.js';
 import type { Palette } from '../ingest/palette.js';
-import { naturalCompare, scanFolder, SEQUENCE_DIR, stem } from '../ingest/folders.js';
+import { imageScenes, naturalCompare, scanFolder, SEQUENCE_DIR, stem } from '../ingest/folders.js';
 import { writeAtomic } from '../fs-safe.js';
 import { SegmentationMetrics, type EvalResult } from './metrics.js';
 import { readAnyLabel } from './label-png.js';
 import { barChartSvg } from './chart.js';
 import { RefugeMetrics, type RefugeResult } from './refuge.js';
-import { fundusScenes } from '../ingest/fundus.js';
 
 /** A fundus palette (configs/refuge.yaml): background, disc (rim), cup, scored with REFUGE's metrics too. */
 export function isFundusPalette(p: Palette): boolean {
@@ -24,10 +23,10 @@ async function glaucomaTruth(dir: string): Promise<Map<string, boolean>> {
   const ds = scanFolder(dir);
   const out = new Map<string, boolean>();
   const key = (seq: string, frame: string) => (SEQUENCE_DIR.test(seq) ? `${seq}/${frame}` : frame);
-  if (ds.layout === 'drishti-gs' || ds.layout === 'refuge') {
-    const sc = await fundusScenes(dir, ds.sequences);
+  const sc = await imageScenes(ds);
+  if (sc) {
     for (const s of ds.sequences)
-      for (const f of s.frames) if (sc?.has(s.name)) out.set(key(s.name, f.name), sc.get(s.name) === 'glaucoma');
+      for (const f of s.frames) if (sc.has(s.name)) out.set(key(s.name, f.name), sc.get(s.name) === 'glaucoma');
   } else if (existsSync(join(dir, 'scenes.json'))) {
     const j = JSON.parse(readFileSync(join(dir, 'scenes.json'), 'utf8')) as {
       sequences?: Record<string, { name?: string }>;

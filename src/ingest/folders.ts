@@ -7,7 +7,7 @@ import { basename, extname, join } from 'node:path';
 import { TdsError } from '../errors.js';
 import type { Frame } from '../types.js';
 import { readRgb } from './image-io.js';
-import { drishtiSequences, refugeSequences } from './fundus.js';
+import { drishtiSequences, fundusScenes, refugeSequences, type FundusScene } from './fundus.js';
 
 export type FolderLayout =
   'robot18' | 'prepared' | 'endovis17-parts' | 'endovis15-rigid' | 'drishti-gs' | 'refuge' | 'images';
@@ -83,6 +83,12 @@ function endovis15Frames(dir: string): FrameEntry[] {
     const name = stem(image).replace(/_raw$/, '');
     return { name, image, label: labels.get(name) };
   });
+}
+
+/** Scenes the dataset gives its images itself (fundus: glaucoma/normal), by sequence name; undefined for layouts
+ * whose scenes come from the config's sequence numbers. */
+export async function imageScenes(ds: FolderDataset): Promise<Map<string, FundusScene> | undefined> {
+  return ds.layout === 'drishti-gs' || ds.layout === 'refuge' ? fundusScenes(ds.root, ds.sequences) : undefined;
 }
 
 /** Finds the layout of `dir` and lists its sequences and frames. */

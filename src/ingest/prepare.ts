@@ -3,10 +3,9 @@
 import { join } from 'node:path';
 import { TdsError } from '../errors.js';
 import { readRgb, writePng } from './image-io.js';
-import { scanFolder } from './folders.js';
+import { imageScenes, scanFolder } from './folders.js';
 import { readLabel } from './label-file.js';
 import { sceneByName, type Palette } from './palette.js';
-import { fundusScenes } from './fundus.js';
 import { writeAtomic } from '../fs-safe.js';
 import { assertCropFits, cropImage, cropLabels, type Rect } from './crop.js';
 import { ensureOutputDir, refuseNonEmpty } from './output-dir.js';
@@ -58,8 +57,7 @@ export async function prepareDataset(
   );
   // Fundus images carry their own scene (glaucoma/normal); the prepared layout keeps it in scenes.json, as
   // tds synth does, since seq_N no longer says which image it was.
-  const named =
-    ds.layout === 'drishti-gs' || ds.layout === 'refuge' ? await fundusScenes(input, ds.sequences) : undefined;
+  const named = await imageScenes(ds);
   refuseNonEmpty(
     out,
     seqNames.flatMap((n) => [`${n}/images`, `${n}/masks`]),

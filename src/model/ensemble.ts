@@ -10,7 +10,8 @@ import type { EnsembleResult, Image, ProbMap, Size } from '../types.js';
 export type { EnsembleResult, Size };
 import { fuseProbabilities } from '../postprocess/fuse.js';
 import { flipProbsHorizontal } from '../postprocess/resize.js';
-import { keepLargestRegion, pasteRoi, roiImage, roiRect, type RoiOptions } from './roi.js';
+import { keepLargestRegion, pasteRoi, roiRect, type RoiOptions } from './roi.js';
+import { cropImage } from '../ingest/crop.js';
 
 export interface EnsembleOptions extends Omit<SegmenterOptions, 'size'> {
   /** Input sizes (HxW, multiples of 32); default the model's own size. */
@@ -197,7 +198,7 @@ export async function createEnsemble(modelDir: string, o: EnsembleOptions = {}):
       const first = await once(image, limit);
       const rect = o.roi ? roiRect(first.fused, image.width, image.height, o.roi) : undefined;
       if (!rect) return o.largest?.length ? { ...first, fused: keepLargestRegion(first.fused, o.largest) } : first;
-      const second = await once(roiImage(image, rect), limit);
+      const second = await once(cropImage(image, rect), limit);
       // Presence and scene from the crop: the view in which the structure is resolved.
       return {
         ...second,

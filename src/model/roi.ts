@@ -5,11 +5,11 @@
 // classes; everything else is background (class 0): there is one such structure per image (one optic disc), and
 // stray regions elsewhere ruin measures taken from its extent (on two Drishti-GS1 folds the vertical cup-to-disc
 // ratio's error was 0.11-0.18 with them, 0.07-0.08 without). Training sees both views (src/train/augment.ts `roi`).
-import type { Image, ProbMap } from '../types.js';
+import type { ProbMap } from '../types.js';
 import { argmaxLabels } from '../postprocess/argmax.js';
 import { connectedComponents } from '../postprocess/small-regions.js';
 import { resizeProbs } from '../postprocess/resize.js';
-import { cropImage, type Rect } from '../ingest/crop.js';
+import type { Rect } from '../ingest/crop.js';
 
 export interface RoiOptions {
   /** Classes whose region is cropped (fundus: disc rim and cup, ids 1 and 2). */
@@ -18,21 +18,27 @@ export interface RoiOptions {
   scale: number;
 }
 
+/** The largest connected region of `classes` in `m`'s argmax: its component id (-1 when there is none), with the
+ * region mask and the component map it was found in. */
+function largestRegion(m: ProbMap, classes: number[]): { mask: Uint8Array; comp: Int32Array; best: number } {
+  const labels = argmaxLabels(m.probs, m.numClasses);
+  const want = new Uint8Array(256);
+  for (const c of classes) want[c] = 1;
+  const mask = labels.map((v) => want[v]);
+  const { comp, count } = connectedComponents(mask, m.width, m.height);
+  // The component ids cover the background runs too: count region pixels only.
+  const size = new Float64Array(count);
+  for (let i = 0; i < comp.length; i++) if (mask[i]) size[comp[i]]++;
+  let best = -1;
+  for (let k = 0; k < count; k++) if (size[k] && (best < 0 || size[k] > size[best])) best = k;
+  return { mask, comp, best };
+}
+
 /** The square crop (inside the image) around the largest region of `classes` in `m`, in image pixels;
  * undefined when the first pass found none. */
 export function roiRect(m: ProbMap, width: number, height: number, o: RoiOptions): Rect | undefined {
-  const labels = argmaxLabels(m.probs, m.numClasses);
-  const want = new Uint8Array(256);
-  for (const c of o.classes) want[c] = 1;
-  const mask = labels.map((v) => want[v]);
-  const { comp, count } = connectedComponents(mask, m.width, m.height);
-  if (!count) return undefined;
-  // The component ids cover the background runs too: pick the largest component made of region pixels.
-  const size = new Float64Array(count);
-  for (let i = 0; i < comp.length; i++) if (mask[i]) size[comp[i]]++;
-  let best = 0;
-  for (let k = 1; k < count; k++) if (size[k] > size[best]) best = k;
-  if (!size[best]) return undefined;
+  const { mask, comp, best } = largestRegion(m, o.classes);
+  if (best < 0) return undefined;
   let x0 = Infinity;
   let y0 = Infinity;
   let x1 = -1;
@@ -59,22 +65,9 @@ export function roiRect(m: ProbMap, width: number, height: number, o: RoiOptions
   return { x, y, w: side, h: side };
 }
 
-/** The image's pixels inside `r`. */
-export function roiImage(img: Image, r: Rect): Image {
-  return cropImage(img, r);
-}
-
 /** `m` with only the largest connected region of `classes` kept; their other regions become background (0). */
 export function keepLargestRegion(m: ProbMap, classes: number[]): ProbMap {
-  const labels = argmaxLabels(m.probs, m.numClasses);
-  const want = new Uint8Array(256);
-  for (const c of classes) want[c] = 1;
-  const mask = labels.map((v) => want[v]);
-  const { comp, count } = connectedComponents(mask, m.width, m.height);
-  const size = new Float64Array(count);
-  for (let i = 0; i < comp.length; i++) if (mask[i]) size[comp[i]]++;
-  let best = -1;
-  for (let k = 0; k < count; k++) if (size[k] && (best < 0 || size[k] > size[best])) best = k;
+  const { mask, comp, best } = largestRegion(m, classes);
   const probs = m.probs.slice();
   const C = m.numClasses;
   for (let i = 0; i < comp.length; i++) {

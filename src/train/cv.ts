@@ -11,8 +11,7 @@ import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { readConfigFile } from '../ingest/config-file.js';
 import { TdsError } from '../errors.js';
-import { scanFolder } from '../ingest/folders.js';
-import { fundusScenes } from '../ingest/fundus.js';
+import { imageScenes, scanFolder } from '../ingest/folders.js';
 import { readTdsJson, writeTdsJson } from '../model/model-dir.js';
 import type { EvalResult } from '../eval/metrics.js';
 import { summarizeRefuge, type RefugeImage, type RefugeResult } from '../eval/refuge.js';
@@ -323,14 +322,7 @@ export async function crossValidate(o: CvOptions): Promise<CvReport> {
       'give a dataset folder with sequences and labels (EndoVis 2015 OPn, ROBOT18 seq_N, prepared)',
     );
   const seqs = ds.sequences.map((s) => ({ name: s.name, id: s.id }));
-  const folds =
-    section.folds === 'loso'
-      ? losoFolds(seqs)
-      : kFolds(
-          seqs,
-          section.folds,
-          ds.layout === 'drishti-gs' || ds.layout === 'refuge' ? await fundusScenes(o.data, ds.sequences) : undefined,
-        );
+  const folds = section.folds === 'loso' ? losoFolds(seqs) : kFolds(seqs, section.folds, await imageScenes(ds));
   makeDirs(o.out);
   const runOf = (name: string) => join(o.out, `fold-${name}`, 'run');
   const finalRun = join(o.out, 'final', 'run');

@@ -5,11 +5,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TdsError } from '../errors.js';
 import type { Image } from '../types.js';
-import { scanFolder, type FolderLayout } from '../ingest/folders.js';
+import { imageScenes, scanFolder, type FolderLayout } from '../ingest/folders.js';
 import { readRgb } from '../ingest/image-io.js';
 import { readLabel, readIndexMask } from '../ingest/label-file.js';
 import { sceneByName, sceneOfSequence, type Palette } from '../ingest/palette.js';
-import { fundusScenes } from '../ingest/fundus.js';
 
 export interface Sample {
   /** `seq_N/frameNNN`. */
@@ -40,8 +39,7 @@ export async function loadSamples(
   allowNoValidation = false,
 ): Promise<DataSplit> {
   const ds = scanFolder(dir);
-  const named =
-    ds.layout === 'drishti-gs' || ds.layout === 'refuge' ? await fundusScenes(dir, ds.sequences) : undefined;
+  const named = await imageScenes(ds);
   return listSamples(dir, palette, validation, allowNoValidation, named);
 }
 
