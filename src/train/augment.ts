@@ -27,6 +27,13 @@ export interface RealAugment {
    * times the box's larger side, centre shifted by up to `shift` of that side: the second stage of a two-stage
    * model (fundus: the optic disc located at low resolution, then segmented in a crop around it). */
   roi?: { p: number; classes: number[]; scale: { min: number; max: number }; shift: number } | null;
+  /** With probability p, the pixels of `classes` (the instruments) get another grey level and colour: their mean
+   * luminance moved to a uniform draw in [min, max] (0..255), their contrast and saturation rescaled. Tools differ
+   * between operations far more than tissue does (black, silver, bright plastic): 80 frames show only a few. */
+  tool?: { p: number; classes: number[]; min: number; max: number } | null;
+  /** With probability p, the pixels of `classes` from another training frame (resampled with its own geometry)
+   * are pasted over this one, labels included: instrument/tissue pairs the data never showed (copy-paste). */
+  paste?: { p: number; classes: number[] } | null;
 }
 
 /** Bounding box (inclusive pixel bounds) of the pixels whose label is in `classes`; undefined when none. */
@@ -125,6 +132,56 @@ function resample(
     }
   }
   return { rgb, labels: out };
+}
+
+/** A lookup of the label values in `classes`. */
+function classSet(classes: number[]): Uint8Array {
+  const want = new Uint8Array(256);
+  for (const c of classes) want[c] = 1;
+  return want;
+}
+
+/** Another grey level, contrast and saturation for the pixels of the tool classes (see RealAugment.tool). */
+function recolourTools(
+  rgb: Float32Array,
+  labels: Uint8Array,
+  t: NonNullable<RealAugment['tool']>,
+  r: () => number,
+): void {
+  const want = classSet(t.classes);
+  let n = 0;
+  let sum = 0;
+  for (let o = 0; o < labels.length; o++) {
+    if (!want[labels[o]]) continue;
+    sum += 0.299 * rgb[o * 3] + 0.587 * rgb[o * 3 + 1] + 0.114 * rgb[o * 3 + 2];
+    n++;
+  }
+  const target = t.min + (t.max - t.min) * r();
+  const contrast = 0.7 + 0.6 * r();
+  const saturation = 0.3 + 0.9 * r();
+  if (!n) return;
+  const mean = sum / n;
+  for (let o = 0; o < labels.length; o++) {
+    if (!want[labels[o]]) continue;
+    const i = o * 3;
+    const grey = 0.299 * rgb[i] + 0.587 * rgb[i + 1] + 0.114 * rgb[i + 2];
+    const level = target + (grey - mean) * contrast;
+    for (let c = 0; c < 3; c++) rgb[i + c] = level + (rgb[i + c] - grey) * saturation;
+  }
+}
+
+/** Pastes the tool-class pixels (and labels) of `from` over `to` (see RealAugment.paste). */
+function pasteTools(
+  to: { rgb: Float32Array; labels: Uint8Array },
+  from: { rgb: Float32Array; labels: Uint8Array },
+  classes: number[],
+): void {
+  const want = classSet(classes);
+  for (let o = 0; o < to.labels.length; o++) {
+    if (!want[from.labels[o]]) continue;
+    to.labels[o] = from.labels[o];
+    for (let c = 0; c < 3; c++) to.rgb[o * 3 + c] = from.rgb[o * 3 + c];
+  }
 }
 
 /** Brightness, contrast, saturation and hue (a rotation about the grey axis), on 0..255 RGB in place. */
@@ -266,9 +323,16 @@ export function augmentReal(
   aug: RealAugment,
   flips: Flips,
   r: () => number,
+  other?: { image: Image; labels: Uint8Array },
 ): { image: Float32Array; labels: Uint8Array } {
   const s = resample(img, labels, H, W, aug, flips, r);
   const rgb = s.rgb;
+  // The pasted frame gets its own geometry (never the ROI crop: that window belongs to this frame's region).
+  if (aug.paste && other && r() < aug.paste.p) {
+    const otherFlips = { h: r() < 0.5, v: r() < 0.5 };
+    pasteTools(s, resample(other.image, other.labels, H, W, { ...aug, roi: null }, otherFlips, r), aug.paste.classes);
+  }
+  if (aug.tool && r() < aug.tool.p) recolourTools(rgb, s.labels, aug.tool, r);
   if (aug.jitter) jitter(rgb, aug.jitter, r);
   if (aug.smoke && r() < aug.smoke.p) smoke(rgb, H, W, aug.smoke.max * r(), r);
   if (aug.specular && r() < aug.specular.p) specular(rgb, H, W, 1 + Math.floor(r() * aug.specular.max), r);

@@ -46,12 +46,25 @@ export interface HostSample {
   labels: Uint8Array;
 }
 
-/** One training sample at the training size, augmented per `seed`. */
 /** True when the config asks for any of the real-endoscopy augmentations (src/train/augment.ts). */
 function usesRealAugment(a: TrainConfig['augment']): boolean {
-  return !!(a.zoom || a.rotate || a.jitter || a.blur || a.noise || a.specular || a.smoke || a.border || a.roi);
+  return !!(
+    a.zoom ||
+    a.rotate ||
+    a.jitter ||
+    a.blur ||
+    a.noise ||
+    a.specular ||
+    a.smoke ||
+    a.border ||
+    a.roi ||
+    a.tool ||
+    a.paste
+  );
 }
 
+/** One training sample at the training size, augmented per `seed`; `other` is the frame whose instruments may be
+ * pasted in (augment.paste). */
 export function augmentSample(
   s: LoadedSample,
   H: number,
@@ -59,11 +72,12 @@ export function augmentSample(
   norm: Normalization,
   aug: TrainConfig['augment'],
   seed: number,
+  other?: LoadedSample,
 ): HostSample {
   const r = rng(seed);
   if (usesRealAugment(aug)) {
     const flips = { h: r() < aug.hflip, v: r() < aug.vflip };
-    return augmentReal(s.image, s.labels, H, W, norm, aug, flips, r);
+    return augmentReal(s.image, s.labels, H, W, norm, aug, flips, r, other);
   }
   let crop: Crop | undefined;
   if (aug.scaleCrop) {
@@ -95,7 +109,8 @@ export function toBatch(samples: HostSample[], scenes: number[], H: number, W: n
   }));
 }
 
-/** Loads and augments the samples of one step. */
+/** Loads and augments the samples of one step; with augment.paste, each sample's paste source is drawn from `pool`
+ * (the training frames) by the step's seed, so a resumed epoch pastes the same frames. */
 export async function makeBatch(
   cache: SampleCache,
   samples: Sample[],
@@ -103,11 +118,17 @@ export async function makeBatch(
   norm: Normalization,
   numClasses: number,
   seed: number,
+  pool: Sample[] = [],
 ): Promise<Batch> {
   const [H, W] = cfg.size;
   const host: HostSample[] = [];
-  for (const [i, s] of samples.entries())
-    host.push(augmentSample(await cache.get(s), H, W, norm, cfg.augment, (seed + i * 97) >>> 0));
+  for (const [i, s] of samples.entries()) {
+    const sampleSeed = (seed + i * 97) >>> 0;
+    const pick =
+      cfg.augment.paste && pool.length ? pool[Math.floor(rng(sampleSeed ^ 0x5bd1e995)() * pool.length)] : undefined;
+    const other = pick ? await cache.get(pick) : undefined;
+    host.push(augmentSample(await cache.get(s), H, W, norm, cfg.augment, sampleSeed, other));
+  }
   return toBatch(
     host,
     samples.map((s) => s.scene),

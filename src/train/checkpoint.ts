@@ -180,6 +180,8 @@ export function resumeConflicts(
 /** Paths where two fingerprints differ ("train.stages.1.lr: 0.0001 -> 0.0002"). */
 export function diffFingerprints(a: unknown, b: unknown, path = ''): string[] {
   if (JSON.stringify(a) === JSON.stringify(b)) return [];
+  // An option added later (absent in the old run) that defaults to null changes nothing about that run.
+  if ((a === undefined || a === null) && (b === undefined || b === null)) return [];
   if (a && b && typeof a === 'object' && typeof b === 'object') {
     const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])];
     return keys.flatMap((k) =>

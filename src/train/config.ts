@@ -111,6 +111,24 @@ export const trainSchema = z
           .strict()
           .nullable()
           .default(null),
+        /** Recolour the pixels of these classes (the instruments) with probability p: mean grey level drawn in
+         * [min, max] (0..255), contrast and saturation rescaled. */
+        tool: z
+          .object({
+            p: z.number().min(0).max(1),
+            classes: z.array(z.number().int().min(0)).min(1),
+            min: z.number().min(0).max(255),
+            max: z.number().min(0).max(255),
+          })
+          .strict()
+          .nullable()
+          .default(null),
+        /** Paste the pixels of these classes from another training frame with probability p (copy-paste). */
+        paste: z
+          .object({ p: z.number().min(0).max(1), classes: z.array(z.number().int().min(0)).min(1) })
+          .strict()
+          .nullable()
+          .default(null),
       })
       .strict()
       .default({
@@ -126,6 +144,8 @@ export const trainSchema = z
         smoke: null,
         border: null,
         roi: null,
+        tool: null,
+        paste: null,
       }),
     /** Which epoch of each stage is kept: `best` on the validation sequences, or `last` (for cross-validation,
      * where the held-out sequence must not choose the model). */
@@ -162,6 +182,8 @@ export const trainSchema = z
       });
     if (t.augment.zoom && t.augment.zoom.max < t.augment.zoom.min)
       ctx.addIssue({ code: 'custom', path: ['augment', 'zoom'], message: 'max must be >= min' });
+    if (t.augment.tool && t.augment.tool.max < t.augment.tool.min)
+      ctx.addIssue({ code: 'custom', path: ['augment', 'tool'], message: 'max must be >= min' });
   });
 
 export type TrainConfig = z.infer<typeof trainSchema>;

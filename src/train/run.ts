@@ -166,6 +166,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
               norm,
               C,
               stepSeed(cfg.seed, epoch, step),
+              split.train,
             );
             let l: StepLosses;
             try {

@@ -248,6 +248,53 @@ describe('real-endoscopy augmentation', () => {
     expect(r.image.every(Number.isFinite)).toBe(true);
   });
 
+  // A 40x30 frame: tissue (label 0, colour 200/80/60) with a vertical tool (label 1, grey 30) in columns 10..14.
+  const toolFrame = (toolCol: number) => {
+    const data = Buffer.alloc(40 * 30 * 3);
+    const lab = new Uint8Array(40 * 30);
+    for (let y = 0; y < 30; y++)
+      for (let x = 0; x < 40; x++) {
+        const o = y * 40 + x;
+        const tool = x >= toolCol && x < toolCol + 5;
+        lab[o] = tool ? 1 : 0;
+        data.set(tool ? [30, 30, 30] : [200, 80, 60], o * 3);
+      }
+    return { image: { data, width: 40, height: 30, channels: 3 as const }, labels: lab };
+  };
+  const pixel = (img: Float32Array, o: number) =>
+    [0, 1, 2].map((c) => Math.round((img[o * 3 + c] * IMAGENET.std[c] + IMAGENET.mean[c]) * 255));
+
+  it('tool recolouring moves only the tool pixels to a grey level in [min, max]', () => {
+    const f = toolFrame(10);
+    const aug: RealAugment = { ...none, zoom: { min: 1, max: 1 }, tool: { p: 1, classes: [1], min: 150, max: 200 } };
+    const r = augmentReal(f.image, f.labels, 30, 40, IMAGENET, aug, { h: false, v: false }, rng(4));
+    expect(r.labels).toEqual(f.labels);
+    const toolPx = pixel(r.image, 5 * 40 + 12);
+    // A flat grey tool stays grey (no chroma to rescale) at the drawn level.
+    expect(toolPx[0]).toBeGreaterThanOrEqual(150);
+    expect(toolPx[0]).toBeLessThanOrEqual(200);
+    expect(new Set(toolPx).size).toBe(1);
+    expect(pixel(r.image, 5 * 40 + 30)).toEqual([200, 80, 60]);
+  });
+
+  it("paste copies the other frame's tool pixels and labels over this one, nothing else", () => {
+    const a = toolFrame(10);
+    const b = toolFrame(30);
+    const aug: RealAugment = { ...none, zoom: { min: 1, max: 1 }, paste: { p: 1, classes: [1] } };
+    const r = augmentReal(a.image, a.labels, 30, 40, IMAGENET, aug, { h: false, v: false }, rng(5), b);
+    const cols = (l: Uint8Array) => [...new Set([...l].flatMap((v, o) => (v ? [o % 40] : [])))].sort((x, y) => x - y);
+    const bCols = cols(b.labels);
+    const pasted = cols(r.labels).filter((x) => !cols(a.labels).includes(x));
+    // Its own geometry may flip the other frame: its tool lands at columns 30..34 or (mirrored) 5..9.
+    expect([bCols, [5, 6, 7, 8, 9]]).toContainEqual(pasted);
+    for (const x of [10, 11, 12, 13, 14]) expect(r.labels[3 * 40 + x]).toBe(1);
+    expect(pixel(r.image, 3 * 40 + pasted[0])).toEqual([30, 30, 30]);
+    expect(r.labels.filter((v) => v === 1).length).toBe(2 * 5 * 30);
+    // Without another frame, paste does nothing.
+    const alone = augmentReal(a.image, a.labels, 30, 40, IMAGENET, aug, { h: false, v: false }, rng(5));
+    expect(alone.labels).toEqual(a.labels);
+  });
+
   it('the same seed gives the same sample', () => {
     const aug: RealAugment = { ...none, zoom: { min: 0.8, max: 1.5 }, rotate: 30, noise: { p: 1, sigma: 4 } };
     const a = augmentReal(img, labels, 30, 40, IMAGENET, aug, { h: false, v: true }, rng(9));

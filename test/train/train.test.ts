@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { stringify } from 'yaml';
 import { train } from '../../src/train/run.js';
 import { applyOverrides, loadRunConfig, type RunConfig } from '../../src/train/config.js';
-import { readState } from '../../src/train/checkpoint.js';
+import { diffFingerprints, readState } from '../../src/train/checkpoint.js';
 import { writeSynthDataset } from '../../src/ingest/synth-write.js';
 import { loadPalette } from '../../src/ingest/palette.js';
 import { readTdsJson } from '../../src/model/model-dir.js';
@@ -170,6 +170,14 @@ describe('tds train', () => {
     const sized = loadRunConfig(cfgFile);
     sized.train.size = [96, 96];
     await expect(train({ config: sized, data, out, resume: true })).rejects.toThrow(/train\.size\.0: 64 -> 96/);
+  });
+
+  it('an option added since a run started (default null) does not block its resume; one that is set does', () => {
+    const old = { train: { augment: { hflip: 0.5 } } };
+    expect(diffFingerprints(old, { train: { augment: { hflip: 0.5, paste: null } } })).toEqual([]);
+    expect(diffFingerprints(old, { train: { augment: { hflip: 0.5, paste: { p: 0.4, classes: [1] } } } })).toEqual([
+      'train.augment.paste: undefined -> {"p":0.4,"classes":[1]}',
+    ]);
   });
 
   it('a finished run continues under a longer schedule; epochs already run stay as they were', async () => {
