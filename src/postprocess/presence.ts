@@ -1,9 +1,22 @@
 // Frame-level labels: classes present in the mask, classes the class head says are present, their agreement
 // (the sync consistency of the TDS method, a per-frame quality signal), and the scene.
 export function maskPresent(labels: Uint8Array, numClasses: number): number[] {
-  // An indexed loop over a 256-entry table: iterating the typed array (for...of) cost ~30 ms at 1280x1024.
+  // Four labels per 32-bit word, and a word equal to the one before adds nothing: masks are long runs of one
+  // class, so this reads a 1280x1024 mask in ~1 ms (a byte loop took ~8 ms; for...of ~30 ms).
   const seen = new Uint8Array(256);
-  for (let i = 0; i < labels.length; i++) seen[labels[i]] = 1;
+  const quads = labels.byteOffset % 4 === 0 ? labels.length >> 2 : 0;
+  const words = new Uint32Array(labels.buffer, quads ? labels.byteOffset : 0, quads);
+  let prev = -1;
+  for (let q = 0; q < quads; q++) {
+    const v = words[q];
+    if (v === prev) continue;
+    prev = v;
+    seen[v & 255] = 1;
+    seen[(v >>> 8) & 255] = 1;
+    seen[(v >>> 16) & 255] = 1;
+    seen[v >>> 24] = 1;
+  }
+  for (let i = quads * 4; i < labels.length; i++) seen[labels[i]] = 1;
   const out: number[] = [];
   for (let k = 0; k < numClasses; k++) if (seen[k]) out.push(k);
   return out;

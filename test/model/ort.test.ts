@@ -1,6 +1,7 @@
 import { describe, expect, it, beforeAll } from 'vitest';
 import { join } from 'node:path';
 import { existsSync, statSync, utimesSync, writeFileSync, readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { initModel } from '../../src/model/init.js';
 import { createSegmenter, type Segmentation } from '../../src/model/segmenter.js';
 import { useBackend } from '../../src/model/backend.js';
@@ -96,6 +97,27 @@ describe('ONNX export and the ORT engine', () => {
     expect(readFileSync(join(dir, 'model.onnx.bak')).equals(onnx)).toBe(true);
     expect(readFileSync(join(dir, 'model.onnx')).equals(onnx)).toBe(false);
     (await createSegmenter(dir)).dispose();
+  });
+
+  it('inference runs in its own thread: the event loop stays free while it computes, and dispose ends the thread', async () => {
+    const dir = join(tmp(), 'thread');
+    await initModel(dir, { profile: 'paper', palette: robot, height: 128, width: 160 });
+    const seg = await createSegmenter(dir, { threads: 1 });
+    const img = synthSequence({ seed: 3, seq: 1, width: 160, height: 128 }).render(0).left;
+    await seg.segmentImage(img); // warm-up
+    const before = performance.eventLoopUtilization();
+    const t0 = performance.now();
+    for (let i = 0; i < 4; i++) await seg.segmentImage(img);
+    const wall = performance.now() - t0;
+    const elu = performance.eventLoopUtilization(before);
+    // onnxruntime-node computes synchronously on its calling thread: on the main thread this read ~1.
+    expect(wall).toBeGreaterThan(50);
+    expect(elu.utilization).toBeLessThan(0.5);
+    // A run in flight when the segmenter is disposed fails clearly instead of hanging; later calls are refused.
+    const pending = seg.segmentImage(img);
+    seg.dispose();
+    await expect(pending).rejects.toThrow(/inference thread was closed/);
+    await expect(seg.segmentImage(img)).rejects.toThrow(/disposed/);
   });
 
   it('runs other input sizes from the same graph (multi-size ensembles), and a requested GPU provider falls back to CPU', async () => {

@@ -162,6 +162,38 @@ describe('presence, sync and scene', () => {
   });
 });
 
+describe('word-at-a-time mask passes', () => {
+  // Runs of one class (as in real masks) and mixed words, any length and any byte offset (views into a buffer).
+  const runs = fc
+    .array(fc.record({ label: fc.integer({ min: 0, max: 5 }), n: fc.integer({ min: 1, max: 11 }) }), { maxLength: 30 })
+    .map((rs) => Uint8Array.from(rs.flatMap((r) => Array<number>(r.n).fill(r.label))));
+  const colors: Rgb[] = [
+    [0, 0, 0],
+    [10, 200, 30],
+    [255, 1, 128],
+    [7, 7, 7],
+    [90, 0, 250],
+    [3, 140, 60],
+  ];
+
+  it('property: maskPresent and colorize equal the per-pixel definitions at every offset', () => {
+    fc.assert(
+      fc.property(runs, fc.integer({ min: 0, max: 3 }), (l, off) => {
+        const buf = new Uint8Array(l.length + off);
+        buf.set(l, off);
+        const labels = buf.subarray(off);
+        expect(maskPresent(labels, 6)).toEqual([...new Set(l)].sort((a, b) => a - b));
+        const rgb = colorize(labels, l.length, 1, colors).data;
+        expect([...rgb]).toEqual([...l].flatMap((k) => colors[k]));
+      }),
+    );
+  });
+
+  it('a label without a colour is named by its pixel inside a uniform word too', () => {
+    expect(() => colorize(new Uint8Array([0, 0, 0, 0, 6, 6, 6, 6]), 8, 1, colors)).toThrow(/class index 6 at pixel 4/);
+  });
+});
+
 describe('rendering', () => {
   const colors: Rgb[] = [
     [0, 0, 0],
