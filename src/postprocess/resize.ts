@@ -48,7 +48,14 @@ export function resizeArgmax(m: ProbMap, width: number, height: number): Uint8Ar
   for (let p = 0; p < low.length; p++) {
     const o = p * C;
     let best = 0;
-    for (let k = 1; k < C; k++) if (src[o + k] > src[o + best]) best = k;
+    let bv = src[o];
+    for (let k = 1; k < C; k++) {
+      const v = src[o + k];
+      if (v > bv) {
+        bv = v;
+        best = k;
+      }
+    }
     low[p] = best;
   }
   if (width === m.width && height === m.height) return low;
@@ -59,45 +66,57 @@ export function resizeArgmax(m: ProbMap, width: number, height: number): Uint8Ar
   // nearly every pixel, costs one lookup.
   const MIXED = 255;
   const cell = new Uint8Array(m.width);
+  // The output columns whose cell is MIXED in the current row pair: the next output rows of the same pair copy
+  // the row above (its uniform pixels are the same) and recompute only these (measured ~2x at 4x upsampling).
+  const mixed = new Int32Array(width);
+  let nMixed = 0;
   let pr0 = -1;
   let pr1 = -1;
+  const blend = (row: number, r0: number, r1: number, wy: number, x: number) => {
+    const a = r0 + tx.i0[x];
+    const b = r0 + tx.i1[x];
+    const c = r1 + tx.i0[x];
+    const d = r1 + tx.i1[x];
+    const wx = tx.w[x];
+    let best = 0;
+    let bv = -Infinity;
+    for (let k = 0; k < C; k++) {
+      const top = src[a * C + k] + (src[b * C + k] - src[a * C + k]) * wx;
+      const bot = src[c * C + k] + (src[d * C + k] - src[c * C + k]) * wx;
+      const v = top + (bot - top) * wy;
+      if (v > bv) {
+        bv = v;
+        best = k;
+      }
+    }
+    out[row + x] = best;
+  };
   for (let y = 0; y < height; y++) {
     const r0 = ty.i0[y] * m.width;
     const r1 = ty.i1[y] * m.width;
     const wy = ty.w[y];
-    if (r0 !== pr0 || r1 !== pr1) {
-      for (let i = 0; i < m.width; i++) {
-        const j = i + 1 < m.width ? i + 1 : i;
-        const k = low[r0 + i];
-        cell[i] = C < MIXED && low[r0 + j] === k && low[r1 + i] === k && low[r1 + j] === k ? k : MIXED;
-      }
-      pr0 = r0;
-      pr1 = r1;
-    }
     const row = y * width;
+    if (r0 === pr0 && r1 === pr1) {
+      out.copyWithin(row, row - width, row);
+      for (let i = 0; i < nMixed; i++) blend(row, r0, r1, wy, mixed[i]);
+      continue;
+    }
+    for (let i = 0; i < m.width; i++) {
+      const j = i + 1 < m.width ? i + 1 : i;
+      const k = low[r0 + i];
+      cell[i] = C < MIXED && low[r0 + j] === k && low[r1 + i] === k && low[r1 + j] === k ? k : MIXED;
+    }
+    pr0 = r0;
+    pr1 = r1;
+    nMixed = 0;
     for (let x = 0; x < width; x++) {
       const k0 = cell[tx.i0[x]];
       if (k0 !== MIXED) {
         out[row + x] = k0;
         continue;
       }
-      const a = r0 + tx.i0[x];
-      const b = r0 + tx.i1[x];
-      const c = r1 + tx.i0[x];
-      const d = r1 + tx.i1[x];
-      const wx = tx.w[x];
-      let best = 0;
-      let bv = -Infinity;
-      for (let k = 0; k < C; k++) {
-        const top = src[a * C + k] + (src[b * C + k] - src[a * C + k]) * wx;
-        const bot = src[c * C + k] + (src[d * C + k] - src[c * C + k]) * wx;
-        const v = top + (bot - top) * wy;
-        if (v > bv) {
-          bv = v;
-          best = k;
-        }
-      }
-      out[row + x] = best;
+      mixed[nMixed++] = x;
+      blend(row, r0, r1, wy, x);
     }
   }
   return out;
