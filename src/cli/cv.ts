@@ -7,6 +7,7 @@ import { loadRunConfig } from '../train/config.js';
 import { log } from '../log.js';
 import { configPath } from '../package-paths.js';
 import { nonNegativeInt, positiveInt } from './args.js';
+import { stopOnSignals } from './signals.js';
 
 export function registerCv(program: Command): void {
   program
@@ -37,21 +38,34 @@ export function registerCv(program: Command): void {
         json?: boolean;
       }) => {
         const config = configPath(o.config);
-        const r = await crossValidate({
-          config,
-          data: o.data,
-          out: o.out,
-          cli: fileURLToPath(new URL('./index.js', import.meta.url)),
-          parallel: positiveInt('--parallel', o.parallel),
-          final: o.final,
-          epochsScale: o.epochsScale !== undefined ? Number(o.epochsScale) : undefined,
-          minFps: nonNegativeInt('--min-fps', o.minFps, '25'),
-          average: o.average
-            ?.split(',')
-            .map((d) => d.trim())
-            .filter(Boolean),
-          onLog: (m) => log.info(m),
-        });
+        // Ctrl-C / SIGTERM: every fold in training saves its progress and ends before tds cv exits.
+        const stop = stopOnSignals();
+        let r: Awaited<ReturnType<typeof crossValidate>>;
+        try {
+          r = await crossValidate({
+            config,
+            data: o.data,
+            out: o.out,
+            cli: fileURLToPath(new URL('./index.js', import.meta.url)),
+            parallel: positiveInt('--parallel', o.parallel),
+            final: o.final,
+            epochsScale: o.epochsScale !== undefined ? Number(o.epochsScale) : undefined,
+            minFps: nonNegativeInt('--min-fps', o.minFps, '25'),
+            average: o.average
+              ?.split(',')
+              .map((d) => d.trim())
+              .filter(Boolean),
+            onLog: (m) => log.info(m),
+            signal: stop.signal,
+          });
+        } catch (e) {
+          if (!stop.received) throw e;
+          console.error(`tds: ${(e as Error).message}`);
+          process.exitCode = stop.received === 'SIGINT' ? 130 : 143;
+          return;
+        } finally {
+          stop.dispose();
+        }
         if (o.json) console.log(JSON.stringify(r));
         else
           console.log(

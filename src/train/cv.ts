@@ -186,6 +186,8 @@ export interface CvOptions {
   minFps?: number;
   /** Instead of training: average the fold (and final) models of these earlier tds cv folders, same data. */
   average?: string[];
+  /** Aborting stops every training in progress (each saves its progress; rerunning tds cv resumes them). */
+  signal?: AbortSignal;
   onLog?: (msg: string) => void;
 }
 
@@ -247,7 +249,13 @@ function meanScores(scores: FoldScore[], classNames: string[]): Omit<FoldScore, 
 }
 
 /** Runs `node CLI train ...` to completion; resumes a run folder that holds an unfinished run. */
-function trainRun(o: CvOptions, runDir: string, holdOut: string, log: (m: string) => void): Promise<void> {
+function trainRun(
+  o: CvOptions,
+  runDir: string,
+  holdOut: string,
+  log: (m: string) => void,
+  stop: AbortSignal,
+): Promise<void> {
   const state = readState(runDir);
   // A finished run is kept unless the config's schedule now runs longer (train then continues it).
   const total = applyOverrides(loadRunConfig(o.config).train, { epochsScale: o.epochsScale }).stages.at(-1)!.untilEpoch;
@@ -273,10 +281,15 @@ function trainRun(o: CvOptions, runDir: string, holdOut: string, log: (m: string
   makeDirs(runDir, 'run folder');
   return new Promise((res, rej) => {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    // Stopping (Ctrl-C, SIGTERM, another fold's failure): the training saves its progress and exits; tds cv waits
+    // for it, so no training outlives the command.
+    const onStop = () => child.kill('SIGINT');
+    stop.addEventListener('abort', onStop, { once: true });
     let err = '';
     child.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
     child.on('error', rej);
     child.on('exit', (code, signal) => {
+      stop.removeEventListener('abort', onStop);
       if (code === 0 && readState(runDir)?.done) res();
       else if (code === 0 || code === 130 || code === 143)
         rej(
@@ -298,13 +311,25 @@ function trainRun(o: CvOptions, runDir: string, holdOut: string, log: (m: string
   });
 }
 
-/** Runs at most `n` tasks at once. */
-async function pool(tasks: Array<() => Promise<void>>, n: number): Promise<void> {
+/**
+ * Runs at most `n` tasks at once. The first failure stops the others (`stop` is aborted) and is thrown once every
+ * task has ended; no new task starts after `stop` is aborted.
+ */
+async function pool(tasks: Array<() => Promise<void>>, n: number, stop: AbortController): Promise<void> {
   let next = 0;
+  let failure: { e: unknown } | undefined;
   const worker = async () => {
-    while (next < tasks.length) await tasks[next++]();
+    while (next < tasks.length && !stop.signal.aborted) {
+      try {
+        await tasks[next++]();
+      } catch (e) {
+        failure ??= { e };
+        stop.abort();
+      }
+    }
   };
   await Promise.all(Array.from({ length: Math.min(n, tasks.length) }, worker));
+  if (failure) throw failure.e;
 }
 
 export async function crossValidate(o: CvOptions): Promise<CvReport> {
@@ -346,9 +371,30 @@ export async function crossValidate(o: CvOptions): Promise<CvReport> {
       );
     }
   } else {
-    const tasks = folds.map((f) => () => trainRun(o, runOf(f.name), f.heldOut.map((h) => h.id).join(','), log));
-    if (o.final) tasks.push(() => trainRun(o, finalRun, 'none', log));
-    await pool(tasks, o.parallel ?? 2);
+    const stop = new AbortController();
+    const onAbort = () => stop.abort();
+    o.signal?.addEventListener('abort', onAbort, { once: true });
+    if (o.signal?.aborted) stop.abort();
+    const tasks = folds.map(
+      (f) => () => trainRun(o, runOf(f.name), f.heldOut.map((h) => h.id).join(','), log, stop.signal),
+    );
+    if (o.final) tasks.push(() => trainRun(o, finalRun, 'none', log, stop.signal));
+    let failed: unknown;
+    try {
+      await pool(tasks, o.parallel ?? 2, stop);
+    } catch (e) {
+      failed = e;
+    } finally {
+      o.signal?.removeEventListener('abort', onAbort);
+    }
+    // Stopped by the caller: the folds' "interrupted" rejections are that stop, said once.
+    if (failed && !o.signal?.aborted) throw failed;
+    if (o.signal?.aborted)
+      throw new TdsError(
+        'TRAIN_FAILED',
+        `tds cv was stopped; every training in progress saved its progress in ${o.out}`,
+        'run the same tds cv command again: it resumes them',
+      );
   }
 
   const [H, W] = cfg.train.size;

@@ -19,7 +19,9 @@ import { IMAGENET } from '../../src/model/preprocess.js';
 import { readTdsJson } from '../../src/model/model-dir.js';
 import { resolveInference } from '../../src/model/inference-defaults.js';
 import { TdsError } from '../../src/errors.js';
-import { root, tmp, cli } from '../helpers.js';
+import { root, tmp, cli, waitUntil } from '../helpers.js';
+import { spawn } from 'node:child_process';
+import { readState } from '../../src/train/checkpoint.js';
 
 const palette = loadPalette(join(root, 'configs', 'endovis15-rigid.yaml'));
 
@@ -351,6 +353,52 @@ describe('inference defaults from the model folder', () => {
     const twoStage = { ...meta, inference: { ...withInf.inference, roi: { classes: [1, 2], scale: 2.5 } } };
     expect(resolveInference(twoStage, {}).roi).toEqual({ classes: [1, 2], scale: 2.5 });
     expect(resolveInference(twoStage, { roi: null }).roi).toBeNull();
+  });
+});
+
+describe('tds cv stopped', () => {
+  it('SIGTERM stops every fold in training: each saves its progress and none outlives tds cv', async () => {
+    const d = tmp();
+    const data = join(d, 'ev15');
+    await writeOps(data, [1, 2], 2);
+    const base = loadRunConfig(join(root, 'configs', 'endovis15-rigid.yaml'));
+    const cfgFile = join(d, 'cfg.yaml');
+    writeFileSync(
+      cfgFile,
+      stringify({
+        dataset: 'endovis15-rigid',
+        labels: base.palette.labels,
+        classes: base.palette.classes.map((c) => ({ id: c.id, name: c.name, value: c.value, color: c.color })),
+        scenes: [{ id: 0, name: 'surgery', sequences: [] }],
+        train: {
+          ...base.train,
+          size: [64, 64],
+          stages: [{ name: 'seg', a: 0, b: 0, g: 0, lr: 1e-3, untilEpoch: 400 }],
+        },
+      }),
+    );
+    const out = join(d, 'cv');
+    const runs = ['OP1', 'OP2'].map((f) => join(out, `fold-${f}`, 'run'));
+    const child = spawn(
+      process.execPath,
+      [join(root, 'dist', 'cli', 'index.js'), 'cv', '--config', cfgFile, '--data', data, '--out', out],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr!.on('data', (b) => (stderr += b));
+    expect(await waitUntil(() => runs.every((r) => (readState(r)?.epochsDone ?? 0) >= 1), 90_000)).toBe(true);
+    child.kill('SIGTERM');
+    const code = await new Promise((r) => child.on('exit', r));
+    expect(code).toBe(143);
+    expect(stderr).toMatch(
+      /tds cv was stopped; every training in progress saved its progress.*run the same tds cv command again/,
+    );
+    const snapshot = () => runs.map((r) => readFileSync(join(r, 'state.json'), 'utf8'));
+    const after = snapshot();
+    for (const s of after) expect(JSON.parse(s).done).toBeUndefined();
+    // Nothing trains on: an epoch here takes well under a second, so a fold left running would change its state.
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(snapshot()).toEqual(after);
   });
 });
 
