@@ -1,6 +1,8 @@
 // `tds eval --pred DIR --gt DIR`: the challenge metric over folders of masks.
 import type { Command } from 'commander';
 import { evaluateFolders } from '../eval/evaluate.js';
+import { bratsConvention, evaluateBrats } from '../eval/brats-eval.js';
+import { BRATS_REGIONS } from '../eval/brats.js';
 import { loadPalette } from '../ingest/palette.js';
 import { TdsError } from '../errors.js';
 import { configPath } from '../package-paths.js';
@@ -21,7 +23,10 @@ export function registerEval(program: Command): void {
       '--sequences <list>',
       'score only these sequences of the ground truth (folder names, e.g. OP2 or seq_1,seq_3)',
     )
-    .option('--json', 'print {frames, metrics, pooled, perClass, perVideo} (+ refuge for fundus configs)')
+    .option(
+      '--json',
+      'print {frames, metrics, pooled, perClass, perVideo} (+ refuge for fundus configs; {brats} for BraTS configs)',
+    )
     .action(
       async (o: {
         pred: string;
@@ -45,7 +50,22 @@ export function registerEval(program: Command): void {
             `--ignore must be class ids, got ${JSON.stringify(o.ignore)}`,
             'e.g. --ignore 0',
           );
-        const r = await evaluateFolders(o.pred, o.gt, loadPalette(configPath(o.config)), {
+        const palette = loadPalette(configPath(o.config));
+        const convention = bratsConvention(palette);
+        if (convention) {
+          // Label volumes: Dice and HD95 of the nested tumour regions per case (eval-brats.csv).
+          const b = await evaluateBrats(o.pred, o.gt, convention, { missing: o.missing });
+          if (o.json) console.log(JSON.stringify({ brats: b }));
+          else {
+            const fmt = (v: Record<string, { dice: number; hd95: number }>) =>
+              BRATS_REGIONS.map((k) => `${k} Dice ${v[k].dice.toFixed(4)} HD95 ${v[k].hd95.toFixed(2)}`).join(', ');
+            for (const c of b.cases)
+              console.log(`  ${c.case.padEnd(28)} ${fmt(c.regions)}${c.missing ? ' (missing)' : ''}`);
+            console.log(`BraTS ${convention} (${b.cases.length} cases, means): ${fmt(b.mean)}`);
+          }
+          return;
+        }
+        const r = await evaluateFolders(o.pred, o.gt, palette, {
           ignore,
           missing: o.missing,
           sequences: o.sequences?.split(',').map((x) => x.trim()),

@@ -5,7 +5,8 @@ import { readFile } from 'node:fs/promises';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import * as nifti from 'nifti-reader-js';
 import { TdsError } from '../errors.js';
-import { writeAtomic } from '../fs-safe.js';
+import { makeDirs, writeAtomic } from '../fs-safe.js';
+import { dirname } from 'node:path';
 
 export interface Volume {
   /** Voxels along x, y, z (x fastest in `data`). */
@@ -146,5 +147,6 @@ export async function writeNiftiLabels(path: string, labels: Uint8Array, like: V
   });
   const head = Buffer.from(h.toArrayBuffer(false));
   const file = Buffer.concat([head, Buffer.from(labels.buffer, labels.byteOffset, labels.length)]);
+  makeDirs(dirname(path));
   await writeAtomic(path, /\.gz$/i.test(path) ? gzipSync(file, { level: 6 }) : file);
 }

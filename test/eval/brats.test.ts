@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { existsSync, readdirSync } from 'node:fs';
 import { bratsScores, dice, hd95, HD95_EMPTY, regionMask, squaredDistanceTransform } from '../../src/eval/brats.js';
 import { niftiHeader, readNifti, writeNiftiLabels } from '../../src/ingest/nifti.js';
-import { fixturesDir, tmp } from '../helpers.js';
+import { cli, fixturesDir, tmp } from '../helpers.js';
+import { mkdirSync, readFileSync } from 'node:fs';
 
 const vol = (dims: number[], set: Array<[number, number, number]>, label = 1) => {
   const v = new Uint8Array(dims[0] * dims[1] * dims[2]);
@@ -143,6 +144,78 @@ describe('NIfTI volumes', () => {
     const bogus = join(tmp(), 'bogus.nii');
     await (await import('node:fs/promises')).writeFile(bogus, Buffer.alloc(400, 7));
     await expect(readNifti(bogus)).rejects.toThrow(/bogus\.nii is not a NIfTI-1 volume/);
+  });
+});
+
+describe('tds eval on BraTS cases', () => {
+  it('scores DIR/<case>/seg.nii.gz against each case folder: Dice and HD95 per region, means, eval-brats.csv', async () => {
+    const d = tmp();
+    const dims: [number, number, number] = [10, 10, 4];
+    const h = niftiHeader(dims);
+    // Case A: truth a 2x2x2 enhancing cube inside a 4x4x2 edema slab; the prediction shifts the cube by one voxel.
+    const truthA = vol(
+      dims,
+      cube(3, 3, 1, 4).filter(([, , z]) => z < 3),
+      2,
+    );
+    for (const [x, y, z] of cube(4, 4, 1, 2)) truthA[(z * 10 + y) * 10 + x] = 4;
+    const predA = vol(
+      dims,
+      cube(3, 3, 1, 4).filter(([, , z]) => z < 3),
+      2,
+    );
+    for (const [x, y, z] of cube(5, 4, 1, 2)) predA[(z * 10 + y) * 10 + x] = 4;
+    // Case B: perfect.
+    const truthB = vol(dims, [[1, 1, 1]], 1);
+    for (const [name, truth, pred] of [
+      ['case_A', truthA, predA],
+      ['case_B', truthB, truthB],
+    ] as const) {
+      mkdirSync(join(d, 'gt', 'train', name), { recursive: true });
+      await writeNiftiLabels(join(d, 'gt', 'train', name, 'OTMultiClass.nii.gz'), truth, h);
+      await writeNiftiLabels(join(d, 'pred', name, 'seg.nii.gz'), pred, h);
+    }
+    const r = cli(['eval', '--pred', join(d, 'pred'), '--gt', join(d, 'gt'), '--config', 'brats15', '--json']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const b = JSON.parse(r.stdout).brats;
+    expect(b.convention).toBe('2015');
+    expect(b.cases.map((c: { case: string }) => c.case)).toEqual(['case_A', 'case_B']);
+    const a = b.cases[0].regions;
+    expect(a.WT).toEqual({ dice: 1, hd95: 0 });
+    // TC = ET here (no 1 or 3): the cube moved by one voxel, Dice 0.5 and HD95 1 as worked out above.
+    expect(a.TC).toEqual({ dice: 0.5, hd95: 1 });
+    expect(a.ET).toEqual({ dice: 0.5, hd95: 1 });
+    expect(b.cases[1].regions.ET).toEqual({ dice: 1, hd95: 0 }); // both empty
+    expect(b.mean.TC).toEqual({ dice: 0.75, hd95: 0.5 });
+    const csv = readFileSync(join(d, 'pred', 'eval-brats.csv'), 'utf8')
+      .trim()
+      .split('\n');
+    expect(csv[0]).toBe('case,WT_dice,TC_dice,ET_dice,WT_hd95,TC_hd95,ET_hd95');
+    expect(csv.at(-1)).toBe('mean,1.0000,0.7500,0.7500,0.00,0.50,0.50');
+    // A case without a prediction is an error naming it, or a failure with --missing zero.
+    mkdirSync(join(d, 'gt', 'train', 'case_C'));
+    await writeNiftiLabels(join(d, 'gt', 'train', 'case_C', 'OTMultiClass.nii.gz'), truthB, h);
+    const miss = cli(['eval', '--pred', join(d, 'pred'), '--gt', join(d, 'gt'), '--config', 'brats15']);
+    expect(miss.code).not.toBe(0);
+    expect(miss.stderr).toMatch(/no prediction for case case_C/);
+    const zero = cli([
+      'eval',
+      '--pred',
+      join(d, 'pred'),
+      '--gt',
+      join(d, 'gt'),
+      '--config',
+      'brats15',
+      '--missing',
+      'zero',
+      '--json',
+    ]);
+    expect(JSON.parse(zero.stdout).brats.cases[2]).toMatchObject({
+      case: 'case_C',
+      missing: true,
+      regions: { WT: { dice: 0, hd95: HD95_EMPTY } },
+    });
   });
 });
 
