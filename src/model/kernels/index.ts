@@ -1,7 +1,9 @@
-// Gradients that tfjs gets wrong or refuses (dilated Conv2D, half-pixel resize), on every backend, and the
+// Gradients that tfjs gets wrong or refuses (dilated Conv2D and Conv3D, wasm's Conv3D input gradient, half-pixel
+// resize), on every backend, and the
 // kernels wasm lacks. Registered on first use by the training step (not on import: importing tds leaves a host
 // application's tfjs registry alone).
 import { registerConv2dGradient } from './conv2d-grad.js';
+import { registerConv3dGradient } from './conv3d-grad.js';
 import { registerResizeBilinearGradient } from './resize-grad.js';
 import { registerWasmTrainingKernels } from './wasm-kernels.js';
 
@@ -11,6 +13,7 @@ let added: string[] | undefined;
 export function ensureTrainingKernels(): string[] {
   if (!added) {
     registerConv2dGradient();
+    registerConv3dGradient();
     registerResizeBilinearGradient();
     added = registerWasmTrainingKernels();
   }
