@@ -140,3 +140,60 @@ describe('why the Conv3D gradient is the project’s own', () => {
     tf.dispose([x, w, dy]);
   });
 });
+
+describe('3D convolution from 2D ones (the fast path for training)', () => {
+  it.each(['cpu', 'wasm'] as const)('%s: equals the convolution sum forward and backward', async (backend) => {
+    await useBackend(backend);
+    ensureTrainingKernels();
+    const { conv3dViaConv2d } = await import('../../src/model/conv3d.js');
+    for (const c of [
+      { xs: [1, 5, 6, 4, 2], ws: [3, 3, 3, 2, 3], s: [1, 1, 1] as T3, d: [1, 1, 1] as T3, pad: 'same' as const },
+      { xs: [2, 7, 6, 5, 2], ws: [3, 3, 3, 2, 2], s: [1, 2, 2] as T3, d: [1, 1, 1] as T3, pad: 'same' as const },
+      { xs: [1, 8, 7, 6, 2], ws: [3, 3, 3, 2, 2], s: [1, 1, 1] as T3, d: [2, 2, 2] as T3, pad: 'same' as const },
+      { xs: [1, 6, 5, 5, 1], ws: [2, 3, 3, 1, 2], s: [1, 1, 1] as T3, d: [1, 1, 1] as T3, pad: 'valid' as const },
+    ]) {
+      const x = tf.randomNormal(c.xs, 0, 1, 'float32', 7) as tf.Tensor5D;
+      const w = tf.randomNormal(c.ws, 0, 0.5, 'float32', 8) as tf.Tensor5D;
+      const fast = conv3dViaConv2d(x, w, c.s, c.pad, c.d);
+      await useBackend('cpu');
+      const direct = tf.conv3d(
+        tf.tensor(x.dataSync(), c.xs) as tf.Tensor5D,
+        tf.tensor(w.dataSync(), c.ws) as tf.Tensor5D,
+        c.s,
+        c.pad,
+        'NDHWC',
+        c.d,
+      );
+      expect(fast.shape).toEqual(direct.shape);
+      const maxErr = (a: ArrayLike<number>, b: ArrayLike<number>) =>
+        Math.max(...Array.from(a, (v, i) => Math.abs(v - b[i])));
+      expect(maxErr(fast.dataSync(), direct.dataSync())).toBeLessThan(1e-4);
+      await useBackend(backend);
+      const dy = tf.randomNormal(fast.shape, 0, 1, 'float32', 9);
+      const [gx, gw] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+        tf.sum(tf.mul(conv3dViaConv2d(a as tf.Tensor5D, b as tf.Tensor5D, c.s, c.pad, c.d), dy)),
+      )([x, w]);
+      const info = tf.backend_util.computeConv3DInfo(c.xs as never, c.ws as never, c.s, c.d, c.pad);
+      const ref = reference(
+        x.dataSync() as Float32Array,
+        c.xs,
+        w.dataSync() as Float32Array,
+        c.ws,
+        dy.dataSync() as Float32Array,
+        dy.shape,
+        c.s,
+        c.d,
+        [info.padInfo.front, info.padInfo.top, info.padInfo.left],
+      );
+      expect(maxErr(gx.dataSync(), ref.dx)).toBeLessThan(1e-4);
+      expect(maxErr(gw.dataSync(), ref.dw)).toBeLessThan(1e-4);
+    }
+  });
+
+  it('refuses a depth stride (the 3D profile pools instead)', async () => {
+    const { conv3dViaConv2d } = await import('../../src/model/conv3d.js');
+    expect(() =>
+      conv3dViaConv2d(tf.zeros([1, 4, 4, 4, 1]) as tf.Tensor5D, tf.zeros([3, 3, 3, 1, 1]) as tf.Tensor5D, [2, 1, 1]),
+    ).toThrow(/depth stride must be 1/);
+  });
+});
