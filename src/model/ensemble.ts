@@ -133,8 +133,6 @@ export async function writeAveragedModel(
 
 export async function createEnsemble(modelDir: string, o: EnsembleOptions = {}): Promise<Ensemble> {
   const dirs = modelMembers(modelDir);
-  // Several networks in turn: no busy-waiting threads between them (src/model/ort-engine.ts).
-  if (dirs.length > 1) o = { spinning: false, ...o };
   const sizes = o.sizes ?? [readTdsJson(dirs[0]).inputSize];
   if (o.weights && o.weights.length !== sizes.length)
     throw new TdsError(

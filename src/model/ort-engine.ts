@@ -95,7 +95,7 @@ export async function createOrtSegmenter(modelDir: string, opts: SegmenterOption
       file,
       providers: opts.executionProviders ?? ['cpu'],
       threads: opts.threads ?? cpus().length,
-      spinning: opts.spinning ?? true,
+      spinning: opts.spinning ?? false,
     });
   } catch (e) {
     if (e instanceof TdsError) throw e;

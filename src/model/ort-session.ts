@@ -27,9 +27,10 @@ export async function openSession(s: SessionSettings): Promise<OpenedSession> {
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',
     executionMode: 'sequential',
-    // Several sessions in turn (an averaged model's members): intra-op threads that busy-wait after each run
-    // starve the next session on 2 cores (measured, three fast networks: 8.8 fps engine-only spinning, 23 fps
-    // not). One session alone keeps ORT's default, which is ~8% faster back to back (72 vs 67 fps).
+    // Intra-op threads that busy-wait after each run take the cores the rest of the pipeline needs: off by
+    // default. Measured on 2 cores: three networks in turn 8.8 fps engine-only spinning vs 23 not; tds process at
+    // 1280x1024 with ORT in its thread 11.4 vs 13.7 fps (masks) and 9.8 vs 13.1 (with colour PNGs). Spinning is
+    // only faster for back-to-back runs with nothing else to do (~8%, 72 vs 67 fps engine-only).
     ...(s.spinning ? {} : { extra: { session: { intra_op: { allow_spinning: '0' } } } }),
   };
   const skipped: OpenedSession['skipped'] = [];

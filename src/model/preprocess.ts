@@ -88,28 +88,51 @@ export function preprocessInto(
   const src = img.data;
   const W = img.width;
   const same = img.width === width && img.height === height;
-  const ty = same ? undefined : taps(img.height, height);
-  const tx = same ? undefined : taps(img.width, width);
+  // Channel c of pixel p goes to base + p * ps + c * cs (NHWC: 3, 1; NCHW: 1, plane).
+  const ps = layout === 'nchw' ? 1 : 3;
+  const cs = layout === 'nchw' ? plane : 1;
+  const [s0, s1, s2] = scale;
+  const [h0, h1, h2] = shift;
+  if (same) {
+    for (let p = 0; p < plane; p++) {
+      const o = base + p * ps;
+      out[o] = src[p * 3] * s0 - h0;
+      out[o + cs] = src[p * 3 + 1] * s1 - h1;
+      out[o + 2 * cs] = src[p * 3 + 2] * s2 - h2;
+    }
+    return out;
+  }
+  const ty = taps(img.height, height);
+  const tx = taps(img.width, width);
+  // Byte offsets of the two source columns per output column, computed once per frame instead of per pixel.
+  const x0 = new Int32Array(width);
+  const x1 = new Int32Array(width);
+  for (let x = 0; x < width; x++) {
+    x0[x] = tx.i0[x] * 3;
+    x1[x] = tx.i1[x] * 3;
+  }
+  // The same arithmetic, in the same order, as before (bit-identical floats): top/bottom rows, then the rows' mix.
+  const sample = (r0: number, r1: number, a0: number, a1: number, wx: number, wy: number) => {
+    const a = src[r0 + a0];
+    const bb = src[r0 + a1];
+    const cc = src[r1 + a0];
+    const d = src[r1 + a1];
+    const top = a + (bb - a) * wx;
+    const bot = cc + (d - cc) * wx;
+    return top + (bot - top) * wy;
+  };
   for (let y = 0; y < height; y++) {
+    const r0 = ty.i0[y] * W * 3;
+    const r1 = ty.i1[y] * W * 3;
+    const wy = ty.w[y];
     for (let x = 0; x < width; x++) {
-      const p = y * width + x;
-      for (let c = 0; c < 3; c++) {
-        let v: number;
-        if (!ty || !tx) v = src[p * 3 + c];
-        else {
-          const r0 = ty.i0[y] * W;
-          const r1 = ty.i1[y] * W;
-          const a = src[(r0 + tx.i0[x]) * 3 + c];
-          const bb = src[(r0 + tx.i1[x]) * 3 + c];
-          const cc = src[(r1 + tx.i0[x]) * 3 + c];
-          const d = src[(r1 + tx.i1[x]) * 3 + c];
-          const top = a + (bb - a) * tx.w[x];
-          const bot = cc + (d - cc) * tx.w[x];
-          v = top + (bot - top) * ty.w[y];
-        }
-        const o = layout === 'nchw' ? base + c * plane + p : base + p * 3 + c;
-        out[o] = v * scale[c] - shift[c];
-      }
+      const o = base + (y * width + x) * ps;
+      const a0 = x0[x];
+      const a1 = x1[x];
+      const wx = tx.w[x];
+      out[o] = sample(r0, r1, a0, a1, wx, wy) * s0 - h0;
+      out[o + cs] = sample(r0, r1, a0 + 1, a1 + 1, wx, wy) * s1 - h1;
+      out[o + 2 * cs] = sample(r0, r1, a0 + 2, a1 + 2, wx, wy) * s2 - h2;
     }
   }
   return out;
