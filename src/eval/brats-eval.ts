@@ -2,53 +2,19 @@
 // DIR/<case>.nii.gz) against the cases' ground truth (a case folder holding OTMultiClass.nii(.gz), BraTS 2015 as
 // distributed for DeepMedic, or <case>_seg.nii.gz / seg.nii.gz, BraTS 2018), scored per case with Dice and HD95
 // of WT, TC and ET (src/eval/brats.ts) and averaged over cases. Writes eval-brats.csv beside the predictions.
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { TdsError } from '../errors.js';
 import { writeAtomic } from '../fs-safe.js';
 import type { Palette } from '../ingest/palette.js';
 import { readNifti } from '../ingest/nifti.js';
-import { naturalCompare } from '../ingest/folders.js';
+import { caseTruth, findCases } from '../ingest/brats.js';
 import { BRATS_REGIONS, bratsScores, type BratsConvention, type BratsRegion } from './brats.js';
 
 /** The label convention a BraTS config scores with (its `dataset`: brats2015 / brats2018), else undefined. */
 export function bratsConvention(p: Palette): BratsConvention | undefined {
   const m = /^brats[-_]?(?:20)?(15|18)/i.exec(p.dataset);
   return m ? (m[1] === '15' ? '2015' : '2018') : undefined;
-}
-
-const TRUTH_FILE = /^(OTMultiClass|seg|.+_seg)\.nii(\.gz)?$/i;
-
-/** The ground-truth file of a case folder, if it has one. */
-export function caseTruth(dir: string): string | undefined {
-  const f = readdirSync(dir)
-    .sort(naturalCompare)
-    .find((n) => TRUTH_FILE.test(n) && statSync(join(dir, n)).isFile());
-  return f && join(dir, f);
-}
-
-/** Case folders under `root` (the folder itself, its children, or grandchildren such as train/ and validation/). */
-export function findCases(root: string): Array<{ name: string; dir: string }> {
-  if (!existsSync(root) || !statSync(root).isDirectory())
-    throw new TdsError(
-      'ENOENT_INPUT',
-      `BraTS folder not found: ${root}`,
-      'give the folder that holds the case folders',
-    );
-  const out: Array<{ name: string; dir: string }> = [];
-  const visit = (d: string, depth: number) => {
-    if (caseTruth(d) || readdirSync(d).some((n) => /\.nii(\.gz)?$/i.test(n))) {
-      out.push({ name: basename(d), dir: d });
-      return;
-    }
-    if (depth === 0) return;
-    for (const n of readdirSync(d).sort(naturalCompare)) {
-      const p = join(d, n);
-      if (statSync(p).isDirectory()) visit(p, depth - 1);
-    }
-  };
-  visit(root, 2);
-  return out;
 }
 
 export interface BratsCaseScore {
