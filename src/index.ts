@@ -11,6 +11,8 @@ export { probeVideo } from './ingest/probe.js';
 export { scanFolder, folderFrames, type FolderDataset } from './ingest/folders.js';
 export { loadPalette, type Palette } from './ingest/palette.js';
 export { fundusScenes, readBmp, type FundusScene } from './ingest/fundus.js';
+export { readNifti, writeNiftiLabels, niftiHeader, type Volume } from './ingest/nifti.js';
+export { findCases, scanCase, loadCase, type BratsCase, type LoadedCase, type Modality } from './ingest/brats.js';
 
 // Models and inference
 export { useBackend, type BackendName } from './model/backend.js';
@@ -27,6 +29,7 @@ export { createLabeler, type Labeler, type LabelerOptions } from './stream/label
 export { analyze, type FrameResult } from './postprocess/analyze.js';
 export { removeSmallRegions } from './postprocess/small-regions.js';
 export { roiRect, pasteRoi, type RoiOptions } from './model/roi.js';
+export { slidingWindow, type SlidingWindowOptions, type PatchPredictor } from './model/sliding-window.js';
 
 // Batch, live, evaluation, training
 export { processInput, type ProcessOptions, type ProcessSummary } from './stream/process.js';
@@ -51,6 +54,8 @@ export { CHANNELS as FOXGLOVE_CHANNELS, FOXGLOVE_TOPICS, type PublishedFrame } f
 export { evaluateFolders, type EvalOptions } from './eval/evaluate.js';
 export { SegmentationMetrics, type EvalResult } from './eval/metrics.js';
 export { RefugeMetrics, type RefugeResult, type RefugeImage } from './eval/refuge.js';
+export { bratsScores, dice, hd95, type BratsConvention, type BratsRegion } from './eval/brats.js';
+export { evaluateBrats, type BratsEvalResult } from './eval/brats-eval.js';
 export { train, type TrainOptions, type TrainResult } from './train/run.js';
 export { loadRunConfig } from './train/config.js';
 export { crossValidate, type CvOptions, type CvReport } from './train/cv.js';
