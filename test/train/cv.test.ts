@@ -56,6 +56,26 @@ async function writeOps(dir: string, ops: number[], frames: number, w = 64, h = 
   }
 }
 
+/** A tiny EndoVis 2015 cv setup in `d`: two 2-frame surgeries and a 64x64 config with these stages (+ cv). */
+async function tinyCv(d: string, stages: object[], cv?: object): Promise<{ data: string; cfgFile: string }> {
+  const data = join(d, 'ev15');
+  await writeOps(data, [1, 2], 2);
+  const base = loadRunConfig(join(root, 'configs', 'endovis15-rigid.yaml'));
+  const cfgFile = join(d, 'cfg.yaml');
+  writeFileSync(
+    cfgFile,
+    stringify({
+      dataset: 'endovis15-rigid',
+      labels: base.palette.labels,
+      classes: base.palette.classes.map((c) => ({ id: c.id, name: c.name, value: c.value, color: c.color })),
+      scenes: [{ id: 0, name: 'surgery', sequences: [] }],
+      train: { ...base.train, size: [64, 64], stages },
+      ...(cv ? { cv } : {}),
+    }),
+  );
+  return { data, cfgFile };
+}
+
 describe('leave-one-surgery-out folds', () => {
   it('hold out each sequence once and never train on it', () => {
     const seqs = [1, 2, 3, 4].map((id) => ({ name: `OP${id}`, id }));
@@ -359,24 +379,7 @@ describe('inference defaults from the model folder', () => {
 describe('tds cv stopped', () => {
   it('SIGTERM stops every fold in training: each saves its progress and none outlives tds cv', async () => {
     const d = tmp();
-    const data = join(d, 'ev15');
-    await writeOps(data, [1, 2], 2);
-    const base = loadRunConfig(join(root, 'configs', 'endovis15-rigid.yaml'));
-    const cfgFile = join(d, 'cfg.yaml');
-    writeFileSync(
-      cfgFile,
-      stringify({
-        dataset: 'endovis15-rigid',
-        labels: base.palette.labels,
-        classes: base.palette.classes.map((c) => ({ id: c.id, name: c.name, value: c.value, color: c.color })),
-        scenes: [{ id: 0, name: 'surgery', sequences: [] }],
-        train: {
-          ...base.train,
-          size: [64, 64],
-          stages: [{ name: 'seg', a: 0, b: 0, g: 0, lr: 1e-3, untilEpoch: 400 }],
-        },
-      }),
-    );
+    const { data, cfgFile } = await tinyCv(d, [{ name: 'seg', a: 0, b: 0, g: 0, lr: 1e-3, untilEpoch: 400 }]);
     const out = join(d, 'cv');
     const runs = ['OP1', 'OP2'].map((f) => join(out, `fold-${f}`, 'run'));
     const child = spawn(
@@ -405,34 +408,19 @@ describe('tds cv stopped', () => {
 describe('tds cv end to end (tiny)', () => {
   it('trains one model per held-out surgery and the final one, scores each variant, writes the table and the winner', async () => {
     const d = tmp();
-    const data = join(d, 'ev15');
-    await writeOps(data, [1, 2], 2);
-    const base = loadRunConfig(join(root, 'configs', 'endovis15-rigid.yaml'));
-    const cfgFile = join(d, 'cfg.yaml');
-    const train = {
-      ...base.train,
-      size: [64, 64],
-      stages: [
-        { name: 'seg', a: 0, b: 0, g: 0, lr: 1e-3, untilEpoch: 1 },
-        { name: 'class', a: 0.2, b: 0, g: 0, lr: 1e-3, untilEpoch: 2 },
-      ],
-    };
     const cv = {
       variants: [
         { name: 'one', sizes: ['64x64'], flip: false, minArea: 0 },
         { name: 'two-flip', sizes: ['64x64', '96x96'], flip: true, minArea: 4 },
       ],
     };
-    writeFileSync(
-      cfgFile,
-      stringify({
-        dataset: 'endovis15-rigid',
-        labels: base.palette.labels,
-        classes: base.palette.classes.map((c) => ({ id: c.id, name: c.name, value: c.value, color: c.color })),
-        scenes: [{ id: 0, name: 'surgery', sequences: [] }],
-        train,
-        cv,
-      }),
+    const { data, cfgFile } = await tinyCv(
+      d,
+      [
+        { name: 'seg', a: 0, b: 0, g: 0, lr: 1e-3, untilEpoch: 1 },
+        { name: 'class', a: 0.2, b: 0, g: 0, lr: 1e-3, untilEpoch: 2 },
+      ],
+      cv,
     );
     const out = join(d, 'cv');
     const r = cli(['cv', '--config', cfgFile, '--data', data, '--out', out, '--final', '--json']);
