@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { isTdsError } from '../errors.js';
 import { setVerbose } from '../log.js';
 import { tfjsProdMode } from '../model/tf.js';
+import { closeInferenceThreads } from '../model/ort-thread.js';
 import { registerProbe } from './probe.js';
 import { registerExtract } from './extract.js';
 import { registerPrepare } from './prepare.js';
@@ -53,5 +54,7 @@ try {
   if (isTdsError(e)) console.error(`tds: ${e.message}`);
   else console.error(`tds: unexpected error: ${(e as Error).message ?? e}`);
   if (verbose && e instanceof Error) console.error(e.stack);
+  // An inference thread inside a run when the process exits aborts it (exit 134): end them first.
+  await closeInferenceThreads();
   process.exit(1);
 }

@@ -1,5 +1,6 @@
 // `tds serve SOURCE --model DIR`: live segmentation published over WebSocket, with the overlay page.
 import type { Command } from 'commander';
+import { closeInferenceThreads } from '../model/ort-thread.js';
 import { serve } from '../stream/serve.js';
 import { DEFAULT_SERVE } from '../stream/defaults.js';
 import { parseSizes } from '../model/ensemble.js';
@@ -105,6 +106,8 @@ export function registerServe(program: Command): void {
           // Never hang on shutdown: a stuck peer or source must not keep the process (and ffmpeg) alive.
           setTimeout(() => process.exit(0), 3000).unref();
           await h.close();
+          // Exiting while ORT's thread is inside a run aborts the process: let it finish and end first.
+          await closeInferenceThreads();
           process.exit(0);
         };
         process.once('SIGINT', stop);

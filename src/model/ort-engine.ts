@@ -66,7 +66,8 @@ class OrtSegmenter extends BaseSegmenter {
   }
 
   protected release(): void {
-    this.thread.close();
+    // Ends after its run in progress; closeInferenceThreads() waits for that before a process exits.
+    void this.thread.close();
   }
 }
 

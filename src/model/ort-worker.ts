@@ -15,7 +15,16 @@ ort.env.logLevel = 'fatal';
 
 try {
   const { session, provider, skipped } = await openSession(workerData as SessionSettings);
-  port.on('message', async (m: ToWorker) => {
+  // One message at a time: session.run defers its native call (setImmediate), so without this chain a close
+  // could release the session under a run that is about to start.
+  let chain = Promise.resolve();
+  const handle = async (m: ToWorker) => {
+    if (m.kind === 'close') {
+      // After the run in progress: release the session, then end (nothing else keeps this thread alive).
+      await session.release();
+      port.close();
+      return;
+    }
     try {
       const out = await session.run({ [m.name]: new ort.Tensor('float32', m.input, m.dims) });
       const outputs: Record<string, { data: Float32Array; dims: number[] }> = {};
@@ -32,7 +41,8 @@ try {
     } catch (e) {
       post({ kind: 'error', id: m.id, message: (e as Error).message.split('\n')[0] });
     }
-  });
+  };
+  port.on('message', (m: ToWorker) => (chain = chain.then(() => handle(m))));
   post({ kind: 'open', provider, skipped, inputNames: [...session.inputNames], outputNames: [...session.outputNames] });
 } catch (e) {
   post({ kind: 'fail', message: (e as Error).message.split('\n')[0] });
