@@ -44,7 +44,10 @@ export async function evaluateBrats(
   convention: BratsConvention,
   o: { missing?: 'error' | 'zero'; write?: boolean } = {},
 ): Promise<BratsEvalResult> {
-  const cases = findCases(gtDir).filter((c) => caseTruth(c.dir));
+  const cases = findCases(gtDir).flatMap((c) => {
+    const truth = caseTruth(c.dir);
+    return truth ? [{ ...c, truth }] : [];
+  });
   if (!cases.length)
     throw new TdsError(
       'BAD_DATASET',
@@ -53,7 +56,7 @@ export async function evaluateBrats(
     );
   const scores: BratsCaseScore[] = [];
   for (const c of cases) {
-    const truth = await readNifti(caseTruth(c.dir)!);
+    const truth = await readNifti(c.truth);
     const predFile = predictionOf(predDir, c.name);
     if (!predFile) {
       if (o.missing !== 'zero')

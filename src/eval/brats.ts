@@ -42,7 +42,8 @@ export function regionMask(labels: ArrayLike<number>, region: BratsRegion, conve
   return m;
 }
 
-export function dice(a: Uint8Array, b: Uint8Array): number {
+/** Voxels in a, in b, and in both. */
+function overlap(a: Uint8Array, b: Uint8Array): { na: number; nb: number; inter: number } {
   let inter = 0;
   let na = 0;
   let nb = 0;
@@ -51,7 +52,13 @@ export function dice(a: Uint8Array, b: Uint8Array): number {
     nb += b[i];
     inter += a[i] & b[i];
   }
-  return na + nb === 0 ? 1 : (2 * inter) / (na + nb);
+  return { na, nb, inter };
+}
+
+const diceOf = ({ na, nb, inter }: ReturnType<typeof overlap>) => (na + nb === 0 ? 1 : (2 * inter) / (na + nb));
+
+export function dice(a: Uint8Array, b: Uint8Array): number {
+  return diceOf(overlap(a, b));
 }
 
 /** Surface voxels: in the mask with a 6-neighbour outside it or outside the volume. */
@@ -217,13 +224,8 @@ export function bratsScores(
   for (const r of BRATS_REGIONS) {
     const p = regionMask(pred, r, convention);
     const t = regionMask(truth, r, convention);
-    let np = 0;
-    let nt = 0;
-    for (let i = 0; i < p.length; i++) {
-      np += p[i];
-      nt += t[i];
-    }
-    out[r] = { dice: dice(p, t), hd95: hd95(p, t, dims, spacing), predVoxels: np, truthVoxels: nt };
+    const o = overlap(p, t);
+    out[r] = { dice: diceOf(o), hd95: hd95(p, t, dims, spacing), predVoxels: o.na, truthVoxels: o.nb };
   }
   return out;
 }

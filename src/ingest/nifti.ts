@@ -3,6 +3,7 @@
 // voxel sizes, qform and sform kept), gzip-compressed for .nii.gz, through a temp name and a rename.
 import { readFile } from 'node:fs/promises';
 import { gunzipSync, gzipSync } from 'node:zlib';
+import { endianness } from 'node:os';
 import * as nifti from 'nifti-reader-js';
 import { TdsError } from '../errors.js';
 import { makeDirs, writeAtomic } from '../fs-safe.js';
@@ -21,6 +22,20 @@ export interface Volume {
   header: nifti.NIFTI1;
 }
 
+/** Typed arrays that read a little-endian file's voxels in place (this platform is little-endian too). */
+const views: Record<number, new (b: ArrayBuffer, offset: number, length: number) => ArrayLike<number>> = {
+  [nifti.NIFTI1.TYPE_UINT8]: Uint8Array,
+  [nifti.NIFTI1.TYPE_INT8]: Int8Array,
+  [nifti.NIFTI1.TYPE_INT16]: Int16Array,
+  [nifti.NIFTI1.TYPE_UINT16]: Uint16Array,
+  [nifti.NIFTI1.TYPE_INT32]: Int32Array,
+  [nifti.NIFTI1.TYPE_UINT32]: Uint32Array,
+  [nifti.NIFTI1.TYPE_FLOAT32]: Float32Array,
+  [nifti.NIFTI1.TYPE_FLOAT64]: Float64Array,
+};
+const LITTLE_ENDIAN_HOST = endianness() === 'LE';
+
+/** Voxel by voxel for the other byte order. */
 const readers: Record<number, (v: DataView, i: number, le: boolean) => number> = {
   [nifti.NIFTI1.TYPE_UINT8]: (v, i) => v.getUint8(i),
   [nifti.NIFTI1.TYPE_INT8]: (v, i) => v.getInt8(i),
@@ -84,12 +99,18 @@ export async function readNifti(path: string): Promise<Volume> {
       `${path} is truncated: ${img.byteLength} bytes of voxels for ${dims.join('x')}`,
       'the file is incomplete; copy or export it again',
     );
-  const view = new DataView(img);
   // NIfTI: a slope of 0 means "no scaling".
   const slope = header.scl_slope || 1;
   const inter = header.scl_slope ? header.scl_inter || 0 : 0;
   const data = new Float32Array(n);
-  for (let i = 0; i < n; i++) data[i] = read(view, i, header.littleEndian) * slope + inter;
+  if (header.littleEndian === LITTLE_ENDIAN_HOST) {
+    // readImage returns a fresh buffer starting at the voxels: aligned for any element size.
+    const src = new views[header.datatypeCode](img, 0, n);
+    for (let i = 0; i < n; i++) data[i] = src[i] * slope + inter;
+  } else {
+    const view = new DataView(img);
+    for (let i = 0; i < n; i++) data[i] = read(view, i, header.littleEndian) * slope + inter;
+  }
   const p = header.pixDims;
   const spacing: [number, number, number] = [Math.abs(p[1]) || 1, Math.abs(p[2]) || 1, Math.abs(p[3]) || 1];
   return { dims, spacing, affine: header.affine.map((r) => [...r]), data, header };

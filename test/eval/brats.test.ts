@@ -136,6 +136,17 @@ describe('NIfTI volumes', () => {
     }
   });
 
+  it('reads big-endian files voxel by voxel, scaled by scl_slope / scl_inter', async () => {
+    const h = niftiHeader([3, 1, 1]);
+    Object.assign(h, { littleEndian: false, datatypeCode: 4, numBitsPerVoxel: 16, vox_offset: 352 });
+    Object.assign(h, { scl_slope: 0.5, scl_inter: 10 });
+    const body = Buffer.alloc(6);
+    [-4, 0, 300].forEach((v, i) => body.writeInt16BE(v, i * 2));
+    const p = join(tmp(), 'be.nii');
+    await (await import('node:fs/promises')).writeFile(p, Buffer.concat([Buffer.from(h.toArrayBuffer(false)), body]));
+    expect(Array.from((await readNifti(p)).data)).toEqual([8, 10, 160]);
+  });
+
   it('refuses a label count that does not match the geometry, and files that are not NIfTI, by name', async () => {
     const h = niftiHeader([2, 2, 2]);
     await expect(writeNiftiLabels(join(tmp(), 'x.nii.gz'), new Uint8Array(7), h)).rejects.toThrow(
