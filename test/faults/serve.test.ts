@@ -351,9 +351,13 @@ describe('fault tier: slow clients', () => {
         const t0 = Date.now();
         expect((await fetch(`${s.url}/healthz`)).status).toBe(200);
         const closed = await waitUntil(() => socks.every((k) => k.destroyed || k.readableEnded), 25_000);
+        const cutAfter = Date.now() - t0;
         clearInterval(trickle);
-        console.log(`slowloris: 50 trickling requests cut after ${Date.now() - t0} ms; others served meanwhile`);
+        console.log(`slowloris: 50 trickling requests cut after ${cutAfter} ms; others served meanwhile`);
         expect(closed).toBe(true);
+        // The default header timeout is 10 s; Node checks it every second here (not its default 30 s).
+        expect(cutAfter).toBeGreaterThan(9_000);
+        expect(cutAfter).toBeLessThan(20_000);
         socks.forEach((k) => k.destroy());
       } finally {
         await s.stop();
