@@ -17,6 +17,8 @@ export interface InitOptions {
   width: number;
   encoderWeights?: string;
   seed?: number;
+  /** Instance-normalise the first N encoder blocks (BuildOptions.instanceNormBlocks). */
+  instanceNormBlocks?: number;
   normalization?: Normalization;
   /** Recorded in tds.json (e.g. the config path and command). */
   producedBy?: Record<string, unknown>;
@@ -26,7 +28,10 @@ export interface InitOptions {
 
 const MODEL_FILES = ['tds.json', 'model.json', 'weights.bin', 'model.onnx'];
 
-export function describeModel(model: tf.LayersModel, o: Omit<InitOptions, 'encoderWeights' | 'seed'>): TdsJsonInput {
+export function describeModel(
+  model: tf.LayersModel,
+  o: Omit<InitOptions, 'encoderWeights' | 'seed' | 'instanceNormBlocks'>,
+): TdsJsonInput {
   return {
     format: 'tds-model',
     version: 1,
@@ -63,9 +68,16 @@ export async function initModel(dir: string, o: InitOptions): Promise<TdsJson> {
     height: o.height,
     width: o.width,
     seed: o.seed,
+    instanceNormBlocks: o.instanceNormBlocks,
   });
   try {
     if (o.encoderWeights) {
+      if (o.instanceNormBlocks)
+        throw new TdsError(
+          'BAD_OPTION',
+          'VGG16 encoder weights were trained without instance norm; they cannot load into an instance-norm encoder',
+          'drop --encoder-weights or the instance norm',
+        );
       if (o.profile !== 'paper')
         throw new TdsError(
           'BAD_OPTION',

@@ -8,6 +8,7 @@ import { tf } from './tf.js';
 import { TdsError } from '../errors.js';
 import { makeDirs, writeAtomic } from '../fs-safe.js';
 import './resize-layer.js';
+import './instance-norm-layer.js';
 
 const require = createRequire(import.meta.url);
 

@@ -69,9 +69,10 @@ export function exportOnnx(model: tf.LayersModel): ExportResult {
         const [dil] = cfg.dilationRate as number[];
         const [p0, p1] = cfg.padding === 'same' ? samePads(kh, stride, dil) : [0, 0];
         const wn = g.constant(`${name}/kernel`, w.data, w.dims);
-        const bn = g.constant(`${name}/bias`, new Float32Array(b.dataSync()), [b.shape[0]]);
+        // A conv followed by instance norm has no bias (ONNX Conv's bias input is optional).
+        const bn = b ? [g.constant(`${name}/bias`, new Float32Array(b.dataSync()), [b.shape[0]])] : [];
         out = act(
-          g.node('Conv', [ins[0], wn, bn], {
+          g.node('Conv', [ins[0], wn, ...bn], {
             kernel_shape: [kh, kh],
             strides: [stride, stride],
             dilations: [dil, dil],
@@ -122,6 +123,15 @@ export function exportOnnx(model: tf.LayersModel): ExportResult {
           name === 'seg' ? 'seg' : undefined,
         );
         if (isNhwc) nhwc.add(out);
+        break;
+      }
+      case 'TdsInstanceNorm': {
+        const [gamma, beta] = layer.getWeights();
+        const c = gamma.shape[0];
+        const sc = g.constant(`${name}/scale`, new Float32Array(gamma.dataSync()), [c]);
+        const bn = g.constant(`${name}/bias`, new Float32Array(beta.dataSync()), [c]);
+        const y = g.node('InstanceNormalization', [ins[0], sc, bn], { epsilon: cfg.epsilon as number });
+        out = cfg.relu ? g.node('Relu', [y]) : y;
         break;
       }
       case 'Softmax': {

@@ -5,6 +5,7 @@
 // rates on CPU.
 import { tf } from './tf.js';
 import { ResizeBilinear } from './resize-layer.js';
+import { InstanceNorm } from './instance-norm-layer.js';
 import { TdsError } from '../errors.js';
 
 export type ProfileName = 'paper' | 'fast';
@@ -19,6 +20,8 @@ export interface BuildOptions {
   width: number;
   /** Seed for He-normal initialisation; same seed, same weights. */
   seed?: number;
+  /** Instance-normalise every conv of the first this-many encoder blocks (conv -> IN -> ReLU); 0 = none. */
+  instanceNormBlocks?: number;
 }
 
 interface Spec {
@@ -108,12 +111,19 @@ export function buildTdsNet(o: BuildOptions): tf.LayersModel {
       'check the config',
     );
   const spec = SPECS[o.profile];
+  const inBlocks = o.instanceNormBlocks ?? 0;
+  if (!Number.isInteger(inBlocks) || inBlocks < 0 || inBlocks > spec.encoder.length)
+    throw new TdsError(
+      'BAD_MODEL',
+      `instanceNormBlocks must be an integer in 0..${spec.encoder.length}, got ${inBlocks}`,
+      'e.g. 2 (the first two encoder blocks)',
+    );
   let seed = o.seed ?? 1;
   const he = () => tf.initializers.heNormal({ seed: seed++ });
   const conv = (
     name: string,
     filters: number,
-    opts: { kernel?: number; stride?: number; dilation?: number; relu?: boolean } = {},
+    opts: { kernel?: number; stride?: number; dilation?: number; relu?: boolean; bias?: boolean } = {},
   ) =>
     tf.layers.conv2d({
       name,
@@ -124,6 +134,7 @@ export function buildTdsNet(o: BuildOptions): tf.LayersModel {
       padding: 'same',
       activation: opts.relu === false ? 'linear' : 'relu',
       kernelInitializer: he(),
+      useBias: opts.bias !== false,
       biasInitializer: 'zeros',
     });
 
@@ -134,7 +145,11 @@ export function buildTdsNet(o: BuildOptions): tf.LayersModel {
     block.convs.forEach((f, c) => {
       const stride = !block.pool && c === 0 ? 2 : 1;
       const name = `block${b + 1}_conv${c + 1}`;
-      x = conv(name, f, { stride }).apply(x) as tf.SymbolicTensor;
+      if (b < inBlocks) {
+        // No bias: instance norm subtracts each channel's mean, so a bias would get no gradient.
+        x = conv(name, f, { stride, relu: false, bias: false }).apply(x) as tf.SymbolicTensor;
+        x = new InstanceNorm({ name: `${name}_in`, relu: true }).apply(x) as tf.SymbolicTensor;
+      } else x = conv(name, f, { stride }).apply(x) as tf.SymbolicTensor;
       encoderOut.set(name, x);
     });
     if (block.pool)

@@ -31,6 +31,8 @@ export const OFFICIAL_STAGES: z.infer<typeof stageSchema>[] = [
 export const trainSchema = z
   .object({
     profile: z.enum(['fast', 'paper']).default('fast'),
+    /** Instance-normalise the convs of the first N encoder blocks (src/model/instance-norm-layer.ts); null = none. */
+    instanceNormBlocks: z.number().int().min(0).max(5).nullable().default(null),
     /** Input height and width (multiples of 32). */
     size: z.tuple([z.number().int(), z.number().int()]).default([256, 320]),
     /** Official code: 1. */

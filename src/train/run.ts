@@ -98,6 +98,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     height: H,
     width: W,
     seed: cfg.seed,
+    instanceNormBlocks: cfg.instanceNormBlocks ?? 0,
   });
   const meta = (extra: Record<string, unknown> = {}): TdsJsonInput =>
     describeModel(model, {

@@ -232,30 +232,45 @@ function smallBatch(C: number): Batch {
 }
 
 describe('whole-model gradients and training steps', () => {
-  it('total TDS loss gradients of a small fast model agree between wasm and cpu', async () => {
-    const run = (backend: string) =>
-      onBackend(backend, () => {
-        const m = buildTdsNet({ profile: 'fast', numClasses: 5, numScenes: 3, height: 64, width: 64, seed: 4 });
-        const { losses, grads } = lossGrads(m, smallBatch(5), STAGE_WEIGHTS.scene, 'soft');
-        const out = m.trainableWeights.map(
-          (v, i) => [v.originalName ?? v.name, Object.values(grads)[i].dataSync().slice()] as const,
-        );
-        m.dispose();
-        return { losses, out };
+  it.each([0, 2])(
+    'total TDS loss gradients of a small fast model agree between wasm and cpu (IN blocks %i)',
+    async (inBlocks) => {
+      const run = (backend: string) =>
+        onBackend(backend, () => {
+          const m = buildTdsNet({
+            profile: 'fast',
+            numClasses: 5,
+            numScenes: 3,
+            height: 64,
+            width: 64,
+            seed: 4,
+            instanceNormBlocks: inBlocks,
+          });
+          const { losses, grads } = lossGrads(m, smallBatch(5), STAGE_WEIGHTS.scene, 'soft');
+          const out = m.trainableWeights.map(
+            (v, i) => [v.originalName ?? v.name, Object.values(grads)[i].dataSync().slice()] as const,
+          );
+          m.dispose();
+          return { losses, out };
+        });
+      const c = await run('cpu');
+      const w = await run('wasm');
+      await tf.setBackend('cpu');
+      expect(w.losses.total).toBeCloseTo(c.losses.total, 4);
+      expect(c.out.length).toBeGreaterThan(40);
+      c.out.forEach(([name, g], i) => {
+        expect(w.out[i][0]).toBe(name);
+        expect(relErr(tf.tensor(w.out[i][1]), tf.tensor(g)), name).toBeLessThan(1e-4);
       });
-    const c = await run('cpu');
-    const w = await run('wasm');
-    await tf.setBackend('cpu');
-    expect(w.losses.total).toBeCloseTo(c.losses.total, 4);
-    expect(c.out.length).toBeGreaterThan(40);
-    c.out.forEach(([name, g], i) => {
-      expect(w.out[i][0]).toBe(name);
-      expect(relErr(tf.tensor(w.out[i][1]), tf.tensor(g)), name).toBeLessThan(1e-4);
-    });
-    // the dilated block really receives gradient
-    const d16 = c.out.find(([n]) => n.includes('ce_dilate16/kernel'))!;
-    expect(Math.max(...Array.from(d16[1]).map(Math.abs))).toBeGreaterThan(0);
-  });
+      // the dilated block really receives gradient
+      const d16 = c.out.find(([n]) => n.includes('ce_dilate16/kernel'))!;
+      expect(Math.max(...Array.from(d16[1]).map(Math.abs))).toBeGreaterThan(0);
+      // instance norm's scale and shift are trained (3 IN layers in the first two blocks)
+      const inWeights = c.out.filter(([n]) => /_in\/(gamma|beta)/.test(n));
+      expect(inWeights.length).toBe(inBlocks ? 6 : 0);
+      inWeights.forEach(([n, g]) => expect(Math.max(...Array.from(g).map(Math.abs)), n).toBeGreaterThan(0));
+    },
+  );
 
   it.each(['fast', 'paper'] as const)(
     '%s profile: a training step runs on wasm for all four stages (fast: and lowers the loss)',

@@ -43,34 +43,38 @@ describe('ONNX export and the ORT engine', () => {
   });
 
   it.each([
-    ['fast', 256, 320],
-    ['paper', 64, 96],
-  ] as const)('parity ORT vs tfjs-cpu, %s profile, random weights, seeded input', async (profile, H, W) => {
-    const dir = join(tmp(), profile);
-    await initModel(dir, { profile, palette: robot, height: H, width: W, seed: 11 });
-    const img = synthSequence({ seed: 21, seq: 2, width: W, height: H }).render(1).left;
-    const ort = await createSegmenter(dir);
-    expect(ort.info).toMatchObject({ engine: 'ort', backend: 'cpu' });
-    const ro = await ort.segmentImage(img);
-    ort.dispose();
-    const tfj = await createSegmenter(dir, { engine: 'tfjs', backend: 'cpu' });
-    const rt = await tfj.segmentImage(img);
-    tfj.dispose();
-    const d = compare(ro, rt);
-    expect(d.maxProb).toBeLessThan(1e-4);
-    expect(d.agree).toBeGreaterThanOrEqual(0.999);
-    expect(d.presence).toBeLessThan(1e-4);
-    expect(d.scene).toBeLessThan(1e-4);
-    // the exported graph is recorded in tds.json
-    expect(readTdsJson(dir).onnx).toMatchObject({
-      file: 'model.onnx',
-      input: 'image',
-      inputLayout: 'nchw',
-      outputs: { seg: 'seg', class: 'class', scene: 'scene' },
-      opset: 17,
-      source: 'export',
-    });
-  });
+    ['fast', 256, 320, 0],
+    ['paper', 64, 96, 0],
+    ['fast', 128, 160, 2],
+  ] as const)(
+    'parity ORT vs tfjs-cpu, %s profile, random weights, seeded input (%i x %i, IN blocks %i)',
+    async (profile, H, W, inBlocks) => {
+      const dir = join(tmp(), `${profile}-${inBlocks}`);
+      await initModel(dir, { profile, palette: robot, height: H, width: W, seed: 11, instanceNormBlocks: inBlocks });
+      const img = synthSequence({ seed: 21, seq: 2, width: W, height: H }).render(1).left;
+      const ort = await createSegmenter(dir);
+      expect(ort.info).toMatchObject({ engine: 'ort', backend: 'cpu' });
+      const ro = await ort.segmentImage(img);
+      ort.dispose();
+      const tfj = await createSegmenter(dir, { engine: 'tfjs', backend: 'cpu' });
+      const rt = await tfj.segmentImage(img);
+      tfj.dispose();
+      const d = compare(ro, rt);
+      expect(d.maxProb).toBeLessThan(1e-4);
+      expect(d.agree).toBeGreaterThanOrEqual(0.999);
+      expect(d.presence).toBeLessThan(1e-4);
+      expect(d.scene).toBeLessThan(1e-4);
+      // the exported graph is recorded in tds.json
+      expect(readTdsJson(dir).onnx).toMatchObject({
+        file: 'model.onnx',
+        input: 'image',
+        inputLayout: 'nchw',
+        outputs: { seg: 'seg', class: 'class', scene: 'scene' },
+        opset: 17,
+        source: 'export',
+      });
+    },
+  );
 
   it('exports automatically when model.onnx is missing; changed weights are reported, and tds export keeps the old ONNX', async () => {
     const dir = join(tmp(), 'auto');

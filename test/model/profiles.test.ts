@@ -3,6 +3,7 @@ import { tf } from '../../src/model/tf.js';
 import { buildTdsNet, encoderLayerNames } from '../../src/model/profiles.js';
 import { countGflops } from '../../src/model/flops.js';
 import { ResizeBilinear, resizeHalfPixel } from '../../src/model/resize-layer.js';
+import { instanceNorm } from '../../src/model/instance-norm-layer.js';
 import { useBackend } from '../../src/model/backend.js';
 
 beforeAll(async () => {
@@ -73,6 +74,47 @@ describe('TDSNet profiles', () => {
     expect(() => buildTdsNet({ profile: 'fast', numClasses: 12, numScenes: 3, height: h, width: w })).toThrow(
       /multiples of 32.*got/,
     );
+  });
+
+  it('instance norm in the first two encoder blocks: conv (no bias) -> IN -> ReLU; each channel of each image normalised', () => {
+    const base = buildTdsNet({ profile: 'fast', numClasses: 3, numScenes: 1, height: 64, width: 96, seed: 2 });
+    const m = buildTdsNet({
+      profile: 'fast',
+      numClasses: 3,
+      numScenes: 1,
+      height: 64,
+      width: 96,
+      seed: 2,
+      instanceNormBlocks: 2,
+    });
+    try {
+      const inLayers = m.layers.filter((l) => l.getClassName() === 'TdsInstanceNorm').map((l) => l.name);
+      expect(inLayers).toEqual(['block1_conv1_in', 'block2_conv1_in', 'block2_conv2_in']);
+      // 16 + 32 + 32 channels: the conv biases go, a scale and a shift per channel come
+      expect(m.countParams() - base.countParams()).toBe(80);
+      expect(m.getLayer('block1_conv1').getConfig().useBias).toBe(false);
+      expect(m.getLayer('block3_conv1').getConfig().useBias).toBe(true);
+      // two images of very different brightness: after IN (before the ReLU) every channel has mean 0, variance 1
+      const x = tf.concat([
+        tf.randomUniform([1, 64, 96, 3], 0, 0.2, 'float32', 3),
+        tf.randomUniform([1, 64, 96, 3], 2, 5, 'float32', 4),
+      ]);
+      const conv = m.getLayer('block1_conv1').apply(x) as tf.Tensor4D;
+      const layer = m.getLayer('block1_conv1_in');
+      const [gamma, beta] = layer.getWeights();
+      const y = instanceNorm(conv, gamma, beta, 1e-5);
+      const { mean, variance } = tf.moments(y, [1, 2]);
+      expect(Math.max(...Array.from(mean.dataSync()).map(Math.abs))).toBeLessThan(1e-4);
+      Array.from(variance.dataSync()).forEach((v) => expect(v).toBeCloseTo(1, 2));
+      const relu = layer.apply(conv) as tf.Tensor;
+      expect(tf.min(relu).dataSync()[0]).toBe(0);
+      expect(() =>
+        buildTdsNet({ profile: 'fast', numClasses: 3, numScenes: 1, height: 64, width: 96, instanceNormBlocks: 6 }),
+      ).toThrow(/instanceNormBlocks/);
+    } finally {
+      m.dispose();
+      base.dispose();
+    }
   });
 
   it('an unknown profile is refused', () => {
