@@ -13,6 +13,8 @@ import {
   type Tds3dSpec,
   type Tds3dWeights,
 } from '../../src/model/tds3d.js';
+import { exportTds3dOnnx } from '../../src/model/tds3d-onnx.js';
+import * as ort from 'onnxruntime-node';
 import { regionMaps, regionPresence, segLoss3d, tdsLoss3d } from '../../src/model/losses3d.js';
 
 // BraTS 2015 labels 0-4; regions WT = 1-4, TC = 1,3,4, ET = 4.
@@ -183,4 +185,29 @@ describe('3D TDS network', () => {
     opt.dispose();
     await tf.setBackend('cpu');
   }, 120_000);
+
+  it('exports to ONNX: ONNX Runtime gives the tfjs probabilities and presence logits (NCDHW), any size of multiples of 8', async () => {
+    const w = initTds3d(tiny, 9);
+    // random biases too, so every bias is checked
+    for (const [name, v] of w)
+      if (name.endsWith('/bias')) v.assign(tf.randomNormal(v.shape, 0, 0.1, 'float32', name.length));
+    const session = await ort.InferenceSession.create(exportTds3dOnnx(w, tiny));
+    for (const [D, H, W] of [
+      [16, 16, 24],
+      [8, 24, 16],
+    ]) {
+      const x = tf.randomNormal([1, D, H, W, 2], 0, 1, 'float32', D + H) as tf.Tensor5D;
+      const ref = forwardTds3d(w, tiny, x);
+      const nc = tf.transpose(x, [0, 4, 1, 2, 3]);
+      const out = await session.run({ volume: new ort.Tensor('float32', nc.dataSync() as Float32Array, nc.shape) });
+      expect(out.seg.dims).toEqual([1, 5, D, H, W]);
+      const want = tf.transpose(ref.probs, [0, 4, 1, 2, 3]).dataSync();
+      const got = out.seg.data as Float32Array;
+      expect(Math.max(...Array.from(want).map((v, i) => Math.abs(v - got[i])))).toBeLessThan(1e-4);
+      const pres = ref.presence.dataSync();
+      Array.from(out.class.data as Float32Array).forEach((v, i) => expect(v).toBeCloseTo(pres[i], 4));
+    }
+    await session.release();
+    w.forEach((v) => v.dispose());
+  });
 });
