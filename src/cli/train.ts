@@ -8,6 +8,10 @@ import { TdsError } from '../errors.js';
 import { log } from '../log.js';
 import { configPath } from '../package-paths.js';
 import { parseSize } from './size.js';
+import { readConfigFile } from '../ingest/config-file.js';
+import { parsePalette } from '../ingest/palette.js';
+import { isVolumeDataset } from '../train/config3d.js';
+import { runTrain3d } from './train3d.js';
 
 /** `--hold-out 2` / `1,3` / `none`. */
 function parseHoldOut(v: string): number[] {
@@ -27,7 +31,10 @@ export function registerTrain(program: Command): void {
     .command('train')
     .description('train TDSNet with the staged schedule (seg, +class, +sync, +scene) on frame sequences')
     .requiredOption('--config <file>', 'config YAML: classes, scenes and a train section (configs/robot18.yaml)')
-    .requiredOption('--data <dir>', 'ROBOT18-layout folder, prepared masks, EndoVis17-parts folder or tds synth output')
+    .requiredOption(
+      '--data <dir>',
+      'ROBOT18-layout folder, prepared masks, EndoVis17-parts folder, tds synth output, or (BraTS configs) a folder of case folders',
+    )
     .requiredOption('--out <dir>', 'run folder: checkpoints, metrics.jsonl, curves.svg, model/')
     .option('--profile <name>', 'fast | paper (overrides the config)')
     .option('--size <HxW>', 'training input size, multiples of 32 (overrides the config)')
@@ -36,7 +43,7 @@ export function registerTrain(program: Command): void {
     .option('--epochs-scale <f>', "scale every stage's end epoch (e.g. 0.1 for a quick run)")
     .option(
       '--hold-out <list>',
-      'sequence numbers kept out of training (monitored, never used to pick epochs: each stage keeps its last), or none to train on all',
+      'sequence numbers (BraTS: case folder names) kept out of training (monitored, never used to pick epochs: each stage keeps its last), or none to train on all',
     )
     .option('--json', 'print the summary as JSON')
     .action(
@@ -60,6 +67,10 @@ export function registerTrain(program: Command): void {
           );
         if (o.profile && o.profile !== 'fast' && o.profile !== 'paper')
           throw new TdsError('BAD_MODEL', `unknown profile ${JSON.stringify(o.profile)}`, 'use fast or paper');
+        const raw = readConfigFile(configPath(o.config));
+        const palette = parsePalette(raw, o.config);
+        // Volume datasets (BraTS) train the 3D network on patches.
+        if (isVolumeDataset(palette)) return runTrain3d({ ...o, config: configPath(o.config) }, palette, raw);
         const cfg = loadRunConfig(configPath(o.config));
         const size = o.size ? parseSize(o.size, 'HxW') : undefined;
         cfg.train = applyOverrides(cfg.train, {

@@ -87,20 +87,34 @@ export function checkSpec(s: Tds3dSpec): void {
       bad(`region ${JSON.stringify(r)} must list foreground class indices 1..${s.classes - 1}`);
 }
 
+let instances = 0;
+
+/** Variables of one network from given values (in tds3dWeightShapes order), or He-normal kernels and zero biases. */
+export function tds3dVariables(s: Tds3dSpec, values?: Float32Array[], seed = 1): Tds3dWeights {
+  checkSpec(s);
+  const shapes = tds3dWeightShapes(s);
+  if (values && values.length !== shapes.length)
+    throw new Error(`3D TDS: ${values.length} weights for ${shapes.length}`);
+  const w: Tds3dWeights = new Map();
+  // tfjs variable names are global: prefix each network's (not integer-like, so gradient maps keep this order,
+  // which the optimizer's saved state relies on).
+  const prefix = `tds3d${instances++}`;
+  let k = seed;
+  shapes.forEach(([name, shape], i) => {
+    const init = values
+      ? tf.tensor(values[i], shape)
+      : name.endsWith('/bias')
+        ? tf.zeros(shape)
+        : tf.randomNormal(shape, 0, Math.sqrt(2 / shape.slice(0, -1).reduce((a, b) => a * b, 1)), 'float32', k++);
+    w.set(name, tf.variable(init, true, `${prefix}/${name}`));
+    init.dispose();
+  });
+  return w;
+}
+
 /** He-normal kernels (fan-in), zero biases; same seed, same weights. */
 export function initTds3d(s: Tds3dSpec, seed = 1): Tds3dWeights {
-  checkSpec(s);
-  const w: Tds3dWeights = new Map();
-  let k = seed;
-  for (const [name, shape] of tds3dWeightShapes(s)) {
-    const init = name.endsWith('/bias')
-      ? tf.zeros(shape)
-      : tf.randomNormal(shape, 0, Math.sqrt(2 / shape.slice(0, -1).reduce((a, b) => a * b, 1)), 'float32', k++);
-    // Unnamed variables (tfjs names must be unique per process); the map's key is the weight's name.
-    w.set(name, tf.variable(init, true));
-    init.dispose();
-  }
-  return w;
+  return tds3dVariables(s, undefined, seed);
 }
 
 /** Mean of each pair of depth slices: [N,D,H,W,C] -> [N,D/2,H,W,C]. */
@@ -112,10 +126,13 @@ export function poolDepth(x: tf.Tensor5D): tf.Tensor5D {
 /** Nearest-neighbour x2 upsampling on depth, height and width (ONNX Resize nearest, scales 2). */
 export function upsample2(x: tf.Tensor5D): tf.Tensor5D {
   const [n, d, h, w, c] = x.shape;
-  // Each axis: stack the tensor with itself right after that axis, then merge the two.
-  const w2 = tf.reshape(tf.stack([x, x], 4), [n, d, h, 2 * w, c]);
-  const h2 = tf.reshape(tf.stack([w2, w2], 3), [n, d, 2 * h, 2 * w, c]);
-  return tf.reshape(tf.stack([h2, h2], 2), [n, 2 * d, 2 * h, 2 * w, c]) as tf.Tensor5D;
+  // Each axis doubled by broadcasting against ones (rank 4): its gradient is a sum, where tf.stack's (Unpack)
+  // and tf.concat's (SplitV) gradients took 60% of a training step on wasm.
+  const two = tf.ones([1, 1, 2, 1]);
+  const w2 = tf.mul(tf.reshape(x, [n * d * h, w, 1, c]), two);
+  const h2 = tf.mul(tf.reshape(w2, [n * d, h, 1, 2 * w * c]), two);
+  const d2 = tf.mul(tf.reshape(h2, [n, d, 1, 4 * h * w * c]), two);
+  return tf.reshape(d2, [n, 2 * d, 2 * h, 2 * w, c]) as tf.Tensor5D;
 }
 
 /** The forward pass on an NDHWC patch [N,D,H,W,M] (each of D,H,W a multiple of 8). Call inside tf.tidy. */
@@ -128,12 +145,24 @@ export function forwardTds3d(w: Tds3dWeights, s: Tds3dSpec, x: tf.Tensor5D): Tds
       'use a patch size such as 64x64x64',
     );
   const get = (n: string) => w.get(n)! as tf.Tensor;
-  const conv = (name: string, t: tf.Tensor5D, o: { stride?: number; dilation?: number; relu?: boolean } = {}) => {
+  /** A conv of the channel concatenation of `ts`, as the sum of one conv per part (the kernel sliced by input
+   * channels): the same sum, without concat's gradient (SplitV, slow on wasm) on full-resolution maps. */
+  const conv = (
+    name: string,
+    ts: tf.Tensor5D | tf.Tensor5D[],
+    o: { stride?: number; dilation?: number; relu?: boolean } = {},
+  ) => {
     const st = o.stride ?? 1;
-    const y = tf.add(
-      conv3dViaConv2d(t, get(`${name}/kernel`) as tf.Tensor5D, [1, st, st], 'same', o.dilation ?? 1),
-      get(`${name}/bias`),
-    ) as tf.Tensor5D;
+    const k = get(`${name}/kernel`) as tf.Tensor5D;
+    const parts = Array.isArray(ts) ? ts : [ts];
+    let off = 0;
+    const ys = parts.map((t) => {
+      const ci = t.shape[4];
+      const kk = parts.length === 1 ? k : (tf.slice(k, [0, 0, 0, off, 0], [-1, -1, -1, ci, -1]) as tf.Tensor5D);
+      off += ci;
+      return conv3dViaConv2d(t, kk, [1, st, st], 'same', o.dilation ?? 1);
+    });
+    const y = tf.add(ys.length === 1 ? ys[0] : tf.addN(ys), get(`${name}/bias`)) as tf.Tensor5D;
     return o.relu === false ? y : tf.relu(y);
   };
   const down = (name: string, t: tf.Tensor5D) => conv(name, poolDepth(t), { stride: 2 });
@@ -154,13 +183,12 @@ export function forwardTds3d(w: Tds3dWeights, s: Tds3dSpec, x: tf.Tensor5D): Tds
   const t02 = conv('t02', latent);
   const t12 = conv('t12', latent);
   // Segmentation: concat(t01, t02) at 1/8, decoded with the encoder's skips.
-  let y = tf.concat([t01, t02], 4) as tf.Tensor5D;
-  y = conv('dec3', tf.concat([upsample2(y), e3], 4) as tf.Tensor5D);
-  y = conv('dec2', tf.concat([upsample2(y), e2], 4) as tf.Tensor5D);
-  y = conv('dec1', tf.concat([upsample2(y), e1], 4) as tf.Tensor5D);
+  let y = conv('dec3', [upsample2(t01), upsample2(t02), e3]);
+  y = conv('dec2', [upsample2(y), e2]);
+  y = conv('dec1', [upsample2(y), e1]);
   const probs = tf.softmax(conv('seg_logits', y, { relu: false }), -1) as tf.Tensor5D;
   // Class presence: concat(t01, t12) -> global average pool -> dense -> dense (logits), as the 2D heads.
-  const g = tf.mean(tf.concat([t01, t12], 4), [1, 2, 3]) as tf.Tensor2D;
+  const g = tf.concat([tf.mean(t01, [1, 2, 3]), tf.mean(t12, [1, 2, 3])], 1) as tf.Tensor2D;
   const h = tf.add(tf.matMul(g, get('cls_fc/kernel') as tf.Tensor2D), get('cls_fc/bias'));
   const presence = tf.add(tf.matMul(h as tf.Tensor2D, get('class/kernel') as tf.Tensor2D), get('class/bias'));
   return { probs, presence: presence as tf.Tensor2D };

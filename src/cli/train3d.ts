@@ -1,0 +1,72 @@
+// `tds train` on a volume dataset (BraTS): the 3D TDS network on patches (src/train/train3d.ts). Ctrl-C finishes
+// the current step and keeps the completed epochs (exit 130; --resume continues).
+import type { Palette } from '../ingest/palette.js';
+import { parseTrain3d } from '../train/config3d.js';
+import { train3d } from '../train/train3d.js';
+import type { BackendName } from '../model/backend.js';
+import { TdsError } from '../errors.js';
+import { log } from '../log.js';
+
+export async function runTrain3d(
+  o: {
+    data: string;
+    out: string;
+    backend: string;
+    resume?: boolean;
+    epochsScale?: string;
+    holdOut?: string;
+    json?: boolean;
+    config: string;
+  },
+  palette: Palette,
+  raw: Record<string, unknown>,
+): Promise<void> {
+  const t = parseTrain3d(raw.train, o.config);
+  if (o.holdOut !== undefined) t.holdOut = o.holdOut.trim() === 'none' ? [] : o.holdOut.split(',').map((s) => s.trim());
+  if (o.epochsScale !== undefined) {
+    const f = Number(o.epochsScale);
+    if (!(f > 0)) throw new TdsError('BAD_OPTION', `--epochs-scale must be > 0, got ${o.epochsScale}`, 'e.g. 0.1');
+    let prev = 0;
+    t.stages = t.stages.map((s) => {
+      const until = Math.max(prev + 1, Math.round(s.untilEpoch * f));
+      prev = until;
+      return { ...s, untilEpoch: until };
+    });
+  }
+  const ac = new AbortController();
+  let signalName: NodeJS.Signals | undefined;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (ac.signal.aborted) process.exit(sig === 'SIGTERM' ? 143 : 130);
+    signalName = sig;
+    log.warn('interrupt: finishing the current step and saving; press Ctrl-C again to quit at once');
+    ac.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const r = await train3d({
+      palette,
+      config: t,
+      data: o.data,
+      out: o.out,
+      backend: o.backend as BackendName,
+      resume: o.resume,
+      signal: ac.signal,
+      command: `tds ${process.argv.slice(2).join(' ')}`,
+      onEpoch: (e) => log.info({ ...e, seconds: Math.round(e.seconds) }, 'epoch done'),
+    });
+    if (r.interrupted) process.exitCode = signalName === 'SIGTERM' ? 143 : 130;
+    if (o.json) console.log(JSON.stringify(r));
+    else if (r.interrupted)
+      console.log(
+        `interrupted after ${r.epochsDone} complete epoch(s); progress saved. Continue with: tds train ... --out ${o.out} --resume`,
+      );
+    else
+      console.log(
+        `trained ${r.epochsDone} epochs on ${r.cases.length} case(s) (${r.cases.join(', ')}); model in ${r.modelDir}`,
+      );
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
