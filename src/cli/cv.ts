@@ -8,13 +8,20 @@ import { log } from '../log.js';
 import { configPath } from '../package-paths.js';
 import { nonNegativeInt, positiveInt } from './args.js';
 import { stopOnSignals } from './signals.js';
+import { readConfigFile } from '../ingest/config-file.js';
+import { parsePalette } from '../ingest/palette.js';
+import { isVolumeDataset, parseTrain3d } from '../train/config3d.js';
+import { crossValidateVolumes, cv3dTable } from '../train/cv3d.js';
 
 export function registerCv(program: Command): void {
   program
     .command('cv')
     .description('leave-one-sequence-out cross-validation: one model per held-out sequence, scored on it with tds eval')
     .requiredOption('--config <file>', 'config YAML with a train section (e.g. configs/endovis15-rigid.yaml)')
-    .requiredOption('--data <dir>', 'dataset with several sequences (EndoVis 2015 OPn, ROBOT18 seq_N, prepared)')
+    .requiredOption(
+      '--data <dir>',
+      'dataset with several sequences (EndoVis 2015 OPn, ROBOT18 seq_N, prepared) or BraTS cases (leave one case out)',
+    )
     .requiredOption('--out <dir>', 'folder for fold-SEQ/run, fold-SEQ/pred-VARIANT, cv.json, cv.md (rerun to resume)')
     .option('--parallel <n>', 'trainings at once (tfjs trains on one core each)', '2')
     .option('--final', 'also train the final model on every sequence and give it the winning inference variant')
@@ -40,24 +47,33 @@ export function registerCv(program: Command): void {
         const config = configPath(o.config);
         // Ctrl-C / SIGTERM: every fold in training saves its progress and ends before tds cv exits.
         const stop = stopOnSignals();
+        const opts = {
+          config,
+          data: o.data,
+          out: o.out,
+          cli: fileURLToPath(new URL('./index.js', import.meta.url)),
+          parallel: positiveInt('--parallel', o.parallel),
+          final: o.final,
+          epochsScale: o.epochsScale !== undefined ? Number(o.epochsScale) : undefined,
+          minFps: nonNegativeInt('--min-fps', o.minFps, '25'),
+          average: o.average
+            ?.split(',')
+            .map((d) => d.trim())
+            .filter(Boolean),
+          onLog: (m: string) => log.info(m),
+          signal: stop.signal,
+        };
+        const raw = readConfigFile(config);
+        const palette = parsePalette(raw, config);
         let r: Awaited<ReturnType<typeof crossValidate>>;
         try {
-          r = await crossValidate({
-            config,
-            data: o.data,
-            out: o.out,
-            cli: fileURLToPath(new URL('./index.js', import.meta.url)),
-            parallel: positiveInt('--parallel', o.parallel),
-            final: o.final,
-            epochsScale: o.epochsScale !== undefined ? Number(o.epochsScale) : undefined,
-            minFps: nonNegativeInt('--min-fps', o.minFps, '25'),
-            average: o.average
-              ?.split(',')
-              .map((d) => d.trim())
-              .filter(Boolean),
-            onLog: (m) => log.info(m),
-            signal: stop.signal,
-          });
+          // Volume datasets (BraTS): leave one case out with the 3D network.
+          if (isVolumeDataset(palette)) {
+            const v = await crossValidateVolumes(opts, palette, parseTrain3d(raw.train, config));
+            console.log(o.json ? JSON.stringify(v) : cv3dTable(v));
+            return;
+          }
+          r = await crossValidate(opts);
         } catch (e) {
           if (!stop.received) throw e;
           console.error(`tds: ${(e as Error).message}`);

@@ -8,6 +8,8 @@ import { TdsError } from '../errors.js';
 import { nonNegativeInt } from './args.js';
 import { progress } from './progress.js';
 import { stopOnSignals } from './signals.js';
+import { isModel3dDir } from '../model/model3d-dir.js';
+import { processVolumes } from '../stream/process-volumes.js';
 
 export function registerProcess(program: Command): void {
   processingOptions(
@@ -16,7 +18,10 @@ export function registerProcess(program: Command): void {
       .description(
         'segment a video, frame folder or image: masks, colour PNGs, labels.ndjson, run.json (+ overlay.mp4)',
       )
-      .argument('<input>', 'video file, frame folder (ROBOT18 seq_N or plain) or image')
+      .argument(
+        '<input>',
+        'video file, frame folder (ROBOT18 seq_N or plain), image, or (3D models) MRI case folder(s)',
+      )
       .requiredOption('--model <dir>', 'model folder (e.g. models/demo)')
       .requiredOption('--out <dir>', 'output folder'),
   )
@@ -38,6 +43,8 @@ export function registerProcess(program: Command): void {
           json?: boolean;
         },
       ) => {
+        // A 3D model (BraTS): case folders in, OUT/<case>/seg.nii.gz out.
+        if (isModel3dDir(o.model)) return processVolumesCommand(input, o);
         const p = parseProcessingOptions(o);
         let bar: ReturnType<typeof progress> | undefined;
         const t0 = performance.now();
@@ -78,6 +85,34 @@ export function registerProcess(program: Command): void {
         }
       },
     );
+}
+
+async function processVolumesCommand(
+  input: string,
+  o: { model: string; out: string; resume?: boolean; json?: boolean },
+) {
+  const stop = stopOnSignals();
+  try {
+    const s = await processVolumes(input, {
+      model: o.model,
+      out: o.out,
+      resume: o.resume,
+      signal: stop.signal,
+      onCase: (done, total, name) => console.error(`tds: case ${done}/${total} ${name} written`),
+    });
+    if (s.interrupted) {
+      console.error(
+        `tds: interrupted by ${stop.received}: ${s.cases.length} case(s) are complete in ${o.out} (fix: run the same command with --resume to continue)`,
+      );
+      process.exitCode = stop.received === 'SIGINT' ? 130 : 143;
+      return;
+    }
+    if (o.json) console.log(JSON.stringify(s));
+    else
+      console.log(`segmented ${s.cases.length} case(s) in ${s.seconds.toFixed(1)} s into ${o.out} (<case>/seg.nii.gz)`);
+  } finally {
+    stop.dispose();
+  }
 }
 
 /** The processing options tds process and tds queue add share. */

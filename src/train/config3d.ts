@@ -64,12 +64,15 @@ export const train3dSchema = z
       .min(1),
     inference: z
       .object({
+        /** Sliding-window patch (x, y, z); null: the training patch. The network is convolutional, so a larger
+         * window than it trained on runs fewer, larger passes with less of each at a zero-padded edge. */
+        patch: z.tuple([mult8, mult8, mult8]).nullable().default(null),
         overlap: z.number().min(0).max(0.9).default(0.5),
         blend: z.enum(['gaussian', 'constant']).default('gaussian'),
         minVoxels: z.number().int().min(0).default(0),
       })
       .strict()
-      .default({ overlap: 0.5, blend: 'gaussian', minVoxels: 0 }),
+      .default({ patch: null, overlap: 0.5, blend: 'gaussian', minVoxels: 0 }),
   })
   .strict()
   .superRefine((t, ctx) => {

@@ -249,20 +249,38 @@ function meanScores(scores: FoldScore[], classNames: string[]): Omit<FoldScore, 
 }
 
 /** Runs `node CLI train ...` to completion; resumes a run folder that holds an unfinished run. */
-function trainRun(
+/** Where a run folder stands: started (resume it), finished (its model is written), epochs done. */
+export type RunStatus = (runDir: string) => { started: boolean; finished: boolean; epochsDone: number };
+
+/** A 2D run (src/train/run.ts): finished when its state says done at the config's last epoch. */
+function frameRunStatus(o: CvOptions): RunStatus {
+  // A finished run is kept unless the config's schedule now runs longer (train then continues it).
+  const total = applyOverrides(loadRunConfig(o.config).train, { epochsScale: o.epochsScale }).stages.at(-1)!.untilEpoch;
+  return (runDir) => {
+    const state = readState(runDir);
+    return {
+      started: !!state,
+      finished: !!state?.done && state.epochsDone >= total,
+      epochsDone: state?.epochsDone ?? 0,
+    };
+  };
+}
+
+/** Trains one fold (or the final model) as a `tds train` child; resumes a started run, skips a finished one. */
+export function trainRun(
   o: CvOptions,
   runDir: string,
   holdOut: string,
   log: (m: string) => void,
   stop: AbortSignal,
+  status: RunStatus = frameRunStatus(o),
 ): Promise<void> {
-  const state = readState(runDir);
-  // A finished run is kept unless the config's schedule now runs longer (train then continues it).
-  const total = applyOverrides(loadRunConfig(o.config).train, { epochsScale: o.epochsScale }).stages.at(-1)!.untilEpoch;
-  if (state?.done && state.epochsDone >= total) {
-    log(`${runDir}: already trained (${state.epochsDone} epochs)`);
+  const now = status(runDir);
+  if (now.finished) {
+    log(`${runDir}: already trained (${now.epochsDone} epochs)`);
     return Promise.resolve();
   }
+  const state = now.started;
   const args = [
     o.cli,
     'train',
@@ -290,7 +308,7 @@ function trainRun(
     child.on('error', rej);
     child.on('exit', (code, signal) => {
       stop.removeEventListener('abort', onStop);
-      if (code === 0 && readState(runDir)?.done) res();
+      if (code === 0 && status(runDir).finished) res();
       else if (code === 0 || code === 130 || code === 143)
         rej(
           new TdsError(
@@ -315,7 +333,7 @@ function trainRun(
  * Runs at most `n` tasks at once. The first failure stops the others (`stop` is aborted) and is thrown once every
  * task has ended; no new task starts after `stop` is aborted.
  */
-async function pool(tasks: Array<() => Promise<void>>, n: number, stop: AbortController): Promise<void> {
+export async function pool(tasks: Array<() => Promise<void>>, n: number, stop: AbortController): Promise<void> {
   let next = 0;
   let failure: { e: unknown } | undefined;
   const worker = async () => {

@@ -352,8 +352,8 @@ export async function train3d(o: Train3dOptions): Promise<Train3dResult> {
       classes: p.classes.map((c) => ({ id: c.id, name: c.name, value: c.value ?? c.id, color: c.color })),
       regions: paletteRegions(p),
       voxelScale: t.voxelScale,
-      patch: t.patch,
-      inference: t.inference,
+      patch: t.inference.patch ?? t.patch,
+      inference: { overlap: t.inference.overlap, blend: t.inference.blend, minVoxels: t.inference.minVoxels },
       producedBy: {
         command: o.command ?? 'train',
         dataset: p.dataset,
