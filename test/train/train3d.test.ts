@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { niftiHeader, readNifti, writeNiftiLabels } from '../../src/ingest/nifti.js';
 import { removeSmallComponents3d } from '../../src/postprocess/small-regions3d.js';
 import { readTds3dJson } from '../../src/model/model3d-dir.js';
-import { cli, root, tmp } from '../helpers.js';
+import { cli, fixturesDir, root, tmp } from '../helpers.js';
 
 const DIMS: [number, number, number] = [32, 32, 24];
 
@@ -175,4 +175,30 @@ describe('3D TDS on BraTS-layout folders', () => {
     expect(l[at(1, 1, 1)]).toBe(4);
     expect(removeSmallComponents3d(l, dims, 0)).toEqual({ removed: 0, components: 0 });
   });
+});
+
+const FIX = fixturesDir();
+const brats = FIX && existsSync(join(FIX, 'brats2015')) ? join(FIX, 'brats2015') : undefined;
+
+describe.skipIf(!brats)('fixture tier: the shipped BraTS model (models/brats)', () => {
+  it('tds process on a BraTS 2015 case folder writes seg.nii.gz with labels 0-4 in its geometry, and tds eval scores it', async () => {
+    const meta = readTds3dJson(join(root, 'models', 'brats'));
+    expect(meta.modalities).toEqual(['flair', 't1c']);
+    expect(meta.classes.map((c) => c.value)).toEqual([0, 1, 2, 3, 4]);
+    expect(JSON.stringify(meta.producedBy)).toMatch(/BraTS.*CC BY-NC-SA/);
+    const caseDir = join(brats!, 'validation', 'brats_2013_pat0004_1');
+    const out = join(tmp(), 'pred');
+    const r = cli(['process', caseDir, '--model', join(root, 'models', 'brats'), '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    const seg = await readNifti(join(out, 'brats_2013_pat0004_1', 'seg.nii.gz'));
+    const ref = await readNifti(join(caseDir, 'Flair_subtrMeanDivStd.nii.gz'));
+    expect(seg.dims).toEqual([240, 240, 155]);
+    expect(seg.affine).toEqual(ref.affine);
+    for (const v of new Set(seg.data)) expect([0, 1, 2, 3, 4]).toContain(v);
+    const ev = cli(['eval', '--pred', out, '--gt', caseDir, '--config', 'brats15', '--json']);
+    expect(ev.code, ev.stderr).toBe(0);
+    // one of its training cases: not a score (that is the leave-one-case-out table's), a check that the shipped
+    // weights are the trained ones
+    expect(JSON.parse(ev.stdout).brats.mean.WT.dice).toBeGreaterThan(0.7);
+  }, 120_000);
 });
