@@ -13,7 +13,7 @@ import { cli, fixturesDir, root, tmp } from '../helpers.js';
 const DIMS: [number, number, number] = [32, 32, 24];
 
 /** A case folder: FLAIR and T1c (uint8 intensities), seg with a nested tumour (edema 2, core 1, enhancing 4). */
-async function writeCase(dir: string, seed: number) {
+async function writeCase(dir: string, seed: number, style: '2015' | '2018' = '2015') {
   mkdirSync(dir, { recursive: true });
   const n = DIMS[0] * DIMS[1] * DIMS[2];
   const flair = new Uint8Array(n);
@@ -34,20 +34,33 @@ async function writeCase(dir: string, seed: number) {
         t1c[i] = brain ? (l === 4 ? 200 : l === 1 ? 60 : 100) + Math.floor(rnd() * 20) : 0;
       }
   const h = niftiHeader(DIMS, [1, 1, 1.5]);
+  if (style === '2018') {
+    // BraTS 2018 names: <case>_t1, _t1ce, _t2, _flair, _seg
+    const c = dir.split('/').pop();
+    for (const [m, v] of [
+      ['t1', t1c.map((x) => 255 - x)],
+      ['t1ce', t1c],
+      ['t2', flair.map((x) => x >> 1)],
+      ['flair', flair],
+    ] as const)
+      await writeNiftiLabels(join(dir, `${c}_${m}.nii.gz`), v, h);
+    await writeNiftiLabels(join(dir, `${c}_seg.nii.gz`), seg, h);
+    return;
+  }
   await writeNiftiLabels(join(dir, 'Flair_subtrMeanDivStd.nii.gz'), flair, h);
   await writeNiftiLabels(join(dir, 'T1c_subtrMeanDivStd.nii.gz'), t1c, h);
   await writeNiftiLabels(join(dir, 'OTMultiClass.nii.gz'), seg, h);
 }
 
-/** brats15.yaml with a tiny network and schedule. */
-function tinyConfig(dir: string, epochs: number) {
-  const base = readFileSync(join(root, 'configs', 'brats15.yaml'), 'utf8').split('\ntrain:')[0];
-  const p = join(dir, 'brats-tiny.yaml');
+/** brats15.yaml (or brats18.yaml) with a tiny network and schedule. */
+function tinyConfig(dir: string, epochs: number, style: '15' | '18' = '15') {
+  const base = readFileSync(join(root, 'configs', `brats${style}.yaml`), 'utf8').split('\ntrain:')[0];
+  const p = join(dir, `brats${style}-tiny.yaml`);
   writeFileSync(
     p,
     `${base}
 train:
-  modalities: [flair, t1c]
+  modalities: ${style === '15' ? '[flair, t1c]' : '[t1, t1c, t2, flair]'}
   voxelScale: 2
   patch: [16, 16, 8]
   channels: [4, 8, 8, 8]
@@ -146,6 +159,28 @@ describe('3D TDS on BraTS-layout folders', () => {
       expect(rep.mean.WT.dice).toBeGreaterThanOrEqual(0);
       expect(readFileSync(join(d, 'cv', 'cv.md'), 'utf8')).toMatch(/\| \*\*mean \(3\)\*\* \|/);
     })();
+  }, 300_000);
+
+  it('BraTS 2018 layout and labels: four modalities by name, labels 0, 1, 2, 4 in and out, regions WT 1-2-4, TC 1-4, ET 4', async () => {
+    const d = tmp();
+    for (const [i, name] of ['Brats18_A_1', 'Brats18_B_1'].entries())
+      await writeCase(join(d, 'data', name), 31 + i, '2018');
+    const cfg = tinyConfig(d, 2, '18');
+    const run = join(d, 'run');
+    const tr = cli(['train', '--config', cfg, '--data', join(d, 'data'), '--out', run, '--hold-out', 'Brats18_B_1']);
+    expect(tr.code, tr.stderr).toBe(0);
+    const meta = readTds3dJson(join(run, 'model'));
+    expect(meta.spec.modalities).toBe(4);
+    expect(meta.classes.map((c) => c.value)).toEqual([0, 1, 2, 4]);
+    expect(meta.regions.map((r) => r.classes)).toEqual([[1, 2, 3], [1, 3], [3]]);
+    const out = join(d, 'pred');
+    const pr = cli(['process', join(d, 'data', 'Brats18_B_1'), '--model', join(run, 'model'), '--out', out]);
+    expect(pr.code, pr.stderr).toBe(0);
+    const seg = await readNifti(join(out, 'Brats18_B_1', 'seg.nii.gz'));
+    for (const v of new Set(seg.data)) expect([0, 1, 2, 4]).toContain(v);
+    const ev = cli(['eval', '--pred', out, '--gt', join(d, 'data'), '--config', cfg, '--missing', 'zero', '--json']);
+    expect(ev.code, ev.stderr).toBe(0);
+    expect(JSON.parse(ev.stdout).brats.convention).toBe('2018');
   }, 300_000);
 
   it('3D small-component removal drops whole-tumour components under the size, 6-connected', () => {
