@@ -6,6 +6,7 @@ import { train3d } from '../train/train3d.js';
 import type { BackendName } from '../model/backend.js';
 import { TdsError } from '../errors.js';
 import { log } from '../log.js';
+import { stopOnSignals } from './signals.js';
 
 export async function runTrain3d(
   o: {
@@ -33,16 +34,11 @@ export async function runTrain3d(
       return { ...s, untilEpoch: until };
     });
   }
-  const ac = new AbortController();
-  let signalName: NodeJS.Signals | undefined;
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (ac.signal.aborted) process.exit(sig === 'SIGTERM' ? 143 : 130);
-    signalName = sig;
-    log.warn('interrupt: finishing the current step and saving; press Ctrl-C again to quit at once');
-    ac.abort();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  // Ctrl-C / SIGTERM: finish the current step and keep the completed epochs (a second one quits at once).
+  const stop = stopOnSignals();
+  stop.signal.addEventListener('abort', () =>
+    log.warn('interrupt: finishing the current step and saving; press Ctrl-C again to quit at once'),
+  );
   try {
     const r = await train3d({
       palette,
@@ -51,11 +47,11 @@ export async function runTrain3d(
       out: o.out,
       backend: o.backend as BackendName,
       resume: o.resume,
-      signal: ac.signal,
+      signal: stop.signal,
       command: `tds ${process.argv.slice(2).join(' ')}`,
       onEpoch: (e) => log.info({ ...e, seconds: Math.round(e.seconds) }, 'epoch done'),
     });
-    if (r.interrupted) process.exitCode = signalName === 'SIGTERM' ? 143 : 130;
+    if (r.interrupted) process.exitCode = stop.received === 'SIGTERM' ? 143 : 130;
     if (o.json) console.log(JSON.stringify(r));
     else if (r.interrupted)
       console.log(
@@ -66,7 +62,6 @@ export async function runTrain3d(
         `trained ${r.epochsDone} epochs on ${r.cases.length} case(s) (${r.cases.join(', ')}); model in ${r.modelDir}`,
       );
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stop.dispose();
   }
 }

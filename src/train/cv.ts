@@ -330,10 +330,43 @@ export function trainRun(
 }
 
 /**
+ * Trains every run (fold or final) as a `tds train` child, `o.parallel` at a time. The caller's abort stops them
+ * all (each saves its progress) and is reported once, saying that rerunning resumes them.
+ */
+export async function trainAll(
+  o: CvOptions,
+  runs: Array<{ dir: string; holdOut: string }>,
+  log: (m: string) => void,
+  status?: RunStatus,
+): Promise<void> {
+  const stop = new AbortController();
+  const onAbort = () => stop.abort();
+  o.signal?.addEventListener('abort', onAbort, { once: true });
+  if (o.signal?.aborted) stop.abort();
+  const tasks = runs.map((r) => () => trainRun(o, r.dir, r.holdOut, log, stop.signal, status));
+  let failed: unknown;
+  try {
+    await pool(tasks, o.parallel ?? 2, stop);
+  } catch (e) {
+    failed = e;
+  } finally {
+    o.signal?.removeEventListener('abort', onAbort);
+  }
+  // Stopped by the caller: the runs' "interrupted" rejections are that stop, said once.
+  if (failed && !o.signal?.aborted) throw failed;
+  if (o.signal?.aborted)
+    throw new TdsError(
+      'TRAIN_FAILED',
+      `tds cv was stopped; every training in progress saved its progress in ${o.out}`,
+      'run the same tds cv command again: it resumes them',
+    );
+}
+
+/**
  * Runs at most `n` tasks at once. The first failure stops the others (`stop` is aborted) and is thrown once every
  * task has ended; no new task starts after `stop` is aborted.
  */
-export async function pool(tasks: Array<() => Promise<void>>, n: number, stop: AbortController): Promise<void> {
+async function pool(tasks: Array<() => Promise<void>>, n: number, stop: AbortController): Promise<void> {
   let next = 0;
   let failure: { e: unknown } | undefined;
   const worker = async () => {
@@ -389,30 +422,9 @@ export async function crossValidate(o: CvOptions): Promise<CvReport> {
       );
     }
   } else {
-    const stop = new AbortController();
-    const onAbort = () => stop.abort();
-    o.signal?.addEventListener('abort', onAbort, { once: true });
-    if (o.signal?.aborted) stop.abort();
-    const tasks = folds.map(
-      (f) => () => trainRun(o, runOf(f.name), f.heldOut.map((h) => h.id).join(','), log, stop.signal),
-    );
-    if (o.final) tasks.push(() => trainRun(o, finalRun, 'none', log, stop.signal));
-    let failed: unknown;
-    try {
-      await pool(tasks, o.parallel ?? 2, stop);
-    } catch (e) {
-      failed = e;
-    } finally {
-      o.signal?.removeEventListener('abort', onAbort);
-    }
-    // Stopped by the caller: the folds' "interrupted" rejections are that stop, said once.
-    if (failed && !o.signal?.aborted) throw failed;
-    if (o.signal?.aborted)
-      throw new TdsError(
-        'TRAIN_FAILED',
-        `tds cv was stopped; every training in progress saved its progress in ${o.out}`,
-        'run the same tds cv command again: it resumes them',
-      );
+    const runs = folds.map((f) => ({ dir: runOf(f.name), holdOut: f.heldOut.map((h) => h.id).join(',') }));
+    if (o.final) runs.push({ dir: finalRun, holdOut: 'none' });
+    await trainAll(o, runs, log);
   }
 
   const [H, W] = cfg.train.size;

@@ -11,7 +11,7 @@ import type { Palette } from '../ingest/palette.js';
 import { BRATS_REGIONS, type BratsRegion } from '../eval/brats.js';
 import { bratsConvention, evaluateBrats } from '../eval/brats-eval.js';
 import { processVolumes } from '../stream/process-volumes.js';
-import { pool, trainRun, type CvOptions, type RunStatus } from './cv.js';
+import { trainAll, type CvOptions, type RunStatus } from './cv.js';
 import type { Train3dConfig } from './config3d.js';
 
 export interface Cv3dFold {
@@ -62,27 +62,9 @@ export async function crossValidateVolumes(o: CvOptions, palette: Palette, t: Tr
   const status = volumeRunStatus(total);
   const runOf = (name: string) => join(o.out, `fold-${name}`, 'run');
   const finalRun = join(o.out, 'final', 'run');
-  const stop = new AbortController();
-  const onAbort = () => stop.abort();
-  o.signal?.addEventListener('abort', onAbort, { once: true });
-  if (o.signal?.aborted) stop.abort();
-  const tasks = cases.map((c) => () => trainRun(o, runOf(c.name), c.name, log, stop.signal, status));
-  if (o.final) tasks.push(() => trainRun(o, finalRun, 'none', log, stop.signal, status));
-  let failed: unknown;
-  try {
-    await pool(tasks, o.parallel ?? 2, stop);
-  } catch (e) {
-    failed = e;
-  } finally {
-    o.signal?.removeEventListener('abort', onAbort);
-  }
-  if (failed && !o.signal?.aborted) throw failed;
-  if (o.signal?.aborted)
-    throw new TdsError(
-      'TRAIN_FAILED',
-      `tds cv was stopped; every training in progress saved its progress in ${o.out}`,
-      'run the same tds cv command again: it resumes them',
-    );
+  const runs = cases.map((c) => ({ dir: runOf(c.name), holdOut: c.name }));
+  if (o.final) runs.push({ dir: finalRun, holdOut: 'none' });
+  await trainAll(o, runs, log, status);
   const folds: Cv3dFold[] = [];
   for (const c of cases) {
     const pred = join(o.out, `fold-${c.name}`, 'pred');

@@ -19,6 +19,7 @@ import { packWeights, saveModel3d, unpackWeights } from '../model/model3d-dir.js
 import { BRATS_REGIONS, REGION_LABELS } from '../eval/brats.js';
 import { bratsConvention } from '../eval/brats-eval.js';
 import { diffFingerprints } from './checkpoint.js';
+import { rng } from '../rng.js';
 import type { Train3dConfig } from './config3d.js';
 
 export interface Train3dOptions {
@@ -138,18 +139,6 @@ async function prepareCase(dir: string, name: string, p: Palette, t: Train3dConf
     fractions,
     brainVoxels: Int32Array.from(inBrain),
     tumourVoxels: Int32Array.from(tumour),
-  };
-}
-
-/** mulberry32: small, seedable, good enough for sampling. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 

@@ -4,6 +4,7 @@
 // small-component removal.
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { niftiHeader, readNifti, writeNiftiLabels } from '../../src/ingest/nifti.js';
 import { removeSmallComponents3d } from '../../src/postprocess/small-regions3d.js';
@@ -181,6 +182,34 @@ describe('3D TDS on BraTS-layout folders', () => {
     const ev = cli(['eval', '--pred', out, '--gt', join(d, 'data'), '--config', cfg, '--missing', 'zero', '--json']);
     expect(ev.code, ev.stderr).toBe(0);
     expect(JSON.parse(ev.stdout).brats.convention).toBe('2018');
+  }, 300_000);
+
+  it('Ctrl-C stops a 3D training with its completed epochs saved (exit 130); --resume finishes it', async () => {
+    const d = tmp();
+    for (const [i, name] of ['s1', 's2'].entries()) await writeCase(join(d, 'data', name), 41 + i);
+    const cfg = tinyConfig(d, 40);
+    const run = join(d, 'run');
+    const child = spawn(
+      process.execPath,
+      [join(root, 'dist', 'cli', 'index.js'), 'train', '--config', cfg, '--data', join(d, 'data'), '--out', run],
+      { stdio: 'ignore' },
+    );
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    const t0 = Date.now();
+    while (!existsSync(join(run, 'state.json')) && Date.now() - t0 < 60_000)
+      await new Promise((r) => setTimeout(r, 100));
+    child.kill('SIGINT');
+    expect(await exited).toBe(130);
+    const state = JSON.parse(readFileSync(join(run, 'state.json'), 'utf8'));
+    expect(state.epochsDone).toBeGreaterThanOrEqual(1);
+    expect(state.epochsDone).toBeLessThan(40);
+    expect(existsSync(join(run, 'model'))).toBe(false);
+    const r = cli(['train', '--config', cfg, '--data', join(d, 'data'), '--out', run, '--resume', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ interrupted: false, epochsDone: 40 });
+    expect(
+      JSON.parse(readFileSync(join(run, 'state.json'), 'utf8')).history.map((h: { epoch: number }) => h.epoch),
+    ).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
   }, 300_000);
 
   it('3D small-component removal drops whole-tumour components under the size, 6-connected', () => {
