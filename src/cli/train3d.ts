@@ -2,9 +2,9 @@
 // the current step and keeps the completed epochs (exit 130; --resume continues).
 import type { Palette } from '../ingest/palette.js';
 import { parseTrain3d } from '../train/config3d.js';
+import { scaleStageEnds } from '../train/config.js';
 import { train3d } from '../train/train3d.js';
 import type { BackendName } from '../model/backend.js';
-import { TdsError } from '../errors.js';
 import { log } from '../log.js';
 import { stopOnSignals } from './signals.js';
 
@@ -24,16 +24,7 @@ export async function runTrain3d(
 ): Promise<void> {
   const t = parseTrain3d(raw.train, o.config);
   if (o.holdOut !== undefined) t.holdOut = o.holdOut.trim() === 'none' ? [] : o.holdOut.split(',').map((s) => s.trim());
-  if (o.epochsScale !== undefined) {
-    const f = Number(o.epochsScale);
-    if (!(f > 0)) throw new TdsError('BAD_OPTION', `--epochs-scale must be > 0, got ${o.epochsScale}`, 'e.g. 0.1');
-    let prev = 0;
-    t.stages = t.stages.map((s) => {
-      const until = Math.max(prev + 1, Math.round(s.untilEpoch * f));
-      prev = until;
-      return { ...s, untilEpoch: until };
-    });
-  }
+  if (o.epochsScale !== undefined) t.stages = scaleStageEnds(t.stages, Number(o.epochsScale));
   // Ctrl-C / SIGTERM: finish the current step and keep the completed epochs (a second one quits at once).
   const stop = stopOnSignals();
   stop.signal.addEventListener('abort', () =>

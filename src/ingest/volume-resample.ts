@@ -26,28 +26,37 @@ export function downsample2(v: Float32Array, dims: Dims3): Float32Array {
   return sum;
 }
 
-/** Per-class fractions of each 2x2x2 block, class-major (C x half voxels): the soft targets at 2 mm. */
-export function labelFractions2(labels: Uint8Array, dims: Dims3, values: readonly number[]): Float32Array {
+/**
+ * Per-class fractions of each scale^3 block, class-major (C x output voxels): soft targets at 2 mm (scale 2), or
+ * one-hot labels (scale 1). A label that is not one of `values` is refused.
+ */
+export function labelFractions(
+  labels: Uint8Array,
+  dims: Dims3,
+  values: readonly number[],
+  scale: 1 | 2 = 2,
+): Float32Array {
   const index = new Int16Array(256).fill(-1);
   values.forEach((v, c) => (index[v] = c));
+  const sh = scale === 2 ? 1 : 0;
   const [nx, ny, nz] = dims;
-  const [hx, hy, hz] = halfDims(dims);
+  const [hx, hy, hz] = scale === 2 ? halfDims(dims) : dims;
   const hn = hx * hy * hz;
   const out = new Float32Array(values.length * hn);
   const cnt = new Uint8Array(hn);
   for (let z = 0; z < nz; z++)
     for (let y = 0; y < ny; y++) {
       const row = (z * ny + y) * nx;
-      const o = ((z >> 1) * hy + (y >> 1)) * hx;
+      const o = ((z >> sh) * hy + (y >> sh)) * hx;
       for (let x = 0; x < nx; x++) {
         const c = index[labels[row + x]];
         if (c < 0)
           throw new RangeError(`label ${labels[row + x]} at voxel ${row + x} is not one of ${values.join(', ')}`);
-        out[c * hn + o + (x >> 1)]++;
-        cnt[o + (x >> 1)]++;
+        out[c * hn + o + (x >> sh)]++;
+        cnt[o + (x >> sh)]++;
       }
     }
-  for (let c = 0; c < values.length; c++) for (let i = 0; i < hn; i++) out[c * hn + i] /= cnt[i];
+  if (scale === 2) for (let c = 0; c < values.length; c++) for (let i = 0; i < hn; i++) out[c * hn + i] /= cnt[i];
   return out;
 }
 

@@ -224,6 +224,22 @@ export interface TrainOverrides {
   holdOut?: number[];
 }
 
+/** --epochs-scale: every stage end scaled by `f`, rounded, kept strictly increasing and >= 1. */
+export function scaleStageEnds<S extends { untilEpoch: number }>(stages: S[], f: number): S[] {
+  if (!(f > 0))
+    throw new TdsError(
+      'BAD_OPTION',
+      `--epochs-scale must be a positive number, got ${f}`,
+      'e.g. --epochs-scale 0.1 for a quick run',
+    );
+  let last = 0;
+  return stages.map((s) => {
+    const until = Math.max(last + 1, Math.round(s.untilEpoch * f));
+    last = until;
+    return { ...s, untilEpoch: until };
+  });
+}
+
 /** Applies CLI overrides; --epochs-scale scales every stage end (rounded, kept strictly increasing, >= 1). */
 export function applyOverrides(t: TrainConfig, o: TrainOverrides): TrainConfig {
   const out: TrainConfig = structuredClone(t);
@@ -242,19 +258,6 @@ export function applyOverrides(t: TrainConfig, o: TrainOverrides): TrainConfig {
     out.validation = { sequences: o.holdOut };
     out.select = 'last';
   }
-  if (o.epochsScale !== undefined) {
-    if (!(o.epochsScale > 0))
-      throw new TdsError(
-        'BAD_OPTION',
-        `--epochs-scale must be a positive number, got ${o.epochsScale}`,
-        'e.g. --epochs-scale 0.1 for a quick run',
-      );
-    let last = 0;
-    out.stages = out.stages.map((s) => {
-      const until = Math.max(last + 1, Math.round(s.untilEpoch * o.epochsScale!));
-      last = until;
-      return { ...s, untilEpoch: until };
-    });
-  }
+  if (o.epochsScale !== undefined) out.stages = scaleStageEnds(out.stages, o.epochsScale);
   return out;
 }

@@ -13,6 +13,7 @@ import { bratsConvention, evaluateBrats } from '../eval/brats-eval.js';
 import { processVolumes } from '../stream/process-volumes.js';
 import { trainAll, type CvOptions, type RunStatus } from './cv.js';
 import type { Train3dConfig } from './config3d.js';
+import { scaleStageEnds } from './config.js';
 
 export interface Cv3dFold {
   case: string;
@@ -56,9 +57,7 @@ export async function crossValidateVolumes(o: CvOptions, palette: Palette, t: Tr
     );
   const log = o.onLog ?? (() => {});
   makeDirs(o.out);
-  const scale = o.epochsScale ?? 1;
-  let prev = 0;
-  const total = t.stages.map((s) => (prev = Math.max(prev + 1, Math.round(s.untilEpoch * scale)))).at(-1)!;
+  const total = (o.epochsScale ? scaleStageEnds(t.stages, o.epochsScale) : t.stages).at(-1)!.untilEpoch;
   const status = volumeRunStatus(total);
   const runOf = (name: string) => join(o.out, `fold-${name}`, 'run');
   const finalRun = join(o.out, 'final', 'run');

@@ -12,7 +12,7 @@ import { useBackend, type BackendName } from '../model/backend.js';
 import { ensureTrainingKernels } from '../model/kernels/index.js';
 import { caseTruth, findCases, loadCase, scanCase, type Modality } from '../ingest/brats.js';
 import type { Palette } from '../ingest/palette.js';
-import { downsample2, halfDims, labelFractions2, type Dims3 } from '../ingest/volume-resample.js';
+import { downsample2, halfDims, labelFractions, type Dims3 } from '../ingest/volume-resample.js';
 import { forwardTds3d, tds3dVariables, tds3dWeightShapes, type Tds3dSpec, type Tds3dWeights } from '../model/tds3d.js';
 import { tdsLoss3d } from '../model/losses3d.js';
 import { packWeights, saveModel3d, unpackWeights } from '../model/model3d-dir.js';
@@ -107,16 +107,9 @@ async function prepareCase(dir: string, name: string, p: Palette, t: Train3dConf
   const values = p.classes.map((k) => k.value ?? k.id);
   let fractions: Float32Array;
   try {
-    fractions = labelFractions2(c.labels, full, values);
+    fractions = labelFractions(c.labels, full, values, t.voxelScale);
   } catch (e) {
     throw new TdsError('BAD_LABEL', `${c.case.truth}: ${(e as Error).message}`, 'check the config’s class values');
-  }
-  if (!scaled) {
-    // fractions at full resolution: one-hot
-    fractions = new Float32Array(values.length * c.labels.length);
-    const idx = new Int16Array(256).fill(-1);
-    values.forEach((v, i) => (idx[v] = i));
-    c.labels.forEach((l, i) => (fractions[idx[l] * c.labels!.length + i] = 1));
   }
   const channels = scaled ? c.channels.map((v) => downsample2(v, full)) : c.channels;
   const brainF = scaled ? downsample2(Float32Array.from(c.brain), full) : Float32Array.from(c.brain);

@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import {
   downsample2,
   halfDims,
-  labelFractions2,
+  labelFractions,
   upsampleArgmax2,
   type Dims3,
 } from '../../src/ingest/volume-resample.js';
@@ -60,9 +60,9 @@ describe('volume resampling', () => {
   it('labels become per-class fractions summing to 1; an unknown label is refused', () => {
     const dims: Dims3 = [2, 2, 2];
     const l = Uint8Array.from([0, 0, 4, 4, 2, 0, 0, 4]);
-    const f = labelFractions2(l, dims, [0, 1, 2, 4]);
+    const f = labelFractions(l, dims, [0, 1, 2, 4]);
     expect(Array.from(f)).toEqual([0.5, 0, 0.125, 0.375]);
-    expect(() => labelFractions2(Uint8Array.from([0, 3, 0, 0, 0, 0, 0, 0]), dims, [0, 1, 2, 4])).toThrow(/label 3/);
+    expect(() => labelFractions(Uint8Array.from([0, 3, 0, 0, 0, 0, 0, 0]), dims, [0, 1, 2, 4])).toThrow(/label 3/);
   });
 
   it('upsampled argmax equals interpolating every voxel (random probabilities, odd sizes)', () => {
