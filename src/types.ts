@@ -46,6 +46,13 @@ export interface EnsembleResult {
   /** Sizes that ran, as "HxW". */
   sizes: string[];
   inferMs: number;
+  /** Forward passes alone, summed, where the engine times them on its own thread (ORT). */
+  runMs?: number;
+  /**
+   * Hands `fused` back to the engine for the next frame (no allocation per frame): call it when done with
+   * `fused`, never before; afterwards it is overwritten. Absent when there is nothing to reuse.
+   */
+  release?: () => void;
 }
 
 /** One frame turned into labels: the mask at the source resolution and the frame-level labels. */
@@ -65,5 +72,6 @@ export interface FrameResult {
   /** Agreement of mask and class head over all classes, in [0,1]. */
   sync: number;
   sizes: string[];
-  ms: { decode: number; infer: number; post: number };
+  /** Milliseconds: decoding, inference (`run`: its forward passes alone, when known), post-processing. */
+  ms: { decode: number; infer: number; run?: number; post: number };
 }

@@ -53,10 +53,10 @@ export async function benchPipeline(o: BenchOptions): Promise<BenchResult[]> {
     const decoded: Image[] = [];
     for await (const f of openDecoder(clip).frames) decoded.push(f.left);
     const ens = await createEnsemble(model);
-    for (const f of decoded.slice(0, 5)) await ens.segment(f);
+    for (const f of decoded.slice(0, 5)) (await ens.segment(f)).release?.();
     const engineRun = async () => {
       const t0 = performance.now();
-      for (const f of decoded) await ens.segment(f);
+      for (const f of decoded) (await ens.segment(f)).release?.();
       return decoded.length / ((performance.now() - t0) / 1000);
     };
     // Batch pipeline end to end into a fresh folder: masks + labels (--masks-only), and with colour PNGs too.

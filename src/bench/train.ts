@@ -1,14 +1,16 @@
 // Training figures: one TDS training step (all four loss terms, batch 1, Adam) of the fast profile at 256x320 on
-// the wasm and cpu backends, in one process on the same model and batch; wasm split into forward/backward/optimizer.
+// the wasm and cpu backends, in one process on the same batch; wasm split into forward/backward/optimizer. The
+// two backends are timed in turns (wasm, cpu, wasm, cpu, ...) so a slow spell of the machine lands on both, and
+// the ratio is the median of the per-turn ratios with their spread.
 import { tf } from '../model/tf.js';
 import { buildTdsNet } from '../model/profiles.js';
 import { forwardLoss, lossGrads, type Batch } from '../train/step.js';
 import { OFFICIAL_STAGES } from '../train/config.js';
+import { median } from '../median.js';
+import { spread, type BenchOptions, type BenchResult } from './types.js';
 
 /** The last official stage: every loss term on. */
 const ALL_TERMS = OFFICIAL_STAGES[OFFICIAL_STAGES.length - 1];
-import { median } from '../median.js';
-import type { BenchOptions, BenchResult } from './types.js';
 
 interface StepTimes {
   step: number;
@@ -17,60 +19,91 @@ interface StepTimes {
   optimizer: number;
 }
 
-async function timeSteps(backend: string, runs: number): Promise<StepTimes> {
+const H = 256;
+const W = 320;
+
+/** One backend's model, optimizer and batch, created on that backend so no step moves data between backends. */
+interface Trainer {
+  backend: string;
+  model: ReturnType<typeof buildTdsNet>;
+  opt: tf.Optimizer;
+  batch: Batch;
+}
+
+async function trainer(backend: string): Promise<Trainer> {
   await tf.setBackend(backend);
-  const H = 256;
-  const W = 320;
   const model = buildTdsNet({ profile: 'fast', numClasses: 12, numScenes: 3, height: H, width: W, seed: 1 });
   const batch: Batch = tf.tidy(() => ({
     images: tf.randomNormal([1, H, W, 3], 0, 1, 'float32', 1) as tf.Tensor4D,
     oneHot: tf.oneHot(tf.randomUniform([1, H, W], 0, 12, 'int32', 2) as tf.Tensor3D, 12).toFloat() as tf.Tensor4D,
     sceneIds: tf.tensor1d([1]),
   }));
-  const opt: tf.Optimizer = tf.train.adam(1e-4);
-  const t: StepTimes[] = [];
-  try {
-    for (let i = 0; i < runs + 1; i++) {
-      let t0 = performance.now();
-      tf.tidy(() => forwardLoss(model, batch, ALL_TERMS, 'hard').total.dataSync());
-      const forward = performance.now() - t0;
-      t0 = performance.now();
-      const { grads } = lossGrads(model, batch, ALL_TERMS, 'hard');
-      Object.values(grads).forEach((g) => g.dataSync());
-      const fb = performance.now() - t0;
-      t0 = performance.now();
-      opt.applyGradients(grads as tf.NamedTensorMap);
-      tf.dispose(Object.values(grads));
-      model.trainableWeights.forEach((v) => v.read().dataSync());
-      const optimizer = performance.now() - t0;
-      // A step is forward+backward (one pass computes both) plus the update.
-      if (i > 0) t.push({ step: fb + optimizer, forward, backward: fb - forward, optimizer });
-    }
-  } finally {
-    model.dispose();
-    opt.dispose();
-    tf.dispose([batch.images, batch.oneHot, batch.sceneIds]);
+  return { backend, model, opt: tf.train.adam(1e-4), batch };
+}
+
+function disposeTrainer(t: Trainer): void {
+  t.model.dispose();
+  t.opt.dispose();
+  tf.dispose([t.batch.images, t.batch.oneHot, t.batch.sceneIds]);
+}
+
+/** Times `runs` steps on the trainer's backend (its tensors never leave it). */
+async function timeSteps(t: Trainer, runs: number): Promise<StepTimes[]> {
+  await tf.setBackend(t.backend);
+  const out: StepTimes[] = [];
+  for (let i = 0; i < runs; i++) {
+    let t0 = performance.now();
+    tf.tidy(() => forwardLoss(t.model, t.batch, ALL_TERMS, 'hard').total.dataSync());
+    const forward = performance.now() - t0;
+    t0 = performance.now();
+    const { grads } = lossGrads(t.model, t.batch, ALL_TERMS, 'hard');
+    Object.values(grads).forEach((g) => g.dataSync());
+    const fb = performance.now() - t0;
+    t0 = performance.now();
+    t.opt.applyGradients(grads as tf.NamedTensorMap);
+    tf.dispose(Object.values(grads));
+    t.model.trainableWeights.forEach((v) => v.read().dataSync());
+    const optimizer = performance.now() - t0;
+    // A step is forward+backward (one pass computes both) plus the update.
+    out.push({ step: fb + optimizer, forward, backward: fb - forward, optimizer });
   }
-  return {
-    step: median(t.map((x) => x.step)),
-    forward: median(t.map((x) => x.forward)),
-    backward: median(t.map((x) => x.backward)),
-    optimizer: median(t.map((x) => x.optimizer)),
-  };
+  return out;
 }
 
 export async function benchTrain(o: BenchOptions): Promise<BenchResult[]> {
   const prev = tf.getBackend();
-  const wasm = await timeSteps('wasm', o.quick ? 3 : 10);
-  const cpu = await timeSteps('cpu', o.quick ? 1 : 2);
-  if (prev) await tf.setBackend(prev);
+  const wasmT = await trainer('wasm');
+  const cpuT = await trainer('cpu');
+  // A cpu step takes ~30 s, so a turn is one cpu step against the median of a few wasm steps.
+  const turns = o.quick ? 1 : 3;
+  const wasmPerTurn = o.quick ? 2 : 3;
+  const wasm: StepTimes[] = [];
+  const cpu: StepTimes[] = [];
+  const ratios: number[] = [];
+  try {
+    // Warm-up: each backend's kernels compiled/JITted and its memory allocated once before anything is timed.
+    await timeSteps(wasmT, 1);
+    if (!o.quick) await timeSteps(cpuT, 1);
+    for (let i = 0; i < turns; i++) {
+      const w = await timeSteps(wasmT, wasmPerTurn);
+      const c = await timeSteps(cpuT, 1);
+      wasm.push(...w);
+      cpu.push(...c);
+      ratios.push(c[0].step / median(w.map((x) => x.step)));
+    }
+  } finally {
+    disposeTrainer(wasmT);
+    disposeTrainer(cpuT);
+    if (prev) await tf.setBackend(prev);
+  }
   const r = (x: number) => Math.round(x);
+  const pick = (xs: StepTimes[], k: keyof StepTimes) => xs.map((x) => x[k]);
   return [
-    { name: 'train.wasm.fast.256x320.step.ms', value: r(wasm.step), unit: 'ms' },
-    { name: 'train.cpu.fast.256x320.step.ms', value: r(cpu.step), unit: 'ms' },
-    { name: 'train.ratio.cpu-vs-wasm.fast', value: Math.round((cpu.step / wasm.step) * 10) / 10, unit: 'x' },
-    { name: 'train.wasm.fast.256x320.forward.ms', value: r(wasm.forward), unit: 'ms' },
-    { name: 'train.wasm.fast.256x320.backward.ms', value: r(wasm.backward), unit: 'ms' },
-    { name: 'train.wasm.fast.256x320.optimizer.ms', value: r(wasm.optimizer), unit: 'ms' },
+    spread('train.wasm.fast.256x320.step.ms', pick(wasm, 'step'), 'ms', r),
+    spread('train.cpu.fast.256x320.step.ms', pick(cpu, 'step'), 'ms', r),
+    spread('train.ratio.cpu-vs-wasm.fast', ratios, 'x'),
+    spread('train.wasm.fast.256x320.forward.ms', pick(wasm, 'forward'), 'ms', r),
+    spread('train.wasm.fast.256x320.backward.ms', pick(wasm, 'backward'), 'ms', r),
+    spread('train.wasm.fast.256x320.optimizer.ms', pick(wasm, 'optimizer'), 'ms', r),
   ];
 }

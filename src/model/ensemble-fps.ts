@@ -15,7 +15,7 @@ export async function ensembleFps(
     const times: number[] = [];
     for (let i = 0; i < warmup + runs; i++) {
       const t0 = performance.now();
-      await ens.segment(img);
+      (await ens.segment(img)).release?.();
       if (i >= warmup) times.push(performance.now() - t0);
     }
     return 1000 / median(times);

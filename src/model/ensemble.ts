@@ -163,16 +163,26 @@ export async function createEnsemble(modelDir: string, o: EnsembleOptions = {}):
     const presence = new Float32Array(members[0].info.meta.classes.length);
     const scene = new Float32Array(members[0].info.meta.scenes.length);
     let runs = 0;
+    let runMs: number | undefined;
+    // Member outputs the engine may reuse once nothing reads them (see Segmentation.recycle).
+    const recyclers: Array<() => void> = [];
     const flipped = o.flip ? flipImage(image) : undefined;
     for (const [i, g] of use.entries()) {
       for (const m of g) {
         for (const img of flipped ? [image, flipped] : [image]) {
           const r = await m.segmentImage(img);
           const map = { probs: r.probs, width: r.width, height: r.height, numClasses: r.numClasses };
-          maps.push(img === flipped ? flipProbsHorizontal(map) : map);
+          if (img === flipped) {
+            maps.push(flipProbsHorizontal(map));
+            r.recycle?.();
+          } else {
+            maps.push(map);
+            if (r.recycle) recyclers.push(r.recycle);
+          }
           weights.push(o.weights?.[i] ?? 1);
           r.presence.forEach((v, k) => (presence[k] += v));
           r.scene.forEach((v, k) => (scene[k] += v));
+          if (r.runMs !== undefined) runMs = (runMs ?? 0) + r.runMs;
           runs++;
         }
       }
@@ -180,12 +190,17 @@ export async function createEnsemble(modelDir: string, o: EnsembleOptions = {}):
     for (let k = 0; k < presence.length; k++) presence[k] /= runs;
     for (let k = 0; k < scene.length; k++) scene[k] /= runs;
     const fused = maps.length === 1 ? maps[0] : fuseProbabilities(maps, { weights });
+    // Fusion made a new map: the members' are free now. A single map is the engine's buffer: the caller
+    // releases it when done.
+    if (maps.length > 1) recyclers.splice(0).forEach((f) => f());
     return {
       fused,
       presence,
       scene,
       sizes: use.map((g) => `${g[0].info.inputSize.height}x${g[0].info.inputSize.width}`),
       inferMs: performance.now() - t0,
+      runMs,
+      release: recyclers.length ? () => recyclers.splice(0).forEach((f) => f()) : undefined,
     };
   };
   return {
@@ -195,13 +210,24 @@ export async function createEnsemble(modelDir: string, o: EnsembleOptions = {}):
     async segment(image, limit = groups.length) {
       const first = await once(image, limit);
       const rect = o.roi ? roiRect(first.fused, image.width, image.height, o.roi) : undefined;
-      if (!rect) return o.largest?.length ? { ...first, fused: keepLargestRegion(first.fused, o.largest) } : first;
+      if (!rect) {
+        if (!o.largest?.length) return first;
+        // keepLargestRegion and pasteRoi make new maps: the passes' own buffers are free after them.
+        const fused = keepLargestRegion(first.fused, o.largest);
+        first.release?.();
+        return { ...first, fused, release: undefined };
+      }
+      first.release?.();
       const second = await once(cropImage(image, rect), limit);
+      const fused = pasteRoi(keepLargestRegion(second.fused, o.roi!.classes), rect, image.width, image.height);
+      second.release?.();
       // Presence and scene from the crop: the view in which the structure is resolved.
       return {
         ...second,
-        fused: pasteRoi(keepLargestRegion(second.fused, o.roi!.classes), rect, image.width, image.height),
+        fused,
+        release: undefined,
         inferMs: first.inferMs + second.inferMs,
+        runMs: first.runMs === undefined ? undefined : first.runMs + (second.runMs ?? 0),
       };
     },
     dispose() {

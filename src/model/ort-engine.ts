@@ -37,8 +37,9 @@ class OrtSegmenter extends BaseSegmenter {
     preprocessInto(image, height, width, meta.normalization, onnx.inputLayout, input);
     const dims = onnx.inputLayout === 'nchw' ? [1, 3, height, width] : [1, height, width, 3];
     let out: Outputs;
+    let runMs: number;
     try {
-      out = await this.thread.run(onnx.input, input, dims);
+      ({ outputs: out, runMs } = await this.thread.run(onnx.input, input, dims));
     } catch (e) {
       throw new TdsError(
         'BAD_MODEL',
@@ -58,11 +59,30 @@ class OrtSegmenter extends BaseSegmenter {
       );
     }
     const probs = segToProbs(seg.data, height, width, C, meta.outputs.seg.activation, meta.outputs.seg.layout);
+    // The raw output goes back to the thread for the next run: now when the probabilities are a new array,
+    // else when the caller says it is done with them (recycle).
+    let given = false;
+    const giveBack = () => {
+      // Once: a buffer handed back twice would be sent to two runs at once.
+      if (!given) this.thread.recycle(onnx.outputs.seg, seg.data);
+      given = true;
+    };
+    if (probs !== seg.data) giveBack();
     const cls = onnx.outputs.class ? out[onnx.outputs.class].data : new Float32Array(0);
     const sc = onnx.outputs.scene ? out[onnx.outputs.scene].data : new Float32Array(0);
     const presence = meta.outputs.class.activation === 'sigmoid' ? cls : sigmoid(cls);
     const scene = sc.length === 0 ? sc : meta.outputs.scene.activation === 'softmax' ? sc : softmax(sc);
-    return { probs, width, height, numClasses: C, presence, scene, ms: performance.now() - t0 };
+    return {
+      probs,
+      width,
+      height,
+      numClasses: C,
+      presence,
+      scene,
+      ms: performance.now() - t0,
+      runMs,
+      recycle: given ? undefined : giveBack,
+    };
   }
 
   protected release(): void {

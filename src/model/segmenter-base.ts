@@ -38,6 +38,13 @@ export interface Segmentation {
   scene: Float32Array;
   /** Inference time in ms (preprocess + forward + read back). */
   ms: number;
+  /** The forward pass alone where the engine runs it on another thread (ORT): the rest of `ms` is this thread's. */
+  runMs?: number;
+  /**
+   * Hands `probs` back to the engine for a later frame (no allocation per frame): call it only when done with
+   * `probs`; afterwards they are overwritten. Absent when the engine has nothing to reuse.
+   */
+  recycle?: () => void;
 }
 
 export interface SegmenterInfo {

@@ -45,6 +45,6 @@ export function analyze(
     scene: { label: scene.label, probs: scene.probs },
     sync: syncConsistency(inMask, inHead, C),
     sizes: e.sizes,
-    ms: { decode: decodeMs, infer: e.inferMs, post: performance.now() - t0 },
+    ms: { decode: decodeMs, infer: e.inferMs, run: e.runMs, post: performance.now() - t0 },
   };
 }

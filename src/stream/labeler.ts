@@ -29,8 +29,12 @@ export async function createLabeler(modelDir: string, o: LabelerOptions = {}): P
   const classes = meta.classes.map((c) => c.name);
   const scenes = meta.scenes.map((c) => c.name);
   let lastPts = -Infinity;
-  const run = async (frame: Frame) =>
-    analyze(frame, await ens.segment(frame.left), classes, scenes, { minArea: s.minArea });
+  const run = async (frame: Frame) => {
+    const e = await ens.segment(frame.left);
+    const r = analyze(frame, e, classes, scenes, { minArea: s.minArea });
+    e.release?.();
+    return r;
+  };
   return {
     classes,
     scenes,

@@ -153,6 +153,7 @@ export function liveSegment(o: LiveSegmentOptions): OperatorFunction<ArrivedFram
           return from(o.segment(f, counts.activeSizes)).pipe(
             map((e): LiveResult => {
               const r = analyze(f, e, o.classNames, o.sceneNames, o.post);
+              e.release?.();
               const took = scheduler.now() - start;
               if (o.deadlineMs) {
                 if (took > o.deadlineMs && counts.activeSizes > 1) {

@@ -244,6 +244,7 @@ async function processLocked(input: string, o: ProcessOptions): Promise<ProcessS
         continue;
       }
       const r: FrameResult = analyze(s.frame, s.result, classNames, sceneNames, { minArea: o.minArea! }, s.decodeMs);
+      s.result.release?.();
       const w0 = performance.now();
       // PNG encoding runs on libuv's threads: the loop goes on to the next frame meanwhile (a few frames in
       // flight), and each frame's completion record still follows its PNGs and the frames before it.

@@ -63,6 +63,19 @@ export interface LiveCounters extends LiveCounts {
   reopened: number;
 }
 
+/** One published frame's times (ms; `arrivedAt` on performance.now()'s clock). */
+export interface FrameTiming {
+  arrivedAt: number;
+  /** Arrival to mask published. */
+  latency: number;
+  /** Inference on this thread's clock: preprocessing, the engine, reading back. */
+  infer: number;
+  /** The forward passes alone on the engine's own thread (ORT), when known. */
+  run?: number;
+  /** Upsampling, argmax, small regions, labels. */
+  post: number;
+}
+
 export interface ServeHandle {
   url: string;
   port: number;
@@ -73,6 +86,8 @@ export interface ServeHandle {
   /** Latencies (ms, arrival to mask published) of the most recent frames. */
   latencies(): number[];
   inferTimes(): number[];
+  /** Where each of the most recent frames' time went (the latency's parts), oldest first. */
+  frameTimings(): FrameTiming[];
   /** Resolves when the source ends (files without --loop). */
   done: Promise<void>;
   /** Stops; resolves with the recording's files (closed and indexed) when recording. */
@@ -234,6 +249,7 @@ export async function serve(input: string, options: ServeOptions): Promise<Serve
     ens.members.slice(0, counters.activeSizes).map((m) => `${m.info.inputSize.height}x${m.info.inputSize.width}`);
   const latencies: number[] = [];
   const infers: number[] = [];
+  const timings: FrameTiming[] = [];
   const hello: ServerOptions['hello'] = {
     model: {
       profile: meta.profile,
@@ -302,8 +318,8 @@ export async function serve(input: string, options: ServeOptions): Promise<Serve
     });
     pub.metrics.latency.observe(latencyMs / 1000);
     latencies.push(latencyMs);
-    if (latencies.length > 2000) latencies.splice(0, latencies.length - 2000);
-    if (infers.length > 2000) infers.splice(0, infers.length - 2000);
+    timings.push({ arrivedAt: r.arrivedAt, latency: latencyMs, infer: r.ms.infer, run: r.ms.run, post: r.ms.post });
+    for (const a of [latencies, infers, timings]) if (a.length > 2000) a.splice(0, a.length - 2000);
   };
 
   // Frames being published (encodes in flight): close waits for them, so a recording holds every frame counted.
@@ -338,7 +354,7 @@ export async function serve(input: string, options: ServeOptions): Promise<Serve
       complete: () => resolve(),
     });
   });
-  return handleOf(out, counters, done, { latencies, infers }, async () => {
+  return handleOf(out, counters, done, { latencies, infers, timings }, async () => {
     clearInterval(stats);
     sub?.unsubscribe();
     await Promise.all(inflight);
@@ -355,7 +371,7 @@ function handleOf(
   out: Publishing,
   counters: LiveCounters,
   done: Promise<void>,
-  times: { latencies: number[]; infers: number[] },
+  times: { latencies: number[]; infers: number[]; timings: FrameTiming[] },
   stop: () => Promise<void>,
 ): ServeHandle {
   let closing: Promise<void> | undefined;
@@ -368,6 +384,7 @@ function handleOf(
     recorder: out.recorder,
     latencies: () => times.latencies.slice(),
     inferTimes: () => times.infers.slice(),
+    frameTimings: () => times.timings.slice(),
     done,
     close: () => (closing ??= stop()),
   };
@@ -482,7 +499,7 @@ async function replay(file: string, o: ServeOptions): Promise<ServeHandle> {
       rec = await openRecording(file);
     }
   })();
-  return handleOf(out, counters, done, { latencies: [], infers: [] }, async () => {
+  return handleOf(out, counters, done, { latencies: [], infers: [], timings: [] }, async () => {
     stopped = true;
     wake?.();
     clearInterval(stats);

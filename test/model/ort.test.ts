@@ -125,6 +125,33 @@ describe('ONNX export and the ORT engine', () => {
     await expect(seg.segmentImage(img)).rejects.toThrow(/disposed/);
   });
 
+  it('output buffers handed back (recycle) are reused by later runs without changing any result; runMs is the forward pass', async () => {
+    const dir = join(tmp(), 'recycle');
+    await initModel(dir, { profile: 'fast', palette: robot, height: 64, width: 96, seed: 5 });
+    const seg = await createSegmenter(dir, { threads: 1 });
+    const seq = synthSequence({ seed: 8, seq: 1, width: 96, height: 64 });
+    const imgs = [0, 1, 2].map((i) => seq.render(i).left);
+    // Reference: fresh buffers, never handed back.
+    const ref = [];
+    for (const img of imgs) ref.push((await seg.segmentImage(img)).probs.slice());
+    let prev: Segmentation | undefined;
+    for (let round = 0; round < 3; round++) {
+      for (const [i, img] of imgs.entries()) {
+        const r = await seg.segmentImage(img);
+        // The buffer handed back travelled to the inference thread with this run (detached here).
+        if (prev) expect(prev.probs.length).toBe(0);
+        expect(Array.from(r.probs)).toEqual(Array.from(ref[i]));
+        expect(r.runMs).toBeGreaterThan(0);
+        expect(r.runMs!).toBeLessThanOrEqual(r.ms);
+        expect(r.recycle).toBeTypeOf('function');
+        r.recycle!();
+        r.recycle!(); // twice is harmless (a buffer sent to two runs would fail to transfer)
+        prev = r;
+      }
+    }
+    seg.dispose();
+  });
+
   it('a process that exits mid-inference after closeInferenceThreads exits cleanly (no abort from ORT)', () => {
     // onnxruntime-node throws a C++ exception when a run returns into a terminating worker: process.exit during
     // inference aborted 6 of 8 processes (exit 134) before threads were ended after their run in progress.
@@ -144,6 +171,20 @@ describe('ONNX export and the ORT engine', () => {
       expect(Number(r.stdout.trim())).toBeGreaterThan(0);
     }
   }, 120_000);
+
+  it('a process started with per-process node flags (--trace-gc) still gets its inference thread', () => {
+    const script = `
+      const { createSegmenter } = await import(${JSON.stringify(join(root, 'dist', 'model', 'segmenter.js'))});
+      const seg = await createSegmenter(${JSON.stringify(join(root, 'models', 'demo'))}, {});
+      const r = await seg.segmentImage({ data: Buffer.alloc(320 * 256 * 3, 90), width: 320, height: 256, channels: 3 });
+      seg.dispose();
+      console.log('classes', r.numClasses);
+    `;
+    const r = spawnSync(process.execPath, ['--trace-gc', '--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(r.stderr).not.toMatch(/invalid execArgv/);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/classes 12/);
+  }, 60_000);
 
   it('runs other input sizes from the same graph (multi-size ensembles), and a requested GPU provider falls back to CPU', async () => {
     const dir = join(tmp(), 'sizes');

@@ -106,6 +106,16 @@ describe('tds serve', () => {
     expect(frame.header).toMatchObject({ encoding: 'jpeg', width: 96, height: 64 });
     expect((await sharp(Buffer.from(frame.payload)).metadata()).format).toBe('jpeg');
     c.ws.close();
+    // Where each frame's time went (the benchmark's tail evidence): the forward pass on ORT's thread is part of
+    // inference, inference part of the latency, in arrival order.
+    const t = h.frameTimings();
+    expect(t.length).toBeGreaterThanOrEqual(3);
+    for (const x of t) {
+      expect(x.run).toBeGreaterThan(0);
+      expect(x.run!).toBeLessThanOrEqual(x.infer);
+      expect(x.infer + x.post).toBeLessThanOrEqual(x.latency + 1e-6);
+    }
+    expect(t.every((x, i) => i === 0 || x.arrivedAt > t[i - 1].arrivedAt)).toBe(true);
   });
 
   it('RLE masks on request decode to the same labels as the PNG', async () => {
