@@ -1,25 +1,30 @@
-// Live figures: `serve synth` at 25 fps real time with the demo model: latency from frame arrival to mask
-// published, engine time, dropped fraction, memory over the run; WebSocket fan-out to 50 local clients with
-// one stalled.
+// Live figures: `serve synth` at 25 fps real time with the demo model. The latency run (src/bench/live-latency.ts)
+// runs in a process of its own; here, WebSocket fan-out to 50 clients (in their own process) with one stalled.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import WebSocket from 'ws';
-import { PerformanceObserver, monitorEventLoopDelay } from 'node:perf_hooks';
-import { tf } from '../model/tf.js';
-import { serve, type FrameTiming } from '../stream/serve.js';
-import { tailParts, type Pause } from './live-tail.js';
+import { fileURLToPath } from 'node:url';
+import { serve } from '../stream/serve.js';
 import { benchModel } from './pipeline.js';
-import { median } from '../median.js';
 import { packageRoot } from '../package-paths.js';
 import { spread, type BenchOptions, type BenchResult } from './types.js';
 
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
-};
+/** The latency run in a process of its own (src/bench/live-latency.ts): what `tds serve` loads, nothing more. */
+async function latencyInChild(model: string, seconds: number): Promise<BenchResult[]> {
+  const child = spawn(
+    process.execPath,
+    [fileURLToPath(new URL('./live-latency.js', import.meta.url)), model, String(seconds)],
+    { cwd: packageRoot, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  const code = await new Promise<number | null>((r) => child.once('exit', r));
+  const line = out.split('\n').find((l) => l.startsWith('RESULT '));
+  if (code !== 0 || !line) throw new Error(`the live latency run failed (exit ${code})`);
+  return JSON.parse(line.slice('RESULT '.length)) as BenchResult[];
+}
 
 /**
  * `n` clients in a child process, subscribed to classes, scene, mask and frame; the first never reads (its socket
@@ -83,62 +88,10 @@ async function startFanoutClients(
 
 export async function benchLive(o: BenchOptions & { soakSeconds?: number }): Promise<BenchResult[]> {
   const dir = await mkdtemp(join(tmpdir(), 'tds-bench-live-'));
-  await tf.ready(); // the ORT engine never touches tfjs; the tensor count below still needs a backend
   const model = await benchModel(dir);
-  const r1 = (x: number) => Math.round(x * 10) / 10;
   try {
-    // Latency: no clients but one mask subscriber, so "published" includes PNG encoding of the mask.
     const seconds = o.soakSeconds ?? (o.quick ? 8 : 20);
-    const h = await serve('synth', { model, port: 0, realtime: true });
-    const url = `${h.url.replace('http', 'ws')}/ws`;
-    const sub = new WebSocket(url);
-    await new Promise((r) => sub.on('open', r));
-    sub.send(JSON.stringify({ op: 'subscribe', topics: ['mask', 'classes'] }));
-    await new Promise((r) => setTimeout(r, 2000)); // warm-up
-    const rssStart = process.memoryUsage().rss;
-    const tensorsStart = tf.memory().numTensors;
-    const in0 = h.counters.framesIn;
-    const done0 = h.counters.processed;
-    // Every frame's timings (collected each second: the server keeps only the latest), the GC pauses and the
-    // event loop's delays over the same window: what the tail is made of.
-    const t0 = performance.now();
-    const timings: FrameTiming[] = [];
-    const collect = () => {
-      const last = timings.length ? timings[timings.length - 1].arrivedAt : t0;
-      timings.push(...h.frameTimings().filter((t) => t.arrivedAt > last));
-    };
-    const pauses: Pause[] = [];
-    const gcObs = new PerformanceObserver((l) =>
-      l.getEntries().forEach((e) => pauses.push({ start: e.startTime, duration: e.duration })),
-    );
-    gcObs.observe({ entryTypes: ['gc'] });
-    const loop = monitorEventLoopDelay({ resolution: 5 });
-    loop.enable();
-    const poll = setInterval(collect, 1000);
-    let rssHalf = 0;
-    try {
-      // RSS at half time too: growth that stops (allocator arenas, JIT) vs growth that goes on (a leak).
-      await new Promise((r) => setTimeout(r, (seconds * 1000) / 2));
-      rssHalf = process.memoryUsage().rss;
-      await new Promise((r) => setTimeout(r, (seconds * 1000) / 2));
-      collect();
-    } finally {
-      clearInterval(poll);
-      loop.disable();
-      gcObs.disconnect();
-    }
-    const lat = timings.map((t) => t.latency);
-    const inf = timings.map((t) => t.infer);
-    const run = timings.map((t) => t.run ?? t.infer);
-    const framesIn = h.counters.framesIn - in0;
-    const processed = h.counters.processed - done0;
-    const rssEnd = process.memoryUsage().rss;
-    const tensorsEnd = tf.memory().numTensors;
-    sub.close();
-    await h.close();
-    const engineP50 = median(inf);
-    const tail = tailParts(timings, pauses, engineP50 + 20);
-    const gcMs = pauses.reduce((a, p) => a + p.duration, 0);
+    const latency = await latencyInChild(model, seconds);
 
     // Fan-out: 50 clients on everything, one of them never reads, in their own process (as real clients are:
     // parsing 49 clients' messages on the server's event loop would measure the clients, not the fan-out).
@@ -166,36 +119,13 @@ export async function benchLive(o: BenchOptions & { soakSeconds?: number }): Pro
       await f.close();
     }
     return [
-      { name: 'live.latency.p50.ms', value: r1(pct(lat, 50)), unit: 'ms' },
-      { name: 'live.latency.p99.ms', value: r1(pct(lat, 99)), unit: 'ms' },
-      { name: 'live.engine.p50.ms', value: r1(engineP50), unit: 'ms' },
-      // The tail's evidence: the forward pass alone (ORT's thread), GC, the event loop, and the late frames' parts.
-      { name: 'live.engine.run.p50.ms', value: r1(median(run)), unit: 'ms' },
-      { name: 'live.engine.run.p99.ms', value: r1(pct(run, 99)), unit: 'ms' },
-      { name: 'live.gc.ms.per.s', value: r1(gcMs / seconds), unit: 'ms/s' },
-      { name: 'live.gc.pause.max.ms', value: r1(Math.max(0, ...pauses.map((p) => p.duration))), unit: 'ms' },
-      { name: 'live.loop.delay.p99.ms', value: r1(loop.percentile(99) / 1e6), unit: 'ms' },
-      { name: 'live.tail.frames', value: tail.late, unit: `frames over engine p50 + 20 ms (of ${tail.frames})` },
-      { name: 'live.tail.latency.ms', value: r1(tail.latency), unit: 'ms (median of the late frames)' },
-      { name: 'live.tail.run.ms', value: r1(tail.run), unit: 'ms (their forward pass, ORT thread)' },
-      { name: 'live.tail.post.ms', value: r1(tail.post), unit: 'ms (their post-processing)' },
-      { name: 'live.tail.gc.ms', value: r1(tail.gc), unit: 'ms (GC pauses inside them)' },
-      { name: 'live.tail.rest.ms', value: r1(tail.rest), unit: 'ms (preprocess, hand-offs, event-loop waits)' },
-      { name: 'live.tail.slow-run.frames', value: tail.slowRun, unit: 'late frames whose forward pass alone was late' },
-      { name: 'live.tail.with-gc.frames', value: tail.withGc, unit: 'late frames overlapping a GC pause >= 5 ms' },
-      { name: 'live.dropped.fraction', value: Math.round((1 - processed / framesIn) * 1000) / 1000, unit: 'fraction' },
+      ...latency,
       spread(
         'ws.fanout.50clients.delivered.fraction',
         fractions,
         'fraction (worst fast client)',
         (v) => Math.round(v * 1000) / 1000,
       ),
-      { name: 'live.soak.seconds', value: seconds, unit: 's' },
-      { name: 'live.rss.start.mb', value: Math.round(rssStart / 2 ** 20), unit: 'MiB' },
-      { name: 'live.rss.half.mb', value: Math.round(rssHalf / 2 ** 20), unit: 'MiB' },
-      { name: 'live.rss.end.mb', value: Math.round(rssEnd / 2 ** 20), unit: 'MiB' },
-      { name: 'live.tfjs.tensors.start', value: tensorsStart, unit: 'tensors' },
-      { name: 'live.tfjs.tensors.end', value: tensorsEnd, unit: 'tensors' },
     ];
   } finally {
     await rm(dir, { recursive: true, force: true });

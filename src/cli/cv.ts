@@ -2,7 +2,6 @@
 // held-out sequence), the per-fold and mean table, and optionally the final model on every sequence.
 import type { Command } from 'commander';
 import { fileURLToPath } from 'node:url';
-import { crossValidate, cvTable } from '../train/cv.js';
 import { loadRunConfig } from '../train/config.js';
 import { log } from '../log.js';
 import { configPath } from '../package-paths.js';
@@ -10,8 +9,6 @@ import { nonNegativeInt, positiveInt } from './args.js';
 import { stopOnSignals } from './signals.js';
 import { readConfigFile } from '../ingest/config-file.js';
 import { parsePalette } from '../ingest/palette.js';
-import { isVolumeDataset, parseTrain3d } from '../train/config3d.js';
-import { crossValidateVolumes, cv3dTable } from '../train/cv3d.js';
 
 export function registerCv(program: Command): void {
   program
@@ -65,6 +62,9 @@ export function registerCv(program: Command): void {
         };
         const raw = readConfigFile(config);
         const palette = parsePalette(raw, config);
+        // Training code (tfjs) loads when a training command runs, not at every tds start.
+        const [{ crossValidate, cvTable }, { isVolumeDataset, parseTrain3d }, { crossValidateVolumes, cv3dTable }] =
+          await Promise.all([import('../train/cv.js'), import('../train/config3d.js'), import('../train/cv3d.js')]);
         let r: Awaited<ReturnType<typeof crossValidate>>;
         try {
           // Volume datasets (BraTS): leave one case out with the 3D network.

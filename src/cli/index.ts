@@ -3,7 +3,6 @@
 import { Command, CommanderError } from 'commander';
 import { isTdsError } from '../errors.js';
 import { setVerbose } from '../log.js';
-import { tfjsProdMode } from '../model/tf.js';
 import { closeInferenceThreads } from '../model/ort-thread.js';
 import { registerProbe } from './probe.js';
 import { registerExtract } from './extract.js';
@@ -20,8 +19,8 @@ import { registerServe } from './serve.js';
 import { registerCv } from './cv.js';
 import { registerQueue } from './queue.js';
 
-// The CLI owns its process: tfjs in production mode (no debug checks, no tfjs-node banner on stderr).
-tfjsProdMode();
+// tfjs (training, the tfjs engine, 3D) loads only with the commands that use it; useBackend puts it in
+// production mode (no debug checks, no tfjs-node banner on stderr). Video processing and serving never load it.
 
 const program = new Command();
 program

@@ -1,14 +1,23 @@
 // `tds model init|summary`: create a model folder, and describe one.
 import type { Command } from 'commander';
-import { initModel } from '../model/init.js';
-import { loadModelDir } from '../model/model-dir.js';
-import { countGflops } from '../model/flops.js';
-import { PROFILES, assertInputSize, type ProfileName } from '../model/profiles.js';
-import { useBackend } from '../model/backend.js';
+import type { ProfileName } from '../model/profiles.js';
 import { loadPalette } from '../ingest/palette.js';
 import { TdsError } from '../errors.js';
 import { configPath } from '../package-paths.js';
 import { parseSize } from './size.js';
+
+// The model code (tfjs) loads when a model command runs, not at every tds start.
+const load = async () => {
+  const [{ initModel }, { loadModelDir }, { countGflops }, { PROFILES, assertInputSize }, { useBackend }] =
+    await Promise.all([
+      import('../model/init.js'),
+      import('../model/model-weights.js'),
+      import('../model/flops.js'),
+      import('../model/profiles.js'),
+      import('../model/backend.js'),
+    ]);
+  return { initModel, loadModelDir, countGflops, PROFILES, assertInputSize, useBackend };
+};
 
 export function registerModel(program: Command): void {
   const model = program.command('model').description('create and inspect model folders');
@@ -34,6 +43,7 @@ export function registerModel(program: Command): void {
         overwrite?: boolean;
         json?: boolean;
       }) => {
+        const { initModel, PROFILES, assertInputSize, useBackend } = await load();
         if (!PROFILES.includes(o.profile as ProfileName))
           throw new TdsError(
             'BAD_MODEL',
@@ -68,6 +78,7 @@ export function registerModel(program: Command): void {
     .option('--size <HxW>', "count GFLOPs at this input size instead of the model's")
     .option('--json', 'print JSON')
     .action(async (dir: string, o: { size?: string; json?: boolean }) => {
+      const { loadModelDir, countGflops, assertInputSize, useBackend } = await load();
       await useBackend('cpu');
       const { meta, model } = await loadModelDir(dir);
       try {

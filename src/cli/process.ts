@@ -8,8 +8,7 @@ import { TdsError } from '../errors.js';
 import { nonNegativeInt } from './args.js';
 import { progress } from './progress.js';
 import { stopOnSignals } from './signals.js';
-import { isModel3dDir } from '../model/model3d-dir.js';
-import { processVolumes } from '../stream/process-volumes.js';
+import { isModel3dDir } from '../model/model-dir.js';
 
 export function registerProcess(program: Command): void {
   processingOptions(
@@ -93,6 +92,8 @@ async function processVolumesCommand(
 ) {
   const stop = stopOnSignals();
   try {
+    // The 3D path (tfjs) loads only for a 3D model: video and frames never load tfjs.
+    const { processVolumes } = await import('../stream/process-volumes.js');
     const s = await processVolumes(input, {
       model: o.model,
       out: o.out,

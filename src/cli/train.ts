@@ -1,17 +1,14 @@
 // `tds train`: staged TDS training on frame sequences, with a progress bar, Ctrl-C to stop and save, --resume.
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { train } from '../train/run.js';
 import { applyOverrides, loadRunConfig } from '../train/config.js';
-import { BACKENDS, type BackendName } from '../model/backend.js';
+import type { BackendName } from '../model/backend.js';
 import { TdsError } from '../errors.js';
 import { log } from '../log.js';
 import { configPath } from '../package-paths.js';
 import { parseSize } from './size.js';
 import { readConfigFile } from '../ingest/config-file.js';
 import { parsePalette } from '../ingest/palette.js';
-import { isVolumeDataset } from '../train/config3d.js';
-import { runTrain3d } from './train3d.js';
 
 /** `--hold-out 2` / `1,3` / `none`. */
 function parseHoldOut(v: string): number[] {
@@ -59,6 +56,12 @@ export function registerTrain(program: Command): void {
         holdOut?: string;
         json?: boolean;
       }) => {
+        // Training code (tfjs) loads when a training command runs, not at every tds start.
+        const [{ BACKENDS }, { isVolumeDataset }, { train }] = await Promise.all([
+          import('../model/backend.js'),
+          import('../train/config3d.js'),
+          import('../train/run.js'),
+        ]);
         if (!BACKENDS.includes(o.backend as BackendName))
           throw new TdsError(
             'BAD_OPTION',
@@ -70,7 +73,8 @@ export function registerTrain(program: Command): void {
         const raw = readConfigFile(configPath(o.config));
         const palette = parsePalette(raw, o.config);
         // Volume datasets (BraTS) train the 3D network on patches.
-        if (isVolumeDataset(palette)) return runTrain3d({ ...o, config: configPath(o.config) }, palette, raw);
+        if (isVolumeDataset(palette))
+          return (await import('./train3d.js')).runTrain3d({ ...o, config: configPath(o.config) }, palette, raw);
         const cfg = loadRunConfig(configPath(o.config));
         const size = o.size ? parseSize(o.size, 'HxW') : undefined;
         cfg.train = applyOverrides(cfg.train, {

@@ -1,14 +1,12 @@
-// The self-describing model folder: model.json + weights.bin (tfjs layers format) and tds.json (profile,
-// classes, colours, scenes, input size, normalisation, output activations, provenance).
-import { existsSync, readFileSync, statSync } from 'node:fs';
+// The self-describing model folder's tds.json (profile, classes, colours, scenes, input size, normalisation,
+// output activations, provenance): read and written without tfjs, so the ORT path never loads it (18.6 MB of
+// heap that every major GC of a live server would mark). The tfjs weights beside it: src/model/model-weights.ts.
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { z } from 'zod';
-import { tf } from './tf.js';
 import { TdsError } from '../errors.js';
-import { makeDirs, writeAtomic } from '../fs-safe.js';
-import './resize-layer.js';
-import './instance-norm-layer.js';
+import { writeAtomic } from '../fs-safe.js';
 
 const require = createRequire(import.meta.url);
 
@@ -88,46 +86,8 @@ export async function writeTdsJson(dir: string, meta: TdsJsonInput): Promise<Tds
 /** Versions recorded in tds.json so a model says what produced it. */
 export function packageVersions(): Record<string, string> {
   const tds = (require('../../package.json') as { version: string }).version;
-  return { tds, tfjs: tf.version.tfjs, node: process.version };
-}
-
-/** Writes a file atomically (src/fs-safe.ts); re-exported where model code has always found it. */
-
-function concatWeights(data: ArrayBuffer | ArrayBuffer[]): Uint8Array {
-  if (!Array.isArray(data)) return new Uint8Array(data);
-  const total = data.reduce((n, b) => n + b.byteLength, 0);
-  const out = new Uint8Array(total);
-  let o = 0;
-  for (const b of data) {
-    out.set(new Uint8Array(b), o);
-    o += b.byteLength;
-  }
-  return out;
-}
-
-/** Saves `model` and its description to `dir` (weights first, tds.json last, each atomically). */
-export async function saveModelDir(dir: string, model: tf.LayersModel, meta: TdsJsonInput): Promise<void> {
-  if (existsSync(dir) && !statSync(dir).isDirectory())
-    throw new TdsError('BAD_OUTPUT', `model output ${dir} is a file`, 'give a folder path');
-  makeDirs(dir, 'model folder');
-  let artifacts: tf.io.ModelArtifacts | undefined;
-  await model.save(
-    tf.io.withSaveHandler(async (a) => {
-      artifacts = a;
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }),
-  );
-  const a = artifacts!;
-  await writeAtomic(join(dir, 'weights.bin'), concatWeights(a.weightData as ArrayBuffer | ArrayBuffer[]));
-  const modelJson = {
-    format: 'layers-model',
-    generatedBy: `TensorFlow.js tfjs-layers v${tf.version.tfjs}`,
-    convertedBy: null,
-    modelTopology: a.modelTopology,
-    weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }],
-  };
-  await writeAtomic(join(dir, 'model.json'), JSON.stringify(modelJson));
-  await writeTdsJson(dir, { ...meta, files: { ...meta.files, tfjs: 'model.json' }, onnx: undefined });
+  const tfjs = (require('@tensorflow/tfjs-core/package.json') as { version: string }).version;
+  return { tds, tfjs, node: process.version };
 }
 
 /** Reads and validates tds.json alone (no weights). */
@@ -167,80 +127,13 @@ export function readTdsJson(dir: string): TdsJson {
   return r.data;
 }
 
-export interface LoadedModel {
-  dir: string;
-  meta: TdsJson;
-  model: tf.LayersModel;
-}
-
-/** Loads and validates a model folder: tds.json, model.json, weights of the declared size and shapes. */
-export async function loadModelDir(dir: string): Promise<LoadedModel> {
-  const meta = readTdsJson(dir);
-  if (!meta.files.tfjs)
-    throw new TdsError(
-      'BAD_MODEL',
-      `${dir} holds an imported ONNX model without tfjs weights`,
-      'run it with the ort engine (--engine ort)',
-    );
-  const mj = join(dir, meta.files.tfjs);
-  if (!existsSync(mj))
-    throw new TdsError(
-      'BAD_MODEL',
-      `${dir}: missing ${meta.files.tfjs ?? 'model.json'} (tfjs weights)`,
-      'the folder is incomplete; re-create it or copy the missing file',
-    );
-  const json = JSON.parse(readFileSync(mj, 'utf8')) as {
-    modelTopology: object;
-    weightsManifest: Array<{ paths: string[]; weights: tf.io.WeightsManifestEntry[] }>;
-  };
-  const specs = json.weightsManifest.flatMap((g) => g.weights);
-  const buffers = json.weightsManifest.flatMap((g) =>
-    g.paths.map((p) => {
-      const f = join(dir, p);
-      if (!existsSync(f))
-        throw new TdsError(
-          'BAD_MODEL',
-          `${dir}: missing weights file ${p}`,
-          'the folder is incomplete; re-create it or copy the missing file',
-        );
-      return readFileSync(f);
-    }),
-  );
-  const data = Buffer.concat(buffers);
-  const expected = specs.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1) * 4, 0);
-  if (data.length !== expected) {
-    throw new TdsError(
-      'BAD_MODEL',
-      `${dir}: weights hold ${data.length} bytes but model.json declares ${expected}`,
-      'the weights do not belong to this model.json; re-export the folder',
-    );
-  }
-  let model: tf.LayersModel;
+/** True when `dir` holds a 3D model (tds.json with format tds-model-3d). */
+export function isModel3dDir(dir: string): boolean {
+  const p = join(dir, 'tds.json');
+  if (!existsSync(p)) return false;
   try {
-    model = await tf.loadLayersModel(
-      tf.io.fromMemory({
-        modelTopology: json.modelTopology,
-        weightSpecs: specs,
-        weightData: data.buffer.slice(data.byteOffset, data.byteOffset + data.length),
-      }),
-    );
-  } catch (e) {
-    throw new TdsError(
-      'BAD_MODEL',
-      `${dir}: cannot build the model from model.json and its weights: ${(e as Error).message}`,
-      're-create the folder with the same tds version',
-    );
+    return (JSON.parse(readFileSync(p, 'utf8')) as { format?: string }).format === 'tds-model-3d';
+  } catch {
+    return false;
   }
-  const [seg, cls, scene] = model.outputs.map((o) => o.shape);
-  const C = meta.classes.length;
-  const S = meta.scenes.length;
-  if (seg?.[3] !== C || cls?.[1] !== C || scene?.[1] !== S) {
-    model.dispose();
-    throw new TdsError(
-      'BAD_MODEL',
-      `${dir}: outputs are seg ${JSON.stringify(seg)}, class ${JSON.stringify(cls)}, scene ${JSON.stringify(scene)} but tds.json declares ${C} classes and ${S} scenes`,
-      'use the tds.json that came with these weights',
-    );
-  }
-  return { dir, meta, model };
 }

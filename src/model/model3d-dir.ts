@@ -54,17 +54,6 @@ export type Tds3dJsonInput = Omit<
   'format' | 'version' | 'files' | 'params' | 'gflops'
 >;
 
-/** True when `dir` holds a 3D model (tds.json with format tds-model-3d). */
-export function isModel3dDir(dir: string): boolean {
-  const p = join(dir, 'tds.json');
-  if (!existsSync(p)) return false;
-  try {
-    return (JSON.parse(readFileSync(p, 'utf8')) as { format?: string }).format === 'tds-model-3d';
-  } catch {
-    return false;
-  }
-}
-
 export function readTds3dJson(dir: string): Tds3dJson {
   const p = join(dir, 'tds.json');
   if (!existsSync(p))

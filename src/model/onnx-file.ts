@@ -7,18 +7,22 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { copyFile } from 'node:fs/promises';
 import { TdsError } from '../errors.js';
 import { join, resolve } from 'node:path';
-import { loadModelDir, readTdsJson, writeTdsJson, type TdsJson } from './model-dir.js';
+import { readTdsJson, writeTdsJson, type TdsJson } from './model-dir.js';
 import { writeAtomic } from '../fs-safe.js';
-import { exportOnnx } from './onnx-export.js';
 import { OPSET } from './onnx-graph.js';
-import { useBackend } from './backend.js';
-import { tf } from './tf.js';
 
 /** Exports `dir`'s tfjs model to `out` (default DIR/model.onnx) and records it in tds.json. */
 export async function exportModelDir(
   dir: string,
   out?: string,
 ): Promise<{ file: string; meta: TdsJson; nodes: number }> {
+  // tfjs only when exporting: the ORT engine's path through this module (a fresh export) never loads it.
+  const [{ tf }, { useBackend }, { loadModelDir }, { exportOnnx }] = await Promise.all([
+    import('./tf.js'),
+    import('./backend.js'),
+    import('./model-weights.js'),
+    import('./onnx-export.js'),
+  ]);
   if (tf.getBackend() !== 'cpu' && tf.getBackend() !== 'wasm') await useBackend('cpu');
   const { meta, model } = await loadModelDir(dir);
   try {

@@ -1,7 +1,6 @@
 // The one preprocessing module for training and inference: resize to the model's input size (half-pixel
 // bilinear, as cv2.INTER_LINEAR / PyTorch align_corners=False) and normalise with the model's mean/std
 // (ImageNet by default, as the official code does). Output is a float array in NCHW or NHWC.
-import { tf } from './tf.js';
 import { TdsError } from '../errors.js';
 import type { Image } from '../types.js';
 import { axisTaps as taps } from '../resample.js';
@@ -214,9 +213,4 @@ export function preprocess(
     }
   });
   return out;
-}
-
-/** Images -> normalised NHWC tensor (tfjs engine and training). The caller disposes it. */
-export function toInput(images: Image[], height: number, width: number, norm: Normalization = IMAGENET): tf.Tensor4D {
-  return tf.tensor4d(preprocess(images, height, width, norm, 'nhwc'), [images.length, height, width, 3]);
 }

@@ -1,10 +1,11 @@
 // The tfjs engine: the layers model on the wasm, cpu or tensorflow backend (training's own runtime).
 import { tf } from './tf.js';
 import type { Image } from '../types.js';
-import { loadModelDir, readTdsJson } from './model-dir.js';
+import { readTdsJson } from './model-dir.js';
+import { loadModelDir } from './model-weights.js';
 import { assertWeightsUnchanged } from './onnx-file.js';
 import { useBackend } from './backend.js';
-import { toInput } from './preprocess.js';
+import { IMAGENET, preprocess, type Normalization } from './preprocess.js';
 import { assertInputSize } from './profiles.js';
 import {
   BaseSegmenter,
@@ -59,4 +60,9 @@ export async function createTfjsSegmenter(modelDir: string, opts: SegmenterOptio
   const size = opts.size ?? meta.inputSize;
   assertInputSize(size.height, size.width);
   return new TfjsSegmenter({ engine: 'tfjs', backend, profile: meta.profile, inputSize: size, meta }, model);
+}
+
+/** Images -> normalised NHWC tensor. The caller disposes it. */
+function toInput(images: Image[], height: number, width: number, norm: Normalization = IMAGENET): tf.Tensor4D {
+  return tf.tensor4d(preprocess(images, height, width, norm, 'nhwc'), [images.length, height, width, 3]);
 }

@@ -7,7 +7,8 @@ import { readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tf } from '../model/tf.js';
 import { TdsError } from '../errors.js';
-import { loadModelDir, saveModelDir, type TdsJsonInput } from '../model/model-dir.js';
+import type { TdsJsonInput } from '../model/model-dir.js';
+import { loadModelDir, saveModelDir } from '../model/model-weights.js';
 
 export interface EpochRecord {
   epoch: number;

@@ -19,7 +19,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import sharp from 'sharp';
 import { makeClip, ffmpeg, root, tmp, waitUntil } from '../helpers.js';
-import { expectFault, ffmpegPids, filesUnder, tds, tdsBg } from './helpers.js';
+import { expectFault, ffmpegPids, filesUnder, orphanFfmpegPids, tds, tdsBg } from './helpers.js';
 
 let d: string;
 let clip: string;
@@ -70,8 +70,9 @@ beforeAll(async () => {
 });
 
 afterAll(() => {
-  // No ffmpeg or ffprobe started by these cases is still running.
-  expect(ffmpegPids().filter((p) => !pidsBefore.has(p))).toEqual([]);
+  // No ffmpeg or ffprobe started by these cases is still running: none new whose tds has gone (other test files'
+  // ffmpegs, running meanwhile under their own node processes, are not these cases').
+  expect(orphanFfmpegPids().filter((p) => !pidsBefore.has(p))).toEqual([]);
 });
 
 const out = () => join(tmp('tds-fault-out-'), 'out');

@@ -58,14 +58,32 @@ export function ffmpegPids(): number[] {
   const out: number[] = [];
   for (const p of readdirSync('/proc')) {
     if (!/^\d+$/.test(p)) continue;
-    try {
-      const m = /^\d+ \((.*?)\) /.exec(readFileSync(`/proc/${p}/stat`, 'utf8'));
-      if (m && /^ff(mpeg|probe)/.test(m[1])) out.push(Number(p));
-    } catch {
-      // ended while listing
-    }
+    const s = procStat(Number(p));
+    if (s && /^ff(mpeg|probe)/.test(s.comm)) out.push(Number(p));
   }
   return out;
+}
+
+/** /proc/PID/stat's command name and parent, or undefined once the process has ended. */
+function procStat(pid: number): { comm: string; ppid: number } | undefined {
+  try {
+    const m = /^\d+ \((.*?)\) \S+ (\d+) /.exec(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    return m ? { comm: m[1], ppid: Number(m[2]) } : undefined;
+  } catch {
+    return undefined; // ended while listing
+  }
+}
+
+/**
+ * ffmpeg/ffprobe processes left behind: their parent is no longer a node process (a tds that ended without
+ * stopping its ffmpeg leaves it to init). Test files running at the same time have ffmpegs too, each the child
+ * of a live node process (a CLI or a test worker): those are not leaks.
+ */
+export function orphanFfmpegPids(): number[] {
+  return ffmpegPids().filter((p) => {
+    const s = procStat(p);
+    return s !== undefined && procStat(s.ppid)?.comm !== 'node';
+  });
 }
 
 /** All files under `dir` (relative paths), sorted. */
