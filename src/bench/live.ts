@@ -44,7 +44,7 @@ async function startFanoutClients(
       const ws = new WebSocket(${JSON.stringify(url)});
       const got = new Map();
       ws.on('message', (d, bin) => {
-        const frame = bin ? decodeBinary(new Uint8Array(d)).header.frame : JSON.parse(d.toString()).frame;
+        const frame = bin ? decodeBinary(d).header.frame : JSON.parse(d.toString()).frame;
         if (frame !== undefined) got.set(frame, (got.get(frame) ?? 0) + 1);
       });
       ws.on('open', () => {
