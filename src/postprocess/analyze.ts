@@ -29,6 +29,7 @@ export function analyze(
       minArea: o.minArea,
       connectivity: o.connectivity ?? 8,
       perClass: o.perClass,
+      inPlace: true, // resizeArgmax's fresh array, not used otherwise
     });
   const C = classNames.length;
   const inMask = maskPresent(labels, C);

@@ -12,6 +12,12 @@ export interface SmallRegionOptions {
   /** Per-class minimum areas, overriding minArea. */
   perClass?: Record<number, number>;
   connectivity?: 4 | 8;
+  /**
+   * Relabel `labels` itself instead of a copy (a caller that owns them and needs no input afterwards: no
+   * 1.3 MB copy per 1280x1024 frame). Same result: only small components' pixels are written, and the votes
+   * read the labels of components that are not small.
+   */
+  inPlace?: boolean;
 }
 
 interface Runs {
@@ -130,7 +136,7 @@ export function removeSmallRegions(
   if (!Number.isInteger(o.minArea) || o.minArea < 0)
     throw new Error(`minArea must be a non-negative integer, got ${o.minArea}`);
   const conn = o.connectivity ?? 8;
-  const out = labels.slice();
+  const out = o.inPlace ? labels : labels.slice();
   const minOf = (c: number) => (c === 0 ? 0 : (o.perClass?.[c] ?? o.minArea));
   if (o.minArea === 0 && !Object.values(o.perClass ?? {}).some((v) => v > 0)) return out;
   const r = labelRuns(labels, width, height, conn);

@@ -3,7 +3,13 @@ import fc from 'fast-check';
 import { join } from 'node:path';
 import { removeSmallRegions, connectedComponents } from '../../src/postprocess/small-regions.js';
 import { fuseProbabilities } from '../../src/postprocess/fuse.js';
-import { resizeArgmax, resizeProbs, flipProbsHorizontal } from '../../src/postprocess/resize.js';
+import {
+  resizeArgmax,
+  resizeProbs,
+  flipProbsHorizontal,
+  axisTaps,
+  type ProbMap,
+} from '../../src/postprocess/resize.js';
 import { argmaxLabels } from '../../src/postprocess/argmax.js';
 import { maskPresent, headPresent, syncConsistency, sceneLabel } from '../../src/postprocess/presence.js';
 import { colorize, renderOverlay, type Rgb } from '../../src/postprocess/render.js';
@@ -28,6 +34,24 @@ describe('removeSmallRegions', () => {
     expect(Array.from(L)).toContain(2); // input untouched
     // per-class minimum: keep class 2 regions of any size
     expect(Array.from(removeSmallRegions(L, 6, 4, { minArea: 3, perClass: { 2: 0 }, connectivity: 4 }))).toContain(2);
+  });
+
+  it('in place gives the same labels as on a copy, written into the input', () => {
+    fc.assert(
+      fc.property(
+        labelMap(24, 24, 5),
+        fc.integer({ min: 0, max: 12 }),
+        fc.constantFrom(4, 8),
+        ({ w, h, labels }, minArea, c) => {
+          const o = { minArea, connectivity: c as 4 | 8 };
+          const copy = removeSmallRegions(labels, w, h, o);
+          const input = labels.slice();
+          const inPlace = removeSmallRegions(input, w, h, { ...o, inPlace: true });
+          expect(inPlace).toBe(input);
+          expect(Array.from(inPlace)).toEqual(Array.from(copy));
+        },
+      ),
+    );
   });
 
   it('connectivity decides whether diagonal pixels are one component', () => {
@@ -126,6 +150,62 @@ describe('fusion and resizing', () => {
     expect(f.probs[0]).toBeCloseTo(0.75, 6);
     expect(f.probs[1]).toBeCloseTo(0.25, 6);
     expect(() => fuseProbabilities([a, b], { weights: [1] })).toThrow(/need 2 non-negative weights/);
+  });
+
+  it('resizeArgmax is exactly the argmax of every class interpolated (first class on ties), ties and near-ties too', () => {
+    // Probabilities on a coarse grid (multiples of 1/8, plus a hair) make exact and near ties common: the
+    // shortcuts (uniform cells, classes that cannot win in a cell) must never change a label.
+    const coarse = fc
+      .record({
+        w: fc.integer({ min: 1, max: 10 }),
+        h: fc.integer({ min: 1, max: 10 }),
+        C: fc.integer({ min: 2, max: 12 }),
+      })
+      .chain(({ w, h, C }) =>
+        fc.record({
+          width: fc.constant(w),
+          height: fc.constant(h),
+          numClasses: fc.constant(C),
+          probs: fc
+            .array(fc.tuple(fc.integer({ min: 0, max: 8 }), fc.constantFrom(0, 1e-7, -1e-7)), {
+              minLength: w * h * C,
+              maxLength: w * h * C,
+            })
+            .map((xs) => Float32Array.from(xs, ([q, e]) => Math.max(0, q / 8 + e))),
+        }),
+      );
+    const reference = (m: ProbMap, W: number, H: number) => {
+      const C = m.numClasses;
+      const tx = axisTaps(m.width, W);
+      const ty = axisTaps(m.height, H);
+      const out = new Uint8Array(W * H);
+      for (let y = 0; y < H; y++)
+        for (let x = 0; x < W; x++) {
+          const [a, b, c, d] = [
+            ty.i0[y] * m.width + tx.i0[x],
+            ty.i0[y] * m.width + tx.i1[x],
+            ty.i1[y] * m.width + tx.i0[x],
+            ty.i1[y] * m.width + tx.i1[x],
+          ];
+          let best = 0;
+          let bv = -Infinity;
+          for (let k = 0; k < C; k++) {
+            const p = m.probs;
+            const top = p[a * C + k] + (p[b * C + k] - p[a * C + k]) * tx.w[x];
+            const bot = p[c * C + k] + (p[d * C + k] - p[c * C + k]) * tx.w[x];
+            const v = top + (bot - top) * ty.w[y];
+            if (v > bv) [best, bv] = [k, v];
+          }
+          out[y * W + x] = best;
+        }
+      return out;
+    };
+    fc.assert(
+      fc.property(coarse, fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 40 }), (m, W, H) => {
+        expect(Array.from(resizeArgmax(m, W, H))).toEqual(Array.from(reference(m, W, H)));
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('resizeArgmax equals argmax of the resized probabilities; flipping twice is the identity', () => {
