@@ -118,7 +118,9 @@ describe('overlay page in Chromium', () => {
       const shot = await page.screenshot();
       const { data, info } = await sharp(shot).removeAlpha().raw().toBuffer({ resolveWithObject: true });
       expect([info.width, info.height]).toEqual([vp.width, vp.height]);
-      await sharp(shot).toFile(join(tmpdir(), `tds-overlay-${vp.width}x${vp.height}.png`));
+      await sharp(shot).toFile(
+        join(process.env.TDS_TEST_KEEP_DIR ?? tmpdir(), `tds-overlay-${vp.width}x${vp.height}.png`),
+      );
       // Crisp edges: at opacity 1 the scaled mask is drawn nearest-neighbour, so mask pixels are exact class
       // colours, never blends of two classes: every pixel inside the canvas that is near a class colour is one.
       const colors = readTdsJson(MODEL)
