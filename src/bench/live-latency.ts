@@ -9,14 +9,10 @@ import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { serve, type FrameTiming } from '../stream/serve.js';
 import { closeInferenceThreads } from '../model/ort-thread.js';
-import { median } from '../median.js';
+import { median, percentile as pct } from '../median.js';
 import { tailParts, type Pause } from './live-tail.js';
 import type { BenchResult } from './types.js';
 
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
-};
 const r1 = (x: number) => Math.round(x * 10) / 10;
 
 export async function measureLiveLatency(model: string, seconds: number): Promise<BenchResult[]> {

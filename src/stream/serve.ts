@@ -8,6 +8,7 @@ import sharp from 'sharp';
 import type { Subscription } from 'rxjs';
 import { isLiveInput } from '../ingest/options.js';
 import { TdsError } from '../errors.js';
+import { percentile } from '../median.js';
 import { openSource } from './source.js';
 import { log } from '../log.js';
 import { createEnsemble, type EnsembleOptions } from '../model/ensemble.js';
@@ -100,12 +101,6 @@ export function isRecording(input: string): boolean {
 }
 
 export const WEB_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'web');
-
-function percentile(xs: number[], p: number): number {
-  if (!xs.length) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
-}
 
 interface Publishing {
   pub: Publisher;
