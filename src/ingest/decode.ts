@@ -251,7 +251,11 @@ export function openDecoder(input: string, opts: DecodeOptions = {}): Decoder {
       const t = Number.isFinite(ptsMs) ? Math.round(ptsMs * 1000) / 1000 : NaN;
       const { width, height } = stderr;
       if (packing === 'none') {
-        return { index: i, ptsMs: t, left: { data: Buffer.from(whole), width, height, channels: 3 } };
+        // The joined buffer is fresh for each frame; when the frame is most of it (any frame larger than a pipe
+        // chunk), the frame keeps it rather than a copy: one 3.9 MB allocation and copy less per 1280x1024 frame.
+        // A small frame is copied, so it never holds a buffer many times its size.
+        const data = whole.length * 2 >= whole.buffer.byteLength ? whole : Buffer.from(whole);
+        return { index: i, ptsMs: t, left: { data, width, height, channels: 3 } };
       }
       if (packing === 'sbs' || packing === 'pair') {
         const vw = width / 2;

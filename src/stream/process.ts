@@ -133,6 +133,11 @@ export async function processInput(input: string, o: ProcessOptions): Promise<Pr
 
 /** Frames written concurrently: enough to keep libuv's 4 threads busy while the next frames are segmented. */
 const IN_FLIGHT = 3;
+/**
+ * zlib level of the mask and colour PNGs: 3 encodes a 1280x1024 mask in ~3.6 ms and a colour map in ~5.4 (level 6:
+ * 5.9 and 8.1) for files ~20-35% larger (6.8 and 11 KB); level 1 saves little more and writes them 4x larger.
+ */
+const PNG_LEVEL = 3;
 
 async function processLocked(input: string, o: ProcessOptions): Promise<ProcessSummary> {
   const t0 = performance.now();
@@ -249,15 +254,19 @@ async function processLocked(input: string, o: ProcessOptions): Promise<ProcessS
       // PNG encoding runs on libuv's threads: the loop goes on to the next frame meanwhile (a few frames in
       // flight), and each frame's completion record still follows its PNGs and the frames before it.
       const pngs = Promise.all([
-        writePng(join(o.out, 'masks', `${name}.png`), {
-          data: Buffer.from(r.labels.buffer, r.labels.byteOffset, r.labels.length),
-          width: r.width,
-          height: r.height,
-          channels: 1,
-        }),
+        writePng(
+          join(o.out, 'masks', `${name}.png`),
+          {
+            data: Buffer.from(r.labels.buffer, r.labels.byteOffset, r.labels.length),
+            width: r.width,
+            height: r.height,
+            channels: 1,
+          },
+          PNG_LEVEL,
+        ),
         o.color === false
           ? undefined
-          : writePng(join(o.out, 'color', `${name}.png`), colorize(r.labels, r.width, r.height, colors)),
+          : writePng(join(o.out, 'color', `${name}.png`), colorize(r.labels, r.width, r.height, colors), PNG_LEVEL),
       ]);
       pngs.catch(() => {}); // awaited in order below; this only keeps a failure from going unhandled meanwhile
       if (overlays)

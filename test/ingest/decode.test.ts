@@ -26,6 +26,22 @@ describe('decodeVideo: rates and timestamps (real ffmpeg, generated clips)', () 
     expect(f[0].right).toBeUndefined();
   });
 
+  it('each frame owns its pixels: a frame larger than a pipe chunk keeps the joined buffer, a small one is copied', async () => {
+    // 320x240x3 = 230 KB per frame, several 64 KB pipe chunks; 96x64x3 = 18 KB, several frames per chunk.
+    const big = makeClip(join(tmp(), 'big.mp4'), { w: 320, h: 240, fps: 25, seconds: 1 });
+    for (const input of [big, clip]) {
+      const a = await all(input);
+      const b = await all(input);
+      expect(a.length).toBeGreaterThan(20);
+      for (const f of a) expect(f.left.data.buffer.byteLength).toBeLessThanOrEqual(2 * f.left.data.length);
+      // Overwriting every other frame changes no other frame: no two frames share memory.
+      for (let i = 0; i < a.length; i += 2) a[i].left.data.fill(7);
+      for (let i = 1; i < a.length; i += 2) expect(Buffer.compare(a[i].left.data, b[i].left.data)).toBe(0);
+      expect(a[0].left.data.every((v) => v === 7)).toBe(true);
+      expect(b[0].left.data.every((v) => v === 7)).toBe(false);
+    }
+  });
+
   it('1hz emits one frame per second of media time', async () => {
     const f = await all(clip, { rate: '1hz' });
     expect(f.map((x) => x.ptsMs)).toEqual([0, 1000, 2000]);
