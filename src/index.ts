@@ -1,5 +1,8 @@
 // The tds library: what the CLI and the server are thin shells over. Segment images and frames, batch-process
 // recorded procedures, evaluate with the challenge metrics, train, and serve live results.
+import type { BackendName } from './model/backend.js';
+import type { TrainOptions, TrainResult } from './train/run.js';
+import type { CvOptions, CvReport } from './train/cv.js';
 export type { Image, Frame } from './types.js';
 export { TdsError, isTdsError, type TdsErrorCode } from './errors.js';
 export { bundledModel, packageRoot } from './package-paths.js';
@@ -15,7 +18,7 @@ export { readNifti, writeNiftiLabels, niftiHeader, type Volume } from './ingest/
 export { findCases, scanCase, loadCase, type BratsCase, type LoadedCase, type Modality } from './ingest/brats.js';
 
 // Models and inference
-export { useBackend, type BackendName } from './model/backend.js';
+export type { BackendName } from './model/backend.js';
 export {
   createSegmenter,
   type Segmenter,
@@ -56,6 +59,21 @@ export { SegmentationMetrics, type EvalResult } from './eval/metrics.js';
 export { RefugeMetrics, type RefugeResult, type RefugeImage } from './eval/refuge.js';
 export { bratsScores, dice, hd95, type BratsConvention, type BratsRegion } from './eval/brats.js';
 export { evaluateBrats, type BratsEvalResult } from './eval/brats-eval.js';
-export { train, type TrainOptions, type TrainResult } from './train/run.js';
+export type { TrainOptions, TrainResult } from './train/run.js';
 export { loadRunConfig } from './train/config.js';
-export { crossValidate, type CvOptions, type CvReport } from './train/cv.js';
+export type { CvOptions, CvReport } from './train/cv.js';
+
+// tfjs is loaded by these on their first call, not by importing tds: a server or batch job built on the library
+// (ORT engine) then carries no tfjs heap, which every full GC would mark (18.6 MB; see README, live tail).
+/** Selects the tfjs backend for training and the tfjs engine ('wasm' default, 'cpu', 'tensorflow' when installed). */
+export async function useBackend(name?: BackendName): Promise<string> {
+  return (await import('./model/backend.js')).useBackend(name);
+}
+/** Trains a model (see `tds train`). */
+export async function train(o: TrainOptions): Promise<TrainResult> {
+  return (await import('./train/run.js')).train(o);
+}
+/** Leave-one-sequence-out cross-validation (see `tds cv`). */
+export async function crossValidate(o: CvOptions): Promise<CvReport> {
+  return (await import('./train/cv.js')).crossValidate(o);
+}

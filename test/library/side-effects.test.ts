@@ -26,7 +26,7 @@ describe('importing the library', () => {
     expect(out.used).toBe(true);
   });
 
-  it('video processing and serving never load tfjs (ORT engine): the CLI and createLabeler stay without it', () => {
+  it('video processing and serving never load tfjs (ORT engine): the CLI, createLabeler and the package root stay without it', () => {
     // tfjs-core registers its engine on the global object when it loads; a preload reports it at exit.
     const hook = join(tmp(), 'tfjs-check.mjs');
     writeFileSync(
@@ -50,6 +50,11 @@ describe('importing the library', () => {
     });
     expect(r.stdout.trim()).toBe(String(320 * 256));
     expect(r.stderr).toMatch(/TFJS=false/);
+    // Nor does importing the package root: training and useBackend load tfjs when first called.
+    expect(run(['--input-type=module', '-e', "await import('./dist/index.js')"])).toMatch(/TFJS=false/);
+    expect(
+      run(['--input-type=module', '-e', "const t = await import('./dist/index.js'); await t.useBackend('cpu')"]),
+    ).toMatch(/TFJS=true/);
     // The check itself sees tfjs when it is loaded.
     expect(run(['--input-type=module', '-e', "await import('./dist/model/tf.js')"])).toMatch(/TFJS=true/);
   }, 60_000);
