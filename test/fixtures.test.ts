@@ -218,45 +218,49 @@ describe.skipIf(!FIX)('fixture tier: real-surgery training check (EndoVis 2015, 
   }, 600_000);
 });
 
-describe.skipIf(!FIX)('fixture tier: the shipped real-surgery model (models/endovis15)', () => {
-  it('segments a folder of EndoVis 2015 raw frames into class ids 0 background, 1 shaft, 2 manipulator', async () => {
-    const { processInput } = await import('../src/stream/process.js');
-    const { readTdsJson } = await import('../src/model/model-dir.js');
-    const { SegmentationMetrics } = await import('../src/eval/metrics.js');
-    const { readLabel } = await import('../src/ingest/label-file.js');
-    const { readdirSync, statSync } = await import('node:fs');
-    const dir = join(root, 'models', 'endovis15');
-    const meta = readTdsJson(dir);
-    expect(meta.classes.map((c) => [c.id, c.name])).toEqual([
-      [0, 'background'],
-      [1, 'shaft'],
-      [2, 'manipulator'],
-    ]);
-    // One network, or an average of several (tds.json members): each stays a small fast-profile ONNX file.
-    for (const m of meta.members ?? ['.']) expect(statSync(join(dir, m, 'model.onnx')).size).toBeLessThan(8 << 20);
-    expect(JSON.stringify(meta.producedBy)).toMatch(/EndoVis 2015/);
-    const out = join(tmp(), 'out');
-    // A plain folder of the raw frames, as a user would point tds at them.
-    await processInput(join(FIX!, 'endovis15-rigid', 'OP2', 'Raw'), { model: dir, out });
-    const masks = readdirSync(join(out, 'masks')).sort();
-    expect(masks).toHaveLength(40);
-    const cfg = loadPalette(join(root, 'configs', 'endovis15-rigid.yaml'));
-    const m = new SegmentationMetrics(cfg.classes.map((c) => c.name));
-    const seen = new Set<number>();
-    for (const f of masks) {
-      const pred = await readRaw(join(out, 'masks', f));
-      expect([pred.width, pred.height, pred.channels]).toEqual([640, 480, 1]);
-      for (const v of pred.data) seen.add(v);
-      const gt = await readLabel(
-        join(FIX!, 'endovis15-rigid', 'OP2', 'Masks', f.replace('_raw.png', '_class.png')),
-        cfg,
-      );
-      m.update(new Uint8Array(pred.data), gt.labels);
-    }
-    expect([...seen].every((v) => v <= 2)).toBe(true);
-    expect(seen.has(1)).toBe(true);
-    // OP2 is one of its training surgeries: not a score (that is the cross-validation's), a check that the
-    // shipped weights are the trained ones.
-    expect(m.result().pooled.foreground.iou).toBeGreaterThan(0.4);
-  }, 300_000);
+describe.skipIf(!FIX)('fixture tier: the shipped real-surgery models (models/endovis15, models/endovis15-avg3)', () => {
+  it.each(['endovis15', 'endovis15-avg3'])(
+    '%s segments a folder of EndoVis 2015 raw frames into class ids 0 background, 1 shaft, 2 manipulator',
+    async (name) => {
+      const { processInput } = await import('../src/stream/process.js');
+      const { readTdsJson } = await import('../src/model/model-dir.js');
+      const { SegmentationMetrics } = await import('../src/eval/metrics.js');
+      const { readLabel } = await import('../src/ingest/label-file.js');
+      const { readdirSync, statSync } = await import('node:fs');
+      const dir = join(root, 'models', name);
+      const meta = readTdsJson(dir);
+      expect(meta.classes.map((c) => [c.id, c.name])).toEqual([
+        [0, 'background'],
+        [1, 'shaft'],
+        [2, 'manipulator'],
+      ]);
+      // One network, or an average of several (tds.json members): each stays a small fast-profile ONNX file.
+      for (const m of meta.members ?? ['.']) expect(statSync(join(dir, m, 'model.onnx')).size).toBeLessThan(8 << 20);
+      expect(JSON.stringify(meta.producedBy)).toMatch(/EndoVis 2015/);
+      const out = join(tmp(), 'out');
+      // A plain folder of the raw frames, as a user would point tds at them.
+      await processInput(join(FIX!, 'endovis15-rigid', 'OP2', 'Raw'), { model: dir, out });
+      const masks = readdirSync(join(out, 'masks')).sort();
+      expect(masks).toHaveLength(40);
+      const cfg = loadPalette(join(root, 'configs', 'endovis15-rigid.yaml'));
+      const m = new SegmentationMetrics(cfg.classes.map((c) => c.name));
+      const seen = new Set<number>();
+      for (const f of masks) {
+        const pred = await readRaw(join(out, 'masks', f));
+        expect([pred.width, pred.height, pred.channels]).toEqual([640, 480, 1]);
+        for (const v of pred.data) seen.add(v);
+        const gt = await readLabel(
+          join(FIX!, 'endovis15-rigid', 'OP2', 'Masks', f.replace('_raw.png', '_class.png')),
+          cfg,
+        );
+        m.update(new Uint8Array(pred.data), gt.labels);
+      }
+      expect([...seen].every((v) => v <= 2)).toBe(true);
+      expect(seen.has(1)).toBe(true);
+      // OP2 is one of its training surgeries: not a score (that is the cross-validation's), a check that the
+      // shipped weights are the trained ones.
+      expect(m.result().pooled.foreground.iou).toBeGreaterThan(0.4);
+    },
+    300_000,
+  );
 });
