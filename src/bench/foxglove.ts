@@ -14,7 +14,7 @@ import { frameMessages, type PaletteInfo } from '../stream/foxglove.js';
 import { McapRecorder } from '../stream/mcap.js';
 import { benchModel } from './pipeline.js';
 import { median } from '../median.js';
-import type { BenchOptions, BenchResult } from './types.js';
+import { spread as spreadOf, type BenchOptions, type BenchResult } from './types.js';
 
 interface Run {
   fps: number;
@@ -152,11 +152,14 @@ export async function benchFoxglove(o: BenchOptions): Promise<BenchResult[]> {
     return [
       { name: 'foxglove.free.fps.without', value: r2(median(free.a)), unit: `fps (range ${spread(free.a)})` },
       { name: 'foxglove.free.fps.with', value: r2(median(free.b)), unit: `fps (range ${spread(free.b)})` },
-      {
-        name: 'foxglove.ratio.throughput',
-        value: r2(median(free.b) / median(free.a)),
-        unit: 'with / without Foxglove client + recording (>= 0.9 wanted)',
-      },
+      // Each pair's with/without ratio, then its median (a ratio of the two medians mixed pairs from different
+      // minutes of the machine).
+      spreadOf(
+        'foxglove.ratio.throughput',
+        free.b.map((b, i) => b / free.a[i]),
+        'with / without Foxglove client + recording (>= 0.9 wanted)',
+        r2,
+      ),
       {
         name: 'foxglove.live25.fps.with',
         value: r2(median(fps25.b)),
