@@ -92,19 +92,22 @@ export function packageVersions(): Record<string, string> {
 
 /** Reads and validates tds.json alone (no weights). */
 export function readTdsJson(dir: string): TdsJson {
+  return readModelJson(
+    dir,
+    tdsJsonSchema,
+    'create one with `tds model init` or `tds train`, or wrap an ONNX file with `tds import-onnx`',
+  );
+}
+
+/**
+ * A model folder's tds.json checked against `schema` (2D here, 3D in model3d-dir.ts): a missing folder or file,
+ * broken JSON and the first schema issue each get their own error naming the path; `create` says how to make one.
+ */
+export function readModelJson<T>(dir: string, schema: z.ZodType<T>, create: string): T {
   const p = join(dir, 'tds.json');
-  if (!existsSync(dir))
-    throw new TdsError(
-      'BAD_MODEL',
-      `model folder not found: ${dir}`,
-      'create one with `tds model init` or `tds train`',
-    );
+  if (!existsSync(dir)) throw new TdsError('BAD_MODEL', `model folder not found: ${dir}`, create);
   if (!existsSync(p))
-    throw new TdsError(
-      'BAD_MODEL',
-      `${dir} has no tds.json, so it is not a tds model folder`,
-      'create one with `tds model init` or `tds train`, or wrap an ONNX file with `tds import-onnx`',
-    );
+    throw new TdsError('BAD_MODEL', `${dir} has no tds.json, so it is not a tds model folder`, create);
   let obj: unknown;
   try {
     obj = JSON.parse(readFileSync(p, 'utf8'));
@@ -115,7 +118,7 @@ export function readTdsJson(dir: string): TdsJson {
       'restore the file from the model folder that produced it',
     );
   }
-  const r = tdsJsonSchema.safeParse(obj);
+  const r = schema.safeParse(obj);
   if (!r.success) {
     const i = r.error.issues[0];
     throw new TdsError(

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { TdsError } from '../errors.js';
 import { makeDirs, writeAtomic } from '../fs-safe.js';
-import { packageVersions } from './model-dir.js';
+import { packageVersions, readModelJson } from './model-dir.js';
 import { tds3dGflops, tds3dVariables, tds3dWeightShapes, type Tds3dSpec, type Tds3dWeights } from './tds3d.js';
 import { exportTds3dOnnx } from './tds3d-onnx.js';
 
@@ -55,25 +55,7 @@ export type Tds3dJsonInput = Omit<
 >;
 
 export function readTds3dJson(dir: string): Tds3dJson {
-  const p = join(dir, 'tds.json');
-  if (!existsSync(p))
-    throw new TdsError(
-      'BAD_MODEL',
-      `${dir} has no tds.json, so it is not a tds model folder`,
-      'train one with `tds train`',
-    );
-  let obj: unknown;
-  try {
-    obj = JSON.parse(readFileSync(p, 'utf8'));
-  } catch (e) {
-    throw new TdsError('BAD_MODEL', `${p} is not valid JSON: ${(e as Error).message}`, 'restore the file');
-  }
-  const r = tds3dJsonSchema.safeParse(obj);
-  if (!r.success) {
-    const i = r.error.issues[0];
-    throw new TdsError('BAD_MODEL', `${p}: ${i.path.join('.') || '(root)'}: ${i.message}`, 'restore the file');
-  }
-  return r.data;
+  return readModelJson(dir, tds3dJsonSchema, 'train one with `tds train`');
 }
 
 /** Weights as one float32 buffer in tds3dWeightShapes order. */

@@ -66,6 +66,27 @@ describe('model folders', () => {
     await expect(loadModelDir(dir)).rejects.toBeInstanceOf(TdsError);
   });
 
+  it('2D and 3D tds.json readers refuse a missing folder, a missing file, broken JSON and a bad field alike', async () => {
+    const { readTds3dJson } = await import('../../src/model/model3d-dir.js');
+    const base = tmp();
+    for (const read of [readTdsJson, readTds3dJson]) {
+      const dir = join(base, read.name);
+      expect(() => read(dir)).toThrow(`model folder not found: ${dir}`);
+      mkdirSync(dir);
+      expect(() => read(dir)).toThrow(`${dir} has no tds.json, so it is not a tds model folder`);
+      writeFileSync(join(dir, 'tds.json'), '{"format": ');
+      expect(() => read(dir)).toThrow(`${join(dir, 'tds.json')} is not valid JSON`);
+      writeFileSync(join(dir, 'tds.json'), '{"format": "something-else"}');
+      expect(() => read(dir)).toThrow(new RegExp(`${join(dir, 'tds.json')}: format: `));
+      try {
+        read(dir);
+      } catch (e) {
+        expect(e).toBeInstanceOf(TdsError);
+        expect((e as TdsError).code).toBe('BAD_MODEL');
+      }
+    }
+  });
+
   it('loads VGG16 encoder weights by Keras layer name from a tfjs manifest', async () => {
     const model = buildTdsNet({ profile: 'paper', numClasses: 12, numScenes: 3, height: 64, width: 64 });
     try {
