@@ -1,4 +1,5 @@
 // What every bench module takes and returns (apart from the runner, so the modules never import it back).
+import { median } from '../median.js';
 
 export interface BenchResult {
   name: string;
@@ -18,11 +19,9 @@ export function spread(
   unit: string,
   round: (v: number) => number = (v) => Math.round(v * 10) / 10,
 ): BenchResult {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  const med = s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-  return s.length > 1
-    ? { name, value: round(med), unit, min: round(s[0]), max: round(s[s.length - 1]), repeats: s.length }
+  const med = median(xs);
+  return xs.length > 1
+    ? { name, value: round(med), unit, min: round(Math.min(...xs)), max: round(Math.max(...xs)), repeats: xs.length }
     : { name, value: round(med), unit };
 }
 
