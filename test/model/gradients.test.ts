@@ -169,6 +169,39 @@ describe('wasm training kernels vs cpu', () => {
     expect(relErr(tf.tensor(w), tf.tensor(c))).toBeLessThan(1e-4);
   });
 
+  it.each([
+    [1, 'same', 3, 1],
+    [2, 'same', 3, 2],
+    [2, 'same', 4, 1],
+    [2, 'valid', 3, 1],
+    [1, 'valid', 1, 2],
+    [2, 'same', 1, 1],
+  ] as const)('Conv2DBackpropInput (replaced on wasm) stride %i %s k%i batch %i', async (s, pad, k, n) => {
+    const H = 17;
+    const W = 22;
+    const outH = pad === 'same' ? Math.ceil(H / s) : Math.floor((H - k) / s) + 1;
+    const outW = pad === 'same' ? Math.ceil(W / s) : Math.floor((W - k) / s) + 1;
+    const run = (backend: string) =>
+      onBackend(backend, () =>
+        (
+          tf
+            .engine()
+            .runKernel(
+              'Conv2DBackpropInput',
+              { dy: rand([n, outH, outW, 7], 11), filter: rand([k, k, 4, 7], 12) },
+              { inputShape: [n, H, W, 4], strides: [s, s], pad, dataFormat: 'NHWC' },
+            ) as tf.Tensor
+        )
+          .dataSync()
+          .slice(),
+      );
+    const c = await run('cpu');
+    const w = await run('wasm');
+    await tf.setBackend('cpu');
+    expect(w.length).toBe(n * H * W * 4);
+    expect(relErr(tf.tensor(w), tf.tensor(c))).toBeLessThan(1e-4);
+  });
+
   it('conv2dTranspose (k4 s2 same, the context-ensemble deconv) trains on wasm like on cpu', async () => {
     const run = (backend: string) =>
       onBackend(backend, () => {

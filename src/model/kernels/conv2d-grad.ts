@@ -6,6 +6,7 @@
 //   dW: conv2d(x^T [Ci,H,W,N], dy^T [Ho,Wo,N,Co]) with stride and dilation swapped -> [Ci,kh,kw,Co] -> [kh,kw,Ci,Co].
 import { tf } from '../tf.js';
 import { forwardGeometry, pair, type Pad } from './conv-geometry.js';
+import { flipSwap } from './filter-flip.js';
 
 type Attrs = {
   strides: number | number[];
@@ -90,11 +91,12 @@ export function conv2dInputGrad(
 ): tf.Tensor4D {
   return tf.tidy(() => {
     const g = forwardGeometry(xShape, filter.shape, strides, dilations, pad, dimRoundingMode);
-    const [kh, kw] = filter.shape;
+    const [kh, kw, ci, co] = filter.shape;
     const eh = (kh - 1) * dilations[0] + 1;
     const ew = (kw - 1) * dilations[1] + 1;
     const up = zeroUpsample(dy, strides);
-    const flipped = tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
+    // Flipped on the host: tf.reverse was the slowest op of a wasm training step (see filter-flip.ts).
+    const flipped = tf.tensor4d(flipSwap(filter.dataSync(), filter.shape), [kh, kw, co, ci]);
     const [, H, W] = xShape;
     const top = eh - 1 - g.top;
     const left = ew - 1 - g.left;
