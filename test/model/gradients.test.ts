@@ -136,6 +136,26 @@ describe('Conv2D gradient with dilation', () => {
   });
 });
 
+/** A conv's output length along one axis (TF 'same' / 'valid'). */
+const convOut = (len: number, k: number, s: number, pad: 'same' | 'valid') =>
+  pad === 'same' ? Math.ceil(len / s) : Math.floor((len - k) / s) + 1;
+
+/** One kernel run directly on cpu and on wasm with the same (seeded) inputs: [cpu result, wasm result]. */
+async function kernelOnBoth(
+  name: string,
+  inputs: () => Record<string, tf.Tensor>,
+  attrs: Record<string, unknown>,
+): Promise<[Float32Array, Float32Array]> {
+  const run = (backend: string) =>
+    onBackend(backend, () =>
+      (tf.engine().runKernel(name, inputs(), attrs as tf.NamedAttrMap) as tf.Tensor).dataSync().slice(),
+    );
+  const c = (await run('cpu')) as Float32Array;
+  const w = (await run('wasm')) as Float32Array;
+  await tf.setBackend('cpu');
+  return [c, w];
+}
+
 describe('wasm training kernels vs cpu', () => {
   it.each([
     [1, 'same', 3, 1],
@@ -144,27 +164,11 @@ describe('wasm training kernels vs cpu', () => {
     [1, 'valid', 1, 2],
     [2, 'valid', 3, 1],
   ] as const)('Conv2DBackpropFilter stride %i %s k%i batch %i', async (s, pad, k, n) => {
-    const run = (backend: string) =>
-      onBackend(backend, () => {
-        const x = rand([n, 16, 20, 4], 3);
-        const outH = pad === 'same' ? Math.ceil(16 / s) : Math.floor((16 - k) / s) + 1;
-        const outW = pad === 'same' ? Math.ceil(20 / s) : Math.floor((20 - k) / s) + 1;
-        const dy = rand([n, outH, outW, 7], 4);
-        return (
-          tf
-            .engine()
-            .runKernel(
-              'Conv2DBackpropFilter',
-              { x, dy },
-              { filterShape: [k, k, 4, 7], strides: [s, s], pad, dataFormat: 'NHWC' },
-            ) as tf.Tensor
-        )
-          .dataSync()
-          .slice();
-      });
-    const c = await run('cpu');
-    const w = await run('wasm');
-    await tf.setBackend('cpu');
+    const [c, w] = await kernelOnBoth(
+      'Conv2DBackpropFilter',
+      () => ({ x: rand([n, 16, 20, 4], 3), dy: rand([n, convOut(16, k, s, pad), convOut(20, k, s, pad), 7], 4) }),
+      { filterShape: [k, k, 4, 7], strides: [s, s], pad, dataFormat: 'NHWC' },
+    );
     expect(w.length).toBe(k * k * 4 * 7);
     expect(relErr(tf.tensor(w), tf.tensor(c))).toBeLessThan(1e-4);
   });
@@ -177,28 +181,12 @@ describe('wasm training kernels vs cpu', () => {
     [1, 'valid', 1, 2],
     [2, 'same', 1, 1],
   ] as const)('Conv2DBackpropInput (replaced on wasm) stride %i %s k%i batch %i', async (s, pad, k, n) => {
-    const H = 17;
-    const W = 22;
-    const outH = pad === 'same' ? Math.ceil(H / s) : Math.floor((H - k) / s) + 1;
-    const outW = pad === 'same' ? Math.ceil(W / s) : Math.floor((W - k) / s) + 1;
-    const run = (backend: string) =>
-      onBackend(backend, () =>
-        (
-          tf
-            .engine()
-            .runKernel(
-              'Conv2DBackpropInput',
-              { dy: rand([n, outH, outW, 7], 11), filter: rand([k, k, 4, 7], 12) },
-              { inputShape: [n, H, W, 4], strides: [s, s], pad, dataFormat: 'NHWC' },
-            ) as tf.Tensor
-        )
-          .dataSync()
-          .slice(),
-      );
-    const c = await run('cpu');
-    const w = await run('wasm');
-    await tf.setBackend('cpu');
-    expect(w.length).toBe(n * H * W * 4);
+    const [c, w] = await kernelOnBoth(
+      'Conv2DBackpropInput',
+      () => ({ dy: rand([n, convOut(17, k, s, pad), convOut(22, k, s, pad), 7], 11), filter: rand([k, k, 4, 7], 12) }),
+      { inputShape: [n, 17, 22, 4], strides: [s, s], pad, dataFormat: 'NHWC' },
+    );
+    expect(w.length).toBe(n * 17 * 22 * 4);
     expect(relErr(tf.tensor(w), tf.tensor(c))).toBeLessThan(1e-4);
   });
 
