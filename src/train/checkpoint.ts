@@ -81,6 +81,38 @@ export async function loadCheckpointWeights(runDir: string, rel: string, model: 
   }
 }
 
+/** Sets `model`'s weights to the element-wise mean of these checkpoints' weights (same topology), read one
+ * checkpoint at a time: stochastic weight averaging over epochs. */
+export async function loadAveragedWeights(runDir: string, rels: string[], model: tf.LayersModel): Promise<void> {
+  if (!rels.length) throw new TdsError('TRAIN_FAILED', `${runDir}: no checkpoints to average`, 'check train.swa');
+  let sums: Float64Array[] | undefined;
+  for (const rel of rels) {
+    const { model: saved } = await loadModelDir(join(runDir, rel));
+    try {
+      const ws = saved.getWeights().map((w) => w.dataSync() as Float32Array);
+      sums ??= ws.map((w) => new Float64Array(w.length));
+      ws.forEach((w, i) => {
+        const acc = sums![i];
+        for (let j = 0; j < w.length; j++) acc[j] += w[j];
+      });
+    } finally {
+      saved.dispose();
+    }
+  }
+  const shapes = model.getWeights().map((w) => w.shape);
+  const mean = sums!.map((acc, i) =>
+    tf.tensor(
+      Float32Array.from(acc, (v) => v / rels.length),
+      shapes[i],
+    ),
+  );
+  try {
+    model.setWeights(mean);
+  } finally {
+    tf.dispose(mean);
+  }
+}
+
 export async function loadOptimizerState(runDir: string, rel: string, opt: tf.Optimizer): Promise<boolean> {
   const dir = join(runDir, rel);
   if (!existsSync(join(dir, 'optimizer.json'))) return false;
@@ -124,17 +156,26 @@ export async function writeState(runDir: string, s: RunState): Promise<void> {
   }
 }
 
-/** Removes checkpoint folders that state.json no longer references (and temp leftovers of a crash). */
-export async function pruneCheckpoints(runDir: string, s: RunState): Promise<void> {
+/** Removes checkpoint folders that state.json no longer references (and temp leftovers of a crash); the
+ * end-of-epoch checkpoints of epochs >= keepFrom stay (weight averaging reads them at the end). */
+export async function pruneCheckpoints(runDir: string, s: RunState, keepFrom = Infinity): Promise<void> {
   const dir = join(runDir, 'checkpoints');
   if (!existsSync(dir)) return;
   const keep = new Set(
-    [s.current, ...Object.values(s.best).map((b) => b.dir)]
+    [s.current, ...Object.values(s.best).map((b) => b.dir), ...epochCheckpoints(s, keepFrom)]
       .filter(Boolean)
       .map((r) => r!.replace(/^checkpoints\//, '')),
   );
   for (const name of readdirSync(dir)) if (!keep.has(name)) await rm(join(dir, name), { recursive: true, force: true });
 }
+
+/** The end-of-epoch checkpoints (relative to the run folder) of the completed epochs >= from, in order. */
+export function epochCheckpoints(s: RunState, from: number): string[] {
+  return s.history.filter((h) => h.epoch >= from).map((h) => epochCheckpointName(h.epoch));
+}
+
+export const epochCheckpointName = (epoch: number, step?: number): string =>
+  `checkpoints/e${String(epoch).padStart(4, '0')}${step !== undefined ? `-s${String(step).padStart(6, '0')}` : ''}`;
 
 interface StageLike {
   name: string;

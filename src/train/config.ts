@@ -153,6 +153,10 @@ export const trainSchema = z
      * where the held-out sequence must not choose the model). */
     select: z.enum(['best', 'last']).default('best'),
     stages: z.array(stageSchema).min(1).default(OFFICIAL_STAGES),
+    /** Stochastic weight averaging (Izmailov et al. 2018, arXiv 1803.05407): the final model's weights are the
+     * mean of the end-of-epoch weights of epochs fromEpoch..last (every one of them kept in checkpoints/, so a
+     * resumed run still averages them all); null = the last stage's kept epoch alone. */
+    swa: z.object({ fromEpoch: z.number().int().positive() }).strict().nullable().default(null),
     /** Preprocessed training samples kept in memory across epochs, in MiB. */
     cacheMB: z.number().int().min(0).default(2048),
   })
@@ -181,6 +185,19 @@ export const trainSchema = z
         code: 'custom',
         path: ['validation', 'sequences'],
         message: 'no validation sequences: the best epoch cannot be chosen; give sequences or set train.select: last',
+      });
+    const last = t.stages[t.stages.length - 1]?.untilEpoch ?? 0;
+    if (t.swa && t.swa.fromEpoch > last)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['swa', 'fromEpoch'],
+        message: `swa.fromEpoch ${t.swa.fromEpoch} is after the last epoch (${last}); give an epoch of the schedule`,
+      });
+    if (t.swa && t.select !== 'last' && t.validation.sequences.length)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['swa'],
+        message: 'swa averages every epoch from fromEpoch on and cannot keep a best epoch; set train.select: last',
       });
     if (t.augment.zoom && t.augment.zoom.max < t.augment.zoom.min)
       ctx.addIssue({ code: 'custom', path: ['augment', 'zoom'], message: 'max must be >= min' });
@@ -258,6 +275,13 @@ export function applyOverrides(t: TrainConfig, o: TrainOverrides): TrainConfig {
     out.validation = { sequences: o.holdOut };
     out.select = 'last';
   }
-  if (o.epochsScale !== undefined) out.stages = scaleStageEnds(out.stages, o.epochsScale);
+  if (o.epochsScale !== undefined) {
+    out.stages = scaleStageEnds(out.stages, o.epochsScale);
+    // The averaged epochs scale with the schedule (a quick run averages its own last part).
+    if (out.swa)
+      out.swa = {
+        fromEpoch: Math.min(Math.max(1, Math.round(out.swa.fromEpoch * o.epochsScale)), out.stages.at(-1)!.untilEpoch),
+      };
+  }
   return out;
 }

@@ -19,6 +19,9 @@ import { epochSeed, makeBatch, shuffled, stepSeed } from './batches.js';
 import { validate } from './validate.js';
 import { curvesSvg } from './curves.js';
 import {
+  epochCheckpointName,
+  epochCheckpoints,
+  loadAveragedWeights,
   resumeConflicts,
   loadCheckpointWeights,
   loadOptimizerState,
@@ -70,8 +73,7 @@ export interface TrainResult {
 }
 
 const zeroLoss = (): EpochRecord['loss'] => ({ total: 0, seg: 0, cls: 0, sync: 0, scene: 0 });
-const ckptName = (epoch: number, step?: number) =>
-  `checkpoints/e${String(epoch).padStart(4, '0')}${step !== undefined ? `-s${String(step).padStart(6, '0')}` : ''}`;
+const ckptName = epochCheckpointName;
 
 export async function train(o: TrainOptions): Promise<TrainResult> {
   const { palette, train: cfg } = o.config;
@@ -158,7 +160,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
               await saveCheckpoint(o.out, rel, model, meta({ interruptedAt: { epoch, step } }), opt);
               state = { ...state, current: rel, partial: { epoch, step, sums, count } };
               await writeState(o.out, state);
-              await pruneCheckpoints(o.out, state);
+              await pruneCheckpoints(o.out, state, cfg.swa?.fromEpoch);
               return result(true);
             }
             const batch = await makeBatch(
@@ -212,19 +214,36 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
             seconds: (performance.now() - e0) / 1000,
             steps: count,
           };
-          state = await endEpoch(o.out, state, { model, opt, record, keepAsBest: cfg.select === 'last', meta });
+          state = await endEpoch(o.out, state, {
+            model,
+            opt,
+            record,
+            keepAsBest: cfg.select === 'last',
+            meta,
+            keepFrom: cfg.swa?.fromEpoch,
+          });
           o.onEpoch?.(record);
         }
       } finally {
         opt.dispose();
       }
     }
-    // The final model: the last stage's best checkpoint, exported to ONNX for the default engine.
+    // The final model: the last stage's best checkpoint (or the mean of the averaged epochs' weights),
+    // exported to ONNX for the default engine.
     const last = state.best[cfg.stages[cfg.stages.length - 1].name];
-    if (last) await loadCheckpointWeights(o.out, last.dir, model);
+    const averaged = cfg.swa ? epochCheckpoints(state, cfg.swa.fromEpoch) : [];
+    if (cfg.swa) await loadAveragedWeights(o.out, averaged, model);
+    else if (last) await loadCheckpointWeights(o.out, last.dir, model);
     const modelDir = join(o.out, 'model');
-    const lastVal = state.history.find((h) => h.epoch === last?.epoch)?.val;
-    await saveModelDir(modelDir, model, meta({ epochs: state.epochsDone, val: lastVal, bestEpoch: last?.epoch }));
+    const lastVal = cfg.swa ? undefined : state.history.find((h) => h.epoch === last?.epoch)?.val;
+    const swa = cfg.swa
+      ? { swa: { fromEpoch: cfg.swa.fromEpoch, toEpoch: state.epochsDone, epochs: averaged.length } }
+      : {};
+    await saveModelDir(
+      modelDir,
+      model,
+      meta({ epochs: state.epochsDone, val: lastVal, bestEpoch: cfg.swa ? undefined : last?.epoch, ...swa }),
+    );
     await exportModelDir(modelDir);
     state = { ...state, done: true };
     await writeState(o.out, state);
@@ -248,6 +267,8 @@ async function endEpoch(
     record: EpochRecord;
     keepAsBest: boolean;
     meta: (extra: Record<string, unknown>) => TdsJsonInput;
+    /** Keep every end-of-epoch checkpoint from this epoch on (weight averaging). */
+    keepFrom?: number;
   },
 ): Promise<RunState> {
   const { epoch, stage, val } = e.record;
@@ -270,7 +291,7 @@ async function endEpoch(
   };
   await writeState(out, next);
   await writeRunFiles(out, next);
-  await pruneCheckpoints(out, next);
+  await pruneCheckpoints(out, next, e.keepFrom);
   return next;
 }
 

@@ -208,6 +208,72 @@ describe('tds train', () => {
   });
 });
 
+describe('tds train: stochastic weight averaging (train.swa)', () => {
+  const weights = (dir: string) => new Float32Array(readFileSync(join(dir, 'weights.bin')).buffer.slice(0));
+
+  it("the final model is the mean of the kept epochs' weights, and an interrupt + resume averages the same", async () => {
+    const f = smallConfig(tmp(), { select: 'last', swa: { fromEpoch: 2 } });
+    const out = join(tmp(), 'swa');
+    await train({ config: loadRunConfig(f), data, out });
+    const kept = ['e0002', 'e0003', 'e0004'].map((e) => join(out, 'checkpoints', e));
+    for (const k of kept) expect(existsSync(join(k, 'weights.bin'))).toBe(true);
+    expect(existsSync(join(out, 'checkpoints', 'e0001'))).toBe(false);
+    const ws = kept.map(weights);
+    const model = weights(join(out, 'model'));
+    expect(model.length).toBe(ws[0].length);
+    let max = 0;
+    let moved = 0;
+    for (let i = 0; i < model.length; i++) {
+      max = Math.max(max, Math.abs(model[i] - (ws[0][i] + ws[1][i] + ws[2][i]) / 3));
+      moved = Math.max(moved, Math.abs(model[i] - ws[2][i]));
+    }
+    expect(max).toBeLessThan(1e-6);
+    expect(moved).toBeGreaterThan(1e-4); // not simply the last epoch
+    expect(readTdsJson(join(out, 'model')).producedBy).toMatchObject({
+      epochs: 4,
+      swa: { fromEpoch: 2, toEpoch: 4, epochs: 3 },
+    });
+
+    // Stopped part-way through epoch 3: the kept epoch-2 checkpoint survives the pruning, the resumed run averages it.
+    const out2 = join(tmp(), 'swa-interrupted');
+    const ac = new AbortController();
+    let n = 0;
+    const r1 = await train({
+      config: loadRunConfig(f),
+      data,
+      out: out2,
+      signal: ac.signal,
+      onProgress: () => ++n === 10 && ac.abort(),
+    });
+    expect(r1).toMatchObject({ interrupted: true, epochsDone: 2 });
+    expect(existsSync(join(out2, 'checkpoints', 'e0002', 'weights.bin'))).toBe(true);
+    await train({ config: loadRunConfig(f), data, out: out2, resume: true });
+    const a = weights(join(out2, 'model'));
+    let diff = 0;
+    for (let i = 0; i < a.length; i++) diff = Math.max(diff, Math.abs(a[i] - model[i]));
+    expect(diff).toBe(0);
+  });
+
+  it.each([
+    [
+      { select: 'last', swa: { fromEpoch: 9 } },
+      /train\.swa\.fromEpoch: swa\.fromEpoch 9 is after the last epoch \(4\)/,
+    ],
+    [{ select: 'best', swa: { fromEpoch: 2 } }, /train\.swa: swa averages every epoch .* set train\.select: last/],
+    [{ select: 'last', swa: { fromEpoch: 0 } }, /train\.swa\.fromEpoch: /],
+  ])('rejects %j', (extra, msg) => {
+    expect(() => loadRunConfig(smallConfig(tmp(), extra))).toThrow(msg);
+  });
+
+  it('--epochs-scale scales the first averaged epoch with the schedule', () => {
+    const base = loadRunConfig(join(root, 'configs', 'endovis15-rigid-in-swa.yaml')).train;
+    expect(base.swa).toEqual({ fromEpoch: 43 });
+    const t = applyOverrides(base, { epochsScale: 0.1 });
+    expect(t.stages.at(-1)!.untilEpoch).toBe(7);
+    expect(t.swa).toEqual({ fromEpoch: 4 });
+  });
+});
+
 describe('tds train: bad input', () => {
   const cfg = (): RunConfig => loadRunConfig(cfgFile);
   it('a data folder with no sequences', async () => {
