@@ -383,6 +383,31 @@ async function pool(tasks: Array<() => Promise<void>>, n: number, stop: AbortCon
   if (failure) throw failure.e;
 }
 
+/**
+ * The model folder that an earlier cross-validation gives one fold (`fold-OP1`, or `final`) of an average: a
+ * finished training run (ROOT/fold-OP1/run/model) or a fold model kept without its run (ROOT/fold-OP1/tds.json,
+ * as the shipped models keep their folds under cv/).
+ */
+export function averageMember(root: string, run: string): string {
+  const runDir = resolve(root, run, 'run');
+  if (existsSync(join(runDir, 'state.json'))) {
+    if (!readState(runDir)?.done)
+      throw new TdsError(
+        'TRAIN_FAILED',
+        `${runDir} is not a finished training run`,
+        'finish that tds cv first (rerun it)',
+      );
+    return join(runDir, 'model');
+  }
+  const kept = resolve(root, run);
+  if (existsSync(join(kept, 'tds.json'))) return kept;
+  throw new TdsError(
+    'TRAIN_FAILED',
+    `${root} has no ${run}: neither a training run (${join(run, 'run', 'state.json')}) nor a model folder (${join(run, 'tds.json')})`,
+    "give the --out folder of an earlier tds cv, or a model's cv/ folder of fold models",
+  );
+}
+
 export async function crossValidate(o: CvOptions): Promise<CvReport> {
   const log = o.onLog ?? (() => {});
   const minFps = o.minFps ?? 25;
@@ -407,19 +432,8 @@ export async function crossValidate(o: CvOptions): Promise<CvReport> {
     // surgery: nothing of it was seen by any member).
     const runs = [...folds.map((f) => `fold-${f.name}`), ...(o.final ? ['final'] : [])];
     for (const r of runs) {
-      const members = o.average.map((root) => resolve(root, r, 'run'));
-      for (const m of members)
-        if (!readState(m)?.done)
-          throw new TdsError(
-            'TRAIN_FAILED',
-            `${m} is not a finished training run`,
-            'finish that tds cv first (rerun it)',
-          );
-      await writeAveragedModel(
-        join(o.out, r, 'run', 'model'),
-        members.map((m) => join(m, 'model')),
-        { producedBy: { averageOf: members.map((m) => join(m, 'model')) } },
-      );
+      const members = o.average.map((root) => averageMember(root, r));
+      await writeAveragedModel(join(o.out, r, 'run', 'model'), members, { producedBy: { averageOf: members } });
     }
   } else {
     const runs = folds.map((f) => ({ dir: runOf(f.name), holdOut: f.heldOut.map((h) => h.id).join(',') }));

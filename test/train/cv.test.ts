@@ -2,7 +2,7 @@
 // scan/train/eval, the real-endoscopy augmentation, pooled metrics, and `tds cv` end to end on tiny data.
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import sharp from 'sharp';
 import { stringify } from 'yaml';
 import { losoFolds, kFolds, cvTable, crossValidate } from '../../src/train/cv.js';
@@ -181,6 +181,44 @@ describe('leave-one-surgery-out folds', () => {
     await expect(
       crossValidate({ config, data: d, out: join(tmp(), 'cv-avg2'), cli: 'unused', average: roots, variants: single }),
     ).rejects.toThrow(/cv-b\/fold-OP1\/run is not a finished training run/);
+    // A fold model kept without its run (a shipped model's cv/ folder) is a member as it is.
+    const kept = join(tmp(), 'kept');
+    for (const fold of ['fold-OP1', 'fold-OP2'])
+      cpSync(join(roots[0], fold, 'run', 'model'), join(kept, fold), { recursive: true });
+    const out3 = join(tmp(), 'cv-avg3');
+    const r3 = await crossValidate({
+      config,
+      data: d,
+      out: out3,
+      cli: 'unused',
+      average: [kept, roots[0]],
+      variants: single,
+    });
+    expect(readTdsJson(join(out3, 'fold-OP1', 'run', 'model')).members).toEqual([
+      join(kept, 'fold-OP1'),
+      join(roots[0], 'fold-OP1', 'run', 'model'),
+    ]);
+    // The kept copy is the same network: with the run it came from, it scores as that run twice.
+    const alone = await crossValidate({
+      config,
+      data: d,
+      out: join(tmp(), 'cv-alone'),
+      cli: 'unused',
+      average: [roots[0], roots[0]],
+      variants: single,
+    });
+    expect(r3.scores.map((x) => x.challengeIoU)).toEqual(alone.scores.map((x) => x.challengeIoU));
+    rmSync(join(kept, 'fold-OP2'), { recursive: true });
+    await expect(
+      crossValidate({
+        config,
+        data: d,
+        out: join(tmp(), 'cv-avg4'),
+        cli: 'unused',
+        average: [kept, roots[0]],
+        variants: single,
+      }),
+    ).rejects.toThrow(/kept has no fold-OP2: neither a training run \(fold-OP2\/run\/state\.json\) nor a model folder/);
   });
 
   it('reads the grey-as-RGB masks: 160 shaft, 70 manipulator', async () => {
