@@ -96,24 +96,27 @@ afterAll(() => {
 });
 
 describe('tds queue + tds worker (embedded Postgres, pg-boss)', () => {
-  it('two workers, one SIGKILLed mid-chunk: its chunk is redone and the merged outputs equal tds process', async () => {
+  it('a worker SIGKILLed mid-chunk: a second worker redoes its chunk and the merged outputs equal tds process', async () => {
     const out = join(dir, 'out-kill');
     const add = tds(['queue', 'add', clip, '--model', model, '--out', out, '--chunk-seconds', '3'], { env });
     expect(add.code, add.stderr).toBe(0);
     expect(add.stdout).toMatch(/queued .*case1\.mp4: 4 chunk\(s\)/);
+    // The first worker is alone, so the chunk with frames and no finish mark is its own: it is killed inside
+    // a chunk whatever the machine's load (two workers racing for chunks made "both mid-chunk" a timing bet).
     const a = bg(['worker', '--until-idle', '--threads', '1']);
-    const b = bg(['worker', '--until-idle', '--threads', '1']);
-    // Both workers are mid-chunk when two chunks have frames and neither is finished (one frame each: chunks of
-    // 30 small frames go fast, and a wider window keeps a loaded machine from missing it).
-    const busy = () => chunkProgress(join(out, 'case1')).filter((c) => c.frames >= 1 && !c.finished).length >= 2;
-    expect(await waitUntil(busy, 60_000)).toBe(true);
+    const midChunk = () => chunkProgress(join(out, 'case1')).some((c) => c.frames >= 1 && !c.finished);
+    expect(await waitUntil(midChunk, 90_000), a.output()).toBe(true);
     a.kill('SIGKILL');
-    expect(await exited(b), b.output()).toBe(0);
     await exited(a);
+    const killedIn = chunkProgress(join(out, 'case1')).filter((c) => !c.finished);
+    expect(killedIn.length).toBeGreaterThanOrEqual(1);
+    // The second worker takes what is left, and the killed chunk once its heartbeats have stopped.
+    const b = bg(['worker', '--until-idle', '--threads', '1']);
+    expect(await exited(b), b.output()).toBe(0);
     const s = status().find((v) => v.out === join(out, 'case1'))!;
     expect(s).toMatchObject({ state: 'done', frames: 120, chunks: { total: 4, done: 4, failed: 0 } });
     expectSameAsProcess(join(out, 'case1'), reference);
-  }, 120_000);
+  }, 180_000);
 
   it('the same video added again (before or after it is done) is processed once', async () => {
     const out = join(dir, 'out-kill');
