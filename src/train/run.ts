@@ -73,7 +73,6 @@ export interface TrainResult {
 }
 
 const zeroLoss = (): EpochRecord['loss'] => ({ total: 0, seg: 0, cls: 0, sync: 0, scene: 0 });
-const ckptName = epochCheckpointName;
 
 export async function train(o: TrainOptions): Promise<TrainResult> {
   const { palette, train: cfg } = o.config;
@@ -156,7 +155,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
           let count = partial?.count ?? 0;
           for (let step = partial?.step ?? 0; step < steps; step++) {
             if (o.signal?.aborted) {
-              const rel = ckptName(epoch, step);
+              const rel = epochCheckpointName(epoch, step);
               await saveCheckpoint(o.out, rel, model, meta({ interruptedAt: { epoch, step } }), opt);
               state = { ...state, current: rel, partial: { epoch, step, sums, count } };
               await writeState(o.out, state);
@@ -272,7 +271,7 @@ async function endEpoch(
   },
 ): Promise<RunState> {
   const { epoch, stage, val } = e.record;
-  const rel = ckptName(epoch);
+  const rel = epochCheckpointName(epoch);
   await saveCheckpoint(out, rel, e.model, e.meta({ epoch, val }), e.opt);
   const best: RunState['best'] = { ...state.best };
   const prevBest = best[stage];
