@@ -10,11 +10,20 @@ const LOG_FLOOR = 1e-12;
 
 /**
  * Hybrid segmentation loss: 0.5 * NLL(log p, target) + sum_c 0.5 * (1 - (I_c + e) / (U_c - I_c + e)),
- * I_c = sum(p_c t_c), U_c = sum(p_c) + sum(t_c), sums over the whole batch.
+ * I_c = sum(p_c t_c), U_c = sum(p_c) + sum(t_c), sums over the whole batch. classWeights (one per class) weigh
+ * the NLL term as torch.nn.NLLLoss(weight) does, sum(w_y * -log p_y) / sum(w_y) over the pixels, so the loss
+ * keeps its scale; absent (the official code), every class weighs 1.
  */
-export function segLoss(probs: tf.Tensor4D, target: tf.Tensor4D): tf.Scalar {
+export function segLoss(probs: tf.Tensor4D, target: tf.Tensor4D, classWeights?: readonly number[] | null): tf.Scalar {
   return tf.tidy(() => {
-    const nll = tf.neg(tf.mean(tf.sum(tf.mul(target, tf.log(tf.maximum(probs, LOG_FLOOR))), -1)));
+    const logp = tf.mul(target, tf.log(tf.maximum(probs, LOG_FLOOR)));
+    let nll: tf.Tensor;
+    if (classWeights) {
+      if (classWeights.length !== probs.shape[3])
+        throw new Error(`segLoss: ${classWeights.length} class weights for ${probs.shape[3]} classes`);
+      const w = tf.tensor1d([...classWeights]);
+      nll = tf.div(tf.neg(tf.sum(tf.mul(logp, w))), tf.sum(tf.mul(target, w)));
+    } else nll = tf.neg(tf.mean(tf.sum(logp, -1)));
     const inter = tf.sum(tf.mul(probs, target), [0, 1, 2]);
     const union = tf.add(tf.sum(probs, [0, 1, 2]), tf.sum(target, [0, 1, 2]));
     const jac = tf.div(tf.add(inter, JACCARD_EPS), tf.add(tf.sub(union, inter), JACCARD_EPS));
@@ -103,8 +112,9 @@ export function tdsLoss(
   target: { oneHot: tf.Tensor4D; sceneIds: tf.Tensor1D },
   w: LossWeights,
   syncMode: SyncMode = 'hard',
+  segClassWeights?: readonly number[] | null,
 ): LossTerms {
-  const seg = segLoss(out.probs, target.oneHot);
+  const seg = segLoss(out.probs, target.oneHot, segClassWeights);
   const presence = presenceFromTarget(target.oneHot);
   const cls = classLoss(out.classLogits, presence);
   const sync = syncLoss(out.classLogits, out.probs, syncMode);

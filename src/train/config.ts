@@ -38,6 +38,8 @@ export const trainSchema = z
     /** Official code: 1. */
     batchSize: z.number().int().positive().default(1),
     syncMode: z.enum(['hard', 'soft']).default('hard'),
+    /** Per-class weights of the seg loss's NLL term, in class-id order (null: all 1, the official loss). */
+    segClassWeights: z.array(z.number().positive()).nullable().default(null),
     seed: z.number().int().min(0).default(1),
     /** Validation sequences by number (ROBOT18 fold 0 = 1..4). Never a split by frame. */
     validation: z
@@ -228,6 +230,13 @@ export function loadRunConfig(path: string): RunConfig {
       'see configs/robot18.yaml for the train section and its defaults',
     );
   }
+  const w = r.data.segClassWeights;
+  if (w && w.length !== palette.classes.length)
+    throw new TdsError(
+      'BAD_OPTION',
+      `${path}: train.segClassWeights: ${w.length} weights for ${palette.classes.length} classes (${palette.classes.map((c) => c.name).join(', ')})`,
+      'give one weight per class, in class-id order',
+    );
   return { palette, train: r.data, source: path };
 }
 

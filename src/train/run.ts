@@ -173,7 +173,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
             );
             let l: StepLosses;
             try {
-              l = trainStep(model, opt, batch, stage, cfg.syncMode);
+              l = trainStep(model, opt, batch, stage, cfg.syncMode, cfg.segClassWeights);
             } finally {
               tf.dispose([batch.images, batch.oneHot, batch.sceneIds]);
             }

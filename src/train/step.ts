@@ -22,7 +22,13 @@ export interface StepLosses {
 }
 
 /** Forward pass in training mode and all loss terms (caller disposes). */
-export function forwardLoss(model: tf.LayersModel, batch: Batch, w: LossWeights, syncMode: SyncMode) {
+export function forwardLoss(
+  model: tf.LayersModel,
+  batch: Batch,
+  w: LossWeights,
+  syncMode: SyncMode,
+  segClassWeights?: readonly number[] | null,
+) {
   ensureTrainingKernels();
   const [probs, classLogits, sceneLogits] = model.apply(batch.images, { training: true }) as tf.Tensor[];
   return tdsLoss(
@@ -30,6 +36,7 @@ export function forwardLoss(model: tf.LayersModel, batch: Batch, w: LossWeights,
     { oneHot: batch.oneHot, sceneIds: batch.sceneIds },
     w,
     syncMode,
+    segClassWeights,
   );
 }
 
@@ -39,12 +46,13 @@ export function lossGrads(
   batch: Batch,
   w: LossWeights,
   syncMode: SyncMode,
+  segClassWeights?: readonly number[] | null,
 ): { losses: StepLosses; grads: Record<string, tf.Tensor> } {
   ensureTrainingKernels();
   let kept: tf.Scalar[] = [];
   const vars = model.trainableWeights.map((v) => v.read() as tf.Variable);
   const { value, grads } = tf.variableGrads(() => {
-    const t = forwardLoss(model, batch, w, syncMode);
+    const t = forwardLoss(model, batch, w, syncMode, segClassWeights);
     kept = [t.seg, t.cls, t.sync, t.scene].map((x) => tf.keep(x.clone()));
     return t.total;
   }, vars);
@@ -61,9 +69,10 @@ export function trainStep(
   batch: Batch,
   w: LossWeights,
   syncMode: SyncMode = 'hard',
+  segClassWeights?: readonly number[] | null,
 ): StepLosses {
   ensureTrainingKernels();
-  const { losses, grads } = lossGrads(model, batch, w, syncMode);
+  const { losses, grads } = lossGrads(model, batch, w, syncMode, segClassWeights);
   opt.applyGradients(grads as tf.NamedTensorMap);
   tf.dispose(Object.values(grads));
   return losses;

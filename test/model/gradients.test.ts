@@ -324,6 +324,33 @@ describe('whole-model gradients and training steps', () => {
   );
 });
 
+describe('seg class weights in a training step (train.segClassWeights)', () => {
+  it('reach the loss and the gradients: equal weights change nothing, a heavier class changes both', async () => {
+    await tf.setBackend('cpu');
+    const m = buildTdsNet({ profile: 'fast', numClasses: 5, numScenes: 3, height: 64, width: 64, seed: 6 });
+    const batch = smallBatch(5);
+    const run = (w?: number[]) => {
+      const { losses, grads } = lossGrads(m, batch, STAGE_WEIGHTS.seg, 'hard', w);
+      const g = Object.values(grads).map((t) => t.dataSync().slice());
+      tf.dispose(Object.values(grads));
+      return { seg: losses.seg, g };
+    };
+    const plain = run();
+    const equal = run([3, 3, 3, 3, 3]);
+    const heavy = run([1, 1, 1, 1, 4]);
+    expect(equal.seg).toBeCloseTo(plain.seg, 5);
+    expect(heavy.seg).not.toBeCloseTo(plain.seg, 3);
+    const maxDiff = (a: Float32Array[], b: Float32Array[]) => {
+      let d = 0;
+      a.forEach((x, i) => x.forEach((v, j) => (d = Math.max(d, Math.abs(v - b[i][j])))));
+      return d;
+    };
+    expect(maxDiff(equal.g, plain.g)).toBeLessThan(1e-5);
+    expect(maxDiff(heavy.g, plain.g)).toBeGreaterThan(1e-4);
+    m.dispose();
+  });
+});
+
 describe('half-pixel bilinear resize gradient', () => {
   /** Reference adjoint in plain JS: dX[h,w] = sum over outputs of dY * bilinear weight (half-pixel centres). */
   function refGrad(dy: number[][][][], hi: number, wi: number): Float32Array {

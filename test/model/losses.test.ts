@@ -28,6 +28,17 @@ describe('losses', () => {
     expect(v(segLoss(p, t))).toBeCloseTo(0.647778, 5);
   });
 
+  it('class weights weigh the NLL term as torch NLLLoss(weight) does: sum(w_y * -ln p_y) / sum(w_y)', () => {
+    // The two pixels above with weights [1, 3]: NLL = -(1 ln .8 + 3 ln .6) / 4 = (.223144 + 1.532474) / 4 = .438904;
+    // the Jaccard terms are unweighted (.214286 + .25): L = .5*.438904 + .464286 = 0.683738.
+    const p = tf.tensor4d([0.8, 0.2, 0.4, 0.6], [1, 1, 2, 2]);
+    const t = tf.tensor4d([1, 0, 0, 1], [1, 1, 2, 2]);
+    expect(v(segLoss(p, t, [1, 3]))).toBeCloseTo(0.683738, 5);
+    // Equal weights are the unweighted loss, whatever their scale.
+    expect(v(segLoss(p, t, [2, 2]))).toBeCloseTo(0.647778, 5);
+    expect(() => segLoss(p, t, [1, 2, 3])).toThrow(/3 class weights for 2 classes/);
+  });
+
   it('a class absent from the target adds the constant 0.5, unless its probabilities sum to exactly 0', () => {
     const t = tf.tensor4d([1, 0, 0, 0, 1, 0], [1, 1, 2, 3]);
     const withMass = tf.tensor4d([0.7, 0.2, 0.1, 0.3, 0.6, 0.1], [1, 1, 2, 3]);

@@ -261,6 +261,8 @@ describe('tds train: stochastic weight averaging (train.swa)', () => {
     ],
     [{ select: 'best', swa: { fromEpoch: 2 } }, /train\.swa: swa averages every epoch .* set train\.select: last/],
     [{ select: 'last', swa: { fromEpoch: 0 } }, /train\.swa\.fromEpoch: /],
+    [{ segClassWeights: [1, 2] }, /train\.segClassWeights: 2 weights for 12 classes \(background-tissue, /],
+    [{ segClassWeights: [1, 0, 1, 1, 1, 1, 1, 1] }, /train\.segClassWeights\.1: /],
   ])('rejects %j', (extra, msg) => {
     expect(() => loadRunConfig(smallConfig(tmp(), extra))).toThrow(msg);
   });
