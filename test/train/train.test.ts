@@ -261,8 +261,6 @@ describe('tds train: stochastic weight averaging (train.swa)', () => {
     ],
     [{ select: 'best', swa: { fromEpoch: 2 } }, /train\.swa: swa averages every epoch .* set train\.select: last/],
     [{ select: 'last', swa: { fromEpoch: 0 } }, /train\.swa\.fromEpoch: /],
-    [{ segClassWeights: [1, 2] }, /train\.segClassWeights: 2 weights for 12 classes \(background-tissue, /],
-    [{ segClassWeights: [1, 0, 1, 1, 1, 1, 1, 1] }, /train\.segClassWeights\.1: /],
   ])('rejects %j', (extra, msg) => {
     expect(() => loadRunConfig(smallConfig(tmp(), extra))).toThrow(msg);
   });
@@ -273,6 +271,15 @@ describe('tds train: stochastic weight averaging (train.swa)', () => {
     const t = applyOverrides(base, { epochsScale: 0.1 });
     expect(t.stages.at(-1)!.untilEpoch).toBe(7);
     expect(t.swa).toEqual({ fromEpoch: 4 });
+  });
+});
+
+describe('tds train: seg class weights (train.segClassWeights)', () => {
+  it.each([
+    [{ segClassWeights: [1, 2] }, /train\.segClassWeights: 2 weights for 12 classes \(background-tissue, /],
+    [{ segClassWeights: [1, 0, 1, 1, 1, 1, 1, 1] }, /train\.segClassWeights\.1: /],
+  ])('rejects %j', (extra, msg) => {
+    expect(() => loadRunConfig(smallConfig(tmp(), extra))).toThrow(msg);
   });
 });
 
