@@ -22,6 +22,8 @@ export interface BuildOptions {
   seed?: number;
   /** Instance-normalise every conv of the first this-many encoder blocks (conv -> IN -> ReLU); 0 = none. */
   instanceNormBlocks?: number;
+  /** Scale the encoder's channels by this factor, rounded to multiples of 8 (1 = the profile's own widths). */
+  encoderWidth?: number;
 }
 
 interface Spec {
@@ -111,6 +113,15 @@ export function buildTdsNet(o: BuildOptions): tf.LayersModel {
       'check the config',
     );
   const spec = SPECS[o.profile];
+  const widthScale = o.encoderWidth ?? 1;
+  if (!(widthScale > 0) || widthScale > 4)
+    throw new TdsError(
+      'BAD_MODEL',
+      `encoderWidth must be a factor in (0, 4], got ${widthScale}`,
+      'e.g. 1.5 (the fast encoder at 24..192 channels)',
+    );
+  // Multiples of 8 keep the wasm conv kernels on their vectorised paths.
+  const widen = (f: number) => (widthScale === 1 ? f : Math.max(8, Math.round((f * widthScale) / 8) * 8));
   const inBlocks = o.instanceNormBlocks ?? 0;
   if (!Number.isInteger(inBlocks) || inBlocks < 0 || inBlocks > spec.encoder.length)
     throw new TdsError(
@@ -142,7 +153,8 @@ export function buildTdsNet(o: BuildOptions): tf.LayersModel {
   let x: tf.SymbolicTensor = input;
   const encoderOut = new Map<string, tf.SymbolicTensor>();
   spec.encoder.forEach((block, b) => {
-    block.convs.forEach((f, c) => {
+    block.convs.forEach((f0, c) => {
+      const f = widen(f0);
       const stride = !block.pool && c === 0 ? 2 : 1;
       const name = `block${b + 1}_conv${c + 1}`;
       if (b < inBlocks) {

@@ -33,6 +33,8 @@ export const trainSchema = z
     profile: z.enum(['fast', 'paper']).default('fast'),
     /** Instance-normalise the convs of the first N encoder blocks (src/model/instance-norm-layer.ts); null = none. */
     instanceNormBlocks: z.number().int().min(0).max(5).nullable().default(null),
+    /** Encoder channels scaled by this factor (src/model/profiles.ts encoderWidth); null = the profile's own. */
+    encoderWidth: z.number().positive().max(4).nullable().default(null),
     /** Input height and width (multiples of 32). */
     size: z.tuple([z.number().int(), z.number().int()]).default([256, 320]),
     /** Official code: 1. */

@@ -101,6 +101,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     width: W,
     seed: cfg.seed,
     instanceNormBlocks: cfg.instanceNormBlocks ?? 0,
+    encoderWidth: cfg.encoderWidth ?? 1,
   });
   const meta = (extra: Record<string, unknown> = {}): TdsJsonInput =>
     describeModel(model, {

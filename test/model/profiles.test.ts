@@ -117,6 +117,40 @@ describe('TDSNet profiles', () => {
     }
   });
 
+  it('encoderWidth scales the encoder channels (multiples of 8) and leaves the heads and outputs as they are', () => {
+    const base = buildTdsNet({ profile: 'fast', numClasses: 3, numScenes: 1, height: 64, width: 96, seed: 2 });
+    const m = buildTdsNet({
+      profile: 'fast',
+      numClasses: 3,
+      numScenes: 1,
+      height: 64,
+      width: 96,
+      seed: 2,
+      encoderWidth: 1.5,
+      instanceNormBlocks: 4,
+    });
+    try {
+      const filters = (net: typeof m) => encoderLayerNames(net).map((n) => net.getLayer(n).getConfig().filters);
+      expect(filters(base)).toEqual([16, 32, 32, 64, 64, 128, 128, 128]);
+      expect(filters(m)).toEqual([24, 48, 48, 96, 96, 192, 192, 192]);
+      expect(m.getLayer('ce_deconv').getConfig().filters).toBe(64);
+      expect(m.getLayer('seg_logits').getConfig().filters).toBe(3);
+      const x = tf.zeros([1, 64, 96, 3]);
+      const [seg, cls, scene] = m.predict(x) as tf.Tensor[];
+      expect(seg.shape).toEqual([1, 64, 96, 3]);
+      expect(cls.shape).toEqual([1, 3]);
+      expect(scene.shape).toEqual([1, 1]);
+      tf.dispose([x, seg, cls, scene]);
+      expect(m.countParams()).toBeGreaterThan(1.5 * base.countParams());
+      expect(() =>
+        buildTdsNet({ profile: 'fast', numClasses: 3, numScenes: 1, height: 64, width: 96, encoderWidth: 0 }),
+      ).toThrow(/encoderWidth/);
+    } finally {
+      m.dispose();
+      base.dispose();
+    }
+  });
+
   it('an unknown profile is refused', () => {
     expect(() =>
       buildTdsNet({ profile: 'huge' as 'fast', numClasses: 12, numScenes: 3, height: 256, width: 320 }),
