@@ -282,14 +282,23 @@ describe.skipIf(!FIX)("fixture tier: models/endovis15's kept fold models reprodu
       out: join(tmp(), 'cv'),
       cli: 'unused',
       average: kept,
-      variants: [{ name: 'single-minarea', sizes: [], flip: false, minArea: 150, roi: null, largest: null }],
+      variants: [
+        { name: 'single-minarea', sizes: [], flip: false, minArea: 150, roi: null, largest: null },
+        // the shipped default (tds.json inference): one pass at 224x288
+        { name: 's224-minarea', sizes: ['224x288'], flip: false, minArea: 150, roi: null, largest: null },
+      ],
     });
-    // README, Real-surgery model: single-minarea rows (binary IoU OP1 / OP2 / OP3, mean class IoU of the folds).
-    expect(r.scores.map((s) => [s.fold, Number(s.foregroundIoU.toFixed(3))])).toEqual([
+    // README, Real-surgery model: the single-minarea and s224-minarea rows (binary IoU OP1 / OP2 / OP3, mean class IoU of the folds).
+    const single = r.scores.filter((x) => x.variant === 'single-minarea');
+    expect(single.map((s) => [s.fold, Number(s.foregroundIoU.toFixed(3))])).toEqual([
       ['OP1', 0.749],
       ['OP2', 0.727],
       ['OP3', 0.752],
     ]);
     expect(r.means['single-minarea'].meanClassIoU).toBeCloseTo(0.495, 3);
+    const d = r.scores.filter((x) => x.variant === 's224-minarea');
+    expect(d.map((x) => Number(x.foregroundIoU.toFixed(3)))).toEqual([0.75, 0.733, 0.75]);
+    expect(Number(r.means['s224-minarea'].foregroundIoU.toFixed(3))).toBe(0.745);
+    expect(Number(r.means['s224-minarea'].meanClassIoU.toFixed(3))).toBe(0.503);
   }, 600_000);
 });

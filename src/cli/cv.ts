@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { loadRunConfig } from '../train/config.js';
 import { log } from '../log.js';
 import { configPath } from '../package-paths.js';
-import { nonNegativeInt, positiveInt } from './args.js';
+import { nonNegativeInt, nonNegativeNumber, positiveInt } from './args.js';
 import { stopOnSignals } from './signals.js';
 import { readConfigFile } from '../ingest/config-file.js';
 import { parsePalette } from '../ingest/palette.js';
@@ -25,6 +25,11 @@ export function registerCv(program: Command): void {
     .option('--epochs-scale <f>', "scale every stage's end epoch (e.g. 0.1 for a quick run)")
     .option('--min-fps <n>', "the final model's default variant must run at least this fast engine-only here", '25')
     .option(
+      '--tolerance <x>',
+      'scores within this of the best live variant count as equal; the fastest of them becomes the default',
+      '0',
+    )
+    .option(
       '--average <dirs>',
       'no training: score the average of the fold models of these earlier tds cv folders (comma-separated)',
     )
@@ -38,6 +43,7 @@ export function registerCv(program: Command): void {
         final?: boolean;
         epochsScale?: string;
         minFps: string;
+        tolerance: string;
         average?: string;
         json?: boolean;
       }) => {
@@ -53,6 +59,7 @@ export function registerCv(program: Command): void {
           final: o.final,
           epochsScale: o.epochsScale !== undefined ? Number(o.epochsScale) : undefined,
           minFps: nonNegativeInt('--min-fps', o.minFps, '25'),
+          tolerance: nonNegativeNumber('--tolerance', o.tolerance, '0.005'),
           average: o.average
             ?.split(',')
             .map((d) => d.trim())

@@ -118,15 +118,20 @@ export async function writeAveragedModel(
   members: string[],
   extra: Partial<TdsJsonInput> = {},
 ): Promise<void> {
-  const first = readTdsJson(resolve(dir, members[0]));
-  const { onnx: _onnx, files: _files, params, gflops, inference: _inf, ...shared } = first;
+  const metas = members.map((m) => readTdsJson(resolve(dir, m)));
+  const { onnx: _onnx, files: _files, params: _p, gflops: _g, inference: _inf, ...shared } = metas[0];
+  // Members may be built differently (instance norm drops conv biases, a wider encoder adds channels): sum them.
+  const sum = (k: 'params' | 'gflops') =>
+    metas.some((m) => m[k] === undefined) ? undefined : metas.reduce((a, m) => a + m[k]!, 0);
+  const params = sum('params');
+  const gflops = sum('gflops');
   makeDirs(dir, 'model folder');
   await writeTdsJson(dir, {
     ...shared,
     files: {},
     members,
-    params: params === undefined ? undefined : params * members.length,
-    gflops: gflops === undefined ? undefined : Math.round(gflops * members.length * 100) / 100,
+    params,
+    gflops: gflops === undefined ? undefined : Math.round(gflops * 100) / 100,
     ...extra,
   });
 }

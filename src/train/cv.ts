@@ -184,6 +184,11 @@ export interface CvOptions {
   epochsScale?: number;
   /** A variant qualifies as the final model's default only at this engine-only rate or more (default 25). */
   minFps?: number;
+  /**
+   * Scores this close to the best live variant's (binary + class IoU, or disc + cup Dice) count as equal: the
+   * fastest of them becomes the default (default 0: the best-scoring live variant).
+   */
+  tolerance?: number;
   /** Instead of training: average the fold (and final) models of these earlier tds cv folders, same data. */
   average?: string[];
   /** Aborting stops every training in progress (each saves its progress; rerunning tds cv resumes them). */
@@ -503,17 +508,20 @@ export async function crossValidate(o: CvOptions): Promise<CvReport> {
     // The model's default must also run live: the best-scoring variant whose engine-only rate on this machine
     // reaches minFps (the OR overlay's need), measured on the final model.
     const dir = join(finalRun, 'model');
-    const ranked = [...variants].sort((a, b) => merit(b.name) - merit(a.name));
-    report.fps = {};
-    let chosen: Variant | undefined;
-    for (const v of ranked) {
-      report.fps[v.name] = Math.round((await ensembleFps(dir, { sizes: sizesOf(v), flip: v.flip })) * 10) / 10;
-      if (report.fps[v.name] >= minFps) {
-        chosen = v;
-        break;
-      }
-    }
-    chosen ??= ranked.reduce((a, b) => ((report.fps![b.name] ?? 0) > (report.fps![a.name] ?? 0) ? b : a));
+    const measured = await chooseDefault(
+      variants.map((v) => ({ name: v.name, merit: merit(v.name) })),
+      async (name) => {
+        const v = variants.find((x) => x.name === name)!;
+        return Math.round((await ensembleFps(dir, { sizes: sizesOf(v), flip: v.flip })) * 10) / 10;
+      },
+      minFps,
+      o.tolerance ?? 0,
+    );
+    report.fps = measured.fps;
+    const chosen = variants.find((v) => v.name === measured.chosen)!;
+    const within = measured.equalTo
+      ? `, the fastest of those within ${o.tolerance} of the best live variant ${measured.equalTo}`
+      : '';
     report.default = chosen.name;
     const meta = readTdsJson(dir);
     await writeTdsJson(dir, {
@@ -524,7 +532,7 @@ export async function crossValidate(o: CvOptions): Promise<CvReport> {
         minArea: chosen.minArea,
         ...(chosen.roi ? { roi: chosen.roi } : {}),
         ...(chosen.largest ? { largest: chosen.largest } : {}),
-        chosenBy: `tds cv: variant ${chosen.name}, the best mean ${means[chosen.name].refuge ? 'disc + cup Dice' : 'binary + class IoU'} over ${folds.length} cross-validation folds among those at >= ${minFps} fps engine-only (${report.fps[chosen.name]} fps measured${chosen.roi ? ', one pass' : ''})`,
+        chosenBy: `tds cv: variant ${chosen.name}, the best mean ${means[chosen.name].refuge ? 'disc + cup Dice' : 'binary + class IoU'} over ${folds.length} cross-validation folds among those at >= ${minFps} fps engine-only${within} (${report.fps[chosen.name]} fps measured${chosen.roi ? ', one pass' : ''})`,
       },
     });
     report.finalModel = dir;
@@ -532,6 +540,38 @@ export async function crossValidate(o: CvOptions): Promise<CvReport> {
   await writeAtomic(join(o.out, 'cv.json'), JSON.stringify(report, null, 2) + '\n');
   await writeAtomic(join(o.out, 'cv.md'), cvTable(report, classNames));
   return report;
+}
+
+/**
+ * The final model's default variant: the best-scoring one whose engine-only rate reaches minFps (rates measured
+ * best first, until one is fast enough; none fast enough: the fastest). With a tolerance, every variant scoring
+ * within it of that one is measured too and the fastest of them wins: three folds cannot tell apart scores
+ * closer than their spread, and the OR overlay gains from every frame per second.
+ */
+export async function chooseDefault(
+  variants: Array<{ name: string; merit: number }>,
+  fpsOf: (name: string) => Promise<number>,
+  minFps: number,
+  tolerance = 0,
+): Promise<{ chosen: string; fps: Record<string, number>; equalTo?: string }> {
+  const ranked = [...variants].sort((a, b) => b.merit - a.merit);
+  const fps: Record<string, number> = {};
+  let best: (typeof ranked)[number] | undefined;
+  for (const v of ranked) {
+    fps[v.name] = await fpsOf(v.name);
+    if (fps[v.name] >= minFps) {
+      best = v;
+      break;
+    }
+  }
+  if (!best) return { chosen: ranked.reduce((a, b) => (fps[b.name] > fps[a.name] ? b : a)).name, fps };
+  let chosen = best;
+  for (const v of ranked) {
+    if (v.merit < best.merit - tolerance || v === best) continue;
+    fps[v.name] ??= await fpsOf(v.name);
+    if (fps[v.name] >= minFps && fps[v.name] > fps[chosen.name]) chosen = v;
+  }
+  return { chosen: chosen.name, fps, ...(chosen !== best ? { equalTo: best.name } : {}) };
 }
 
 /** The report as a Markdown table: per fold and mean, per variant. */

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { existsSync, readFileSync, readdirSync, writeFileSync, unlinkSync } from 'node:fs';
 import { processInput } from '../../src/stream/process.js';
 import { createEnsemble, parseSizes, writeAveragedModel } from '../../src/model/ensemble.js';
+import { readTdsJson } from '../../src/model/model-dir.js';
 import { createSegmenter } from '../../src/model/segmenter.js';
 import { initModel } from '../../src/model/init.js';
 import { useBackend } from '../../src/model/backend.js';
@@ -222,9 +223,14 @@ describe('ensemble', () => {
       height: 64,
       width: 96,
       seed: 11,
+      // built differently from the first (no conv biases in two blocks): its own parameter count
+      instanceNormBlocks: 2,
     });
     const avg = join(tmp(), 'avg');
     await writeAveragedModel(avg, [model, other]);
+    const [pm, po, pa] = [model, other, avg].map((d) => readTdsJson(d).params!);
+    expect(po).not.toBe(pm);
+    expect(pa).toBe(pm + po);
     const img = synthSequence({ seed: 2, seq: 1, width: 96, height: 64 }).render(0).left;
     const [a, b, m] = [model, other, avg].map((d) => createEnsemble(d));
     const [ra, rb, rm] = await Promise.all([a, b, m].map(async (e) => (await e).segment(img)));

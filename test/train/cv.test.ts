@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import sharp from 'sharp';
 import { stringify } from 'yaml';
-import { losoFolds, kFolds, cvTable, crossValidate } from '../../src/train/cv.js';
+import { losoFolds, kFolds, cvTable, crossValidate, chooseDefault } from '../../src/train/cv.js';
 import { initModel } from '../../src/model/init.js';
 import { useBackend } from '../../src/model/backend.js';
 import { listSamples } from '../../src/train/dataset.js';
@@ -376,6 +376,51 @@ describe('pooled metrics', () => {
     expect(r.pooled.foreground.iou).toBeCloseTo(4 / 5, 10); // fg: pred 4, gt 5, inter 4
     expect(r.pooled.foreground.frameMeanIoU).toBeCloseTo((2 / 3 + 1) / 2, 10);
     expect(r.pooled.foreground.dice).toBeCloseTo((2 * 4) / 9, 10);
+  });
+});
+
+describe("the final model's default variant", () => {
+  const variants = [
+    { name: 'single', merit: 1.237 },
+    { name: 'flip', merit: 1.242 },
+    { name: 's224', merit: 1.248 },
+    { name: 's192-224', merit: 1.249 },
+    { name: 'ensemble', merit: 1.252 },
+  ];
+  const rates: Record<string, number> = { single: 60, flip: 30, s224: 54, 's192-224': 28, ensemble: 8 };
+  const measure = () => {
+    const asked: string[] = [];
+    return { asked, fpsOf: async (n: string) => (asked.push(n), rates[n]) };
+  };
+
+  it('no tolerance: the best-scoring variant at the live rate; rates measured best first until one is fast enough', async () => {
+    const m = measure();
+    const r = await chooseDefault(variants, m.fpsOf, 25);
+    expect(r.chosen).toBe('s192-224');
+    expect(r.equalTo).toBeUndefined();
+    expect(m.asked).toEqual(['ensemble', 's192-224']);
+  });
+
+  it('with a tolerance: the fastest live variant scoring within it of that one', async () => {
+    const m = measure();
+    const r = await chooseDefault(variants, m.fpsOf, 25, 0.005);
+    // s224 (1.248) is within 0.005 of s192-224 (1.249); flip (0.007 below) and single (0.012) are not
+    expect(r).toMatchObject({ chosen: 's224', equalTo: 's192-224' });
+    expect(r.fps).toEqual({ ensemble: 8, 's192-224': 28, s224: 54 });
+    // a wider tolerance reaches the single pass, the fastest of all
+    expect((await chooseDefault(variants, measure().fpsOf, 25, 0.02)).chosen).toBe('single');
+    // a faster variant below the live rate never wins, nor one scoring better but too slow
+    expect((await chooseDefault(variants, measure().fpsOf, 55, 0.02)).chosen).toBe('single');
+  });
+
+  it('none at the live rate: the fastest measured', async () => {
+    expect((await chooseDefault(variants, measure().fpsOf, 100, 0.005)).chosen).toBe('single');
+  });
+
+  it('tds cv refuses a negative --tolerance before doing any work', () => {
+    const r = cli(['cv', '--config', 'configs/endovis15-rigid.yaml', '--data', tmp(), '--out', tmp(), '--tolerance', '-1']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/--tolerance must be a number >= 0, got -1/);
   });
 });
 
