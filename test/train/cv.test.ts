@@ -418,7 +418,17 @@ describe("the final model's default variant", () => {
   });
 
   it('tds cv refuses a negative --tolerance before doing any work', () => {
-    const r = cli(['cv', '--config', 'configs/endovis15-rigid.yaml', '--data', tmp(), '--out', tmp(), '--tolerance', '-1']);
+    const r = cli([
+      'cv',
+      '--config',
+      'configs/endovis15-rigid.yaml',
+      '--data',
+      tmp(),
+      '--out',
+      tmp(),
+      '--tolerance',
+      '-1',
+    ]);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/--tolerance must be a number >= 0, got -1/);
   });
