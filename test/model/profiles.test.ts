@@ -76,17 +76,13 @@ describe('TDSNet profiles', () => {
     );
   });
 
+  /** The fast profile, 3 classes, 1 scene, 64x96, seed 2, plus the options under test. */
+  const tinyFast = (o: { instanceNormBlocks?: number; encoderWidth?: number } = {}) =>
+    buildTdsNet({ profile: 'fast', numClasses: 3, numScenes: 1, height: 64, width: 96, seed: 2, ...o });
+
   it('instance norm in the first two encoder blocks: conv (no bias) -> IN -> ReLU; each channel of each image normalised', () => {
-    const base = buildTdsNet({ profile: 'fast', numClasses: 3, numScenes: 1, height: 64, width: 96, seed: 2 });
-    const m = buildTdsNet({
-      profile: 'fast',
-      numClasses: 3,
-      numScenes: 1,
-      height: 64,
-      width: 96,
-      seed: 2,
-      instanceNormBlocks: 2,
-    });
+    const base = tinyFast();
+    const m = tinyFast({ instanceNormBlocks: 2 });
     try {
       const inLayers = m.layers.filter((l) => l.getClassName() === 'TdsInstanceNorm').map((l) => l.name);
       expect(inLayers).toEqual(['block1_conv1_in', 'block2_conv1_in', 'block2_conv2_in']);
@@ -118,17 +114,8 @@ describe('TDSNet profiles', () => {
   });
 
   it('encoderWidth scales the encoder channels (multiples of 8) and leaves the heads and outputs as they are', () => {
-    const base = buildTdsNet({ profile: 'fast', numClasses: 3, numScenes: 1, height: 64, width: 96, seed: 2 });
-    const m = buildTdsNet({
-      profile: 'fast',
-      numClasses: 3,
-      numScenes: 1,
-      height: 64,
-      width: 96,
-      seed: 2,
-      encoderWidth: 1.5,
-      instanceNormBlocks: 4,
-    });
+    const base = tinyFast();
+    const m = tinyFast({ encoderWidth: 1.5, instanceNormBlocks: 4 });
     try {
       const filters = (net: typeof m) => encoderLayerNames(net).map((n) => net.getLayer(n).getConfig().filters);
       expect(filters(base)).toEqual([16, 32, 32, 64, 64, 128, 128, 128]);
