@@ -283,12 +283,30 @@ describe.skipIf(!FIX)("fixture tier: models/endovis15's kept fold models reprodu
       cli: 'unused',
       average: kept,
       variants: [
-        { name: 'single-minarea', sizes: [], flip: false, minArea: 150, roi: null, largest: null },
-        // the shipped default (tds.json inference): one pass at 224x288
-        { name: 's224-minarea', sizes: ['224x288'], flip: false, minArea: 150, roi: null, largest: null },
+        { name: 'single-minarea', sizes: [], flip: false, minArea: 150, roi: null, largest: null, detached: null },
+        // one pass at 224x288
+        {
+          name: 's224-minarea',
+          sizes: ['224x288'],
+          flip: false,
+          minArea: 150,
+          roi: null,
+          largest: null,
+          detached: null,
+        },
+        // the shipped default (tds.json inference): that pass with detached-region removal at its defaults
+        {
+          name: 's224-minarea-detached',
+          sizes: ['224x288'],
+          flip: false,
+          minArea: 150,
+          roi: null,
+          largest: null,
+          detached: { dark: 32, reach: 0.02, keepArea: 0.05 },
+        },
       ],
     });
-    // README, Real-surgery model: the single-minarea and s224-minarea rows (binary IoU OP1 / OP2 / OP3, mean class IoU of the folds).
+    // README, Real-surgery model: the single-minarea, s224-minarea and s224-minarea-detached rows (binary IoU OP1 / OP2 / OP3, mean class IoU of the folds).
     const single = r.scores.filter((x) => x.variant === 'single-minarea');
     expect(single.map((s) => [s.fold, Number(s.foregroundIoU.toFixed(3))])).toEqual([
       ['OP1', 0.749],
@@ -300,5 +318,14 @@ describe.skipIf(!FIX)("fixture tier: models/endovis15's kept fold models reprodu
     expect(d.map((x) => Number(x.foregroundIoU.toFixed(3)))).toEqual([0.75, 0.733, 0.75]);
     expect(Number(r.means['s224-minarea'].foregroundIoU.toFixed(3))).toBe(0.745);
     expect(Number(r.means['s224-minarea'].meanClassIoU.toFixed(3))).toBe(0.503);
+    const e = r.scores.filter((x) => x.variant === 's224-minarea-detached');
+    expect(e.map((x) => Number(x.foregroundIoU.toFixed(3)))).toEqual([0.772, 0.76, 0.76]);
+    expect(Number(r.means['s224-minarea-detached'].foregroundIoU.toFixed(3))).toBe(0.764);
+    expect(Number(r.means['s224-minarea-detached'].meanClassIoU.toFixed(3))).toBe(0.514);
+    expect(readTdsJson(join(root, 'models', 'endovis15')).inference?.detached).toEqual({
+      dark: 32,
+      reach: 0.02,
+      keepArea: 0.05,
+    });
   }, 600_000);
 });

@@ -1,4 +1,4 @@
-// Batch figures: small-region removal at 1280x1024; the batch pipeline end to end on a generated 1280x1024
+// Batch figures: small-region and detached-region removal at 1280x1024; the batch pipeline end to end on a generated 1280x1024
 // stereo-free clip (decode, inference, post-processing, PNG writing; masks only and with colour PNGs) against
 // inference alone on the same frames, as medians of interleaved repeats with their spread.
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -9,6 +9,7 @@ import { synthSequence } from '../ingest/synth.js';
 import { encodeVideo } from '../ingest/encode.js';
 import { openDecoder } from '../ingest/decode.js';
 import { removeSmallRegions } from '../postprocess/small-regions.js';
+import { removeDetached } from '../postprocess/detached.js';
 import { processInput } from '../stream/process.js';
 import { createEnsemble } from '../model/ensemble.js';
 import { initModel } from '../model/init.js';
@@ -45,6 +46,14 @@ export async function benchPipeline(o: BenchOptions): Promise<BenchResult[]> {
       const t0 = performance.now();
       removeSmallRegions(labels, 1280, 1024, { minArea: 50 });
       if (i >= 5) rs.push(performance.now() - t0);
+    }
+    // Detached-region removal on the same mask and its frame (the EndoVis model's default post-processing).
+    const ds: number[] = [];
+    for (let i = 0; i < (o.quick ? 15 : 35); i++) {
+      const l = labels.slice();
+      const t0 = performance.now();
+      removeDetached(l, frames[0]);
+      if (i >= 5) ds.push(performance.now() - t0);
     }
     const clip = join(dir, 'clip1280.mp4');
     await encodeVideo(clip, frames, { fps: 25 });
@@ -92,6 +101,7 @@ export async function benchPipeline(o: BenchOptions): Promise<BenchResult[]> {
     const r2 = (v: number) => Math.round(v * 100) / 100;
     return [
       { name: 'post.remove-small.1280x1024.ms', value: Math.round(median(rs) * 100) / 100, unit: 'ms' },
+      { name: 'post.remove-detached.1280x1024.ms', value: Math.round(median(ds) * 100) / 100, unit: 'ms' },
       spread('pipeline.batch.fast.fps', batch, 'fps'),
       spread('pipeline.batch.color.fast.fps', color, 'fps'),
       spread('pipeline.engine-only.fast.fps', engine, 'fps'),

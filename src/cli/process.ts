@@ -127,6 +127,7 @@ export function processingOptions(cmd: Command): Command {
     .option('--flip', "horizontal-flip test-time augmentation (default: the model's)")
     .option('--no-flip', "no flip TTA even where the model's defaults have it")
     .option('--min-area <n>', "remove foreground regions smaller than N pixels (default: the model's, else 0)")
+    .option('--keep-detached', "keep foreground regions that do not reach the edge of the view (default: the model's)")
     .option('--engine <name>', 'ort | tfjs', 'ort')
     .option('--providers <list>', 'ORT execution providers in order (cuda,tensorrt); CPU is the fallback')
     .option('--overlay', 'also write overlay.mp4 (H.264 at the input rate)')
@@ -142,6 +143,7 @@ export interface ProcessingFlags {
   weights?: string;
   flip?: boolean;
   minArea?: string;
+  keepDetached?: boolean;
   engine: string;
   providers?: string;
   overlay?: boolean;
@@ -175,6 +177,8 @@ export function parseProcessingOptions(o: ProcessingFlags) {
     weights,
     flip: o.flip,
     minArea,
+    // Off when asked; otherwise the model's inference default decides.
+    ...(o.keepDetached ? { detached: null } : {}),
     engine: o.engine as EngineName,
     executionProviders: providers,
     overlay: o.overlay,

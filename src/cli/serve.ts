@@ -31,6 +31,7 @@ export function registerServe(program: Command): void {
     .option('--flip', "horizontal-flip test-time augmentation (default: the model's)")
     .option('--no-flip', "no flip TTA even where the model's defaults have it")
     .option('--min-area <n>', "remove foreground regions smaller than N pixels (default: the model's, else 0)")
+    .option('--keep-detached', "keep foreground regions that do not reach the edge of the view (default: the model's)")
     .option(
       '--deadline-ms <n>',
       'drop ensemble sizes when a frame takes longer than this (0 = off)',
@@ -56,6 +57,7 @@ export function registerServe(program: Command): void {
           sizes?: string;
           flip?: boolean;
           minArea?: string;
+          keepDetached?: boolean;
           deadlineMs: string;
           record?: string;
           recordMaxMb?: string;
@@ -91,6 +93,7 @@ export function registerServe(program: Command): void {
           sizes: o.sizes ? parseSizes(o.sizes) : undefined,
           flip: o.flip,
           minArea,
+          ...(o.keepDetached ? { detached: null } : {}),
           deadlineMs,
           record: o.record,
           recordMaxBytes:

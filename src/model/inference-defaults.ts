@@ -2,6 +2,7 @@
 // `inference`, e.g. chosen by cross-validation), else the model's input size alone, no flip, no region removal.
 import type { TdsJson } from './model-dir.js';
 import type { RoiOptions } from './roi.js';
+import type { DetachedOptions } from '../postprocess/detached.js';
 
 export interface InferenceSettings {
   sizes: Array<{ height: number; width: number }>;
@@ -11,6 +12,8 @@ export interface InferenceSettings {
   roi: RoiOptions | null;
   /** Keep only the largest region of these classes (one pass), or null. */
   largest: number[] | null;
+  /** Remove foreground regions that do not reach the edge of the view, or null. */
+  detached: DetachedOptions | null;
 }
 
 export function resolveInference(
@@ -21,6 +24,7 @@ export function resolveInference(
     minArea?: number;
     roi?: RoiOptions | null;
     largest?: number[] | null;
+    detached?: DetachedOptions | null;
   },
 ): InferenceSettings {
   return {
@@ -29,5 +33,6 @@ export function resolveInference(
     minArea: asked.minArea ?? meta.inference?.minArea ?? 0,
     roi: asked.roi !== undefined ? asked.roi : (meta.inference?.roi ?? null),
     largest: asked.largest !== undefined ? asked.largest : (meta.inference?.largest ?? null),
+    detached: asked.detached !== undefined ? asked.detached : (meta.inference?.detached ?? null),
   };
 }

@@ -7,10 +7,20 @@ import { createRequire } from 'node:module';
 import { z } from 'zod';
 import { TdsError } from '../errors.js';
 import { writeAtomic } from '../fs-safe.js';
+import { DETACHED_DEFAULTS } from '../postprocess/detached.js';
 
 const require = createRequire(import.meta.url);
 
 const rgb = z.tuple([z.number().int(), z.number().int(), z.number().int()]);
+
+/** Detached-region removal settings (src/postprocess/detached.ts); each defaults to the measured value. */
+export const detachedSchema = z
+  .object({
+    dark: z.number().int().min(0).max(256).default(DETACHED_DEFAULTS.dark),
+    reach: z.number().min(0).max(1).default(DETACHED_DEFAULTS.reach),
+    keepArea: z.number().min(0).max(1).default(DETACHED_DEFAULTS.keepArea),
+  })
+  .strict();
 
 export const tdsJsonSchema = z.object({
   format: z.literal('tds-model'),
@@ -60,6 +70,8 @@ export const tdsJsonSchema = z.object({
         .optional(),
       /** One pass keeping only the largest connected region of these classes. */
       largest: z.array(z.number().int().min(0)).min(1).nullable().optional(),
+      /** Remove foreground regions that do not reach the edge of the view (src/postprocess/detached.ts). */
+      detached: detachedSchema.nullable().optional(),
       /** How the defaults were chosen (e.g. the cross-validation that picked them). */
       chosenBy: z.string().optional(),
     })

@@ -5,12 +5,15 @@ import type { EnsembleResult, Frame, FrameResult } from '../types.js';
 export type { FrameResult };
 import { resizeArgmax } from './resize.js';
 import { removeSmallRegions } from './small-regions.js';
+import { removeDetached, type DetachedOptions } from './detached.js';
 import { headPresent, maskPresent, sceneLabel, syncConsistency } from './presence.js';
 
 export interface PostOptions {
   minArea: number;
   connectivity?: 4 | 8;
   perClass?: Record<number, number>;
+  /** Remove foreground regions that do not reach the edge of the view (src/postprocess/detached.ts); null: off. */
+  detached?: DetachedOptions | null;
 }
 
 export function analyze(
@@ -31,6 +34,8 @@ export function analyze(
       perClass: o.perClass,
       inPlace: true, // resizeArgmax's fresh array, not used otherwise
     });
+  // After small-region removal: a small detached fragment joined to a stable region is judged with it.
+  if (o.detached) removeDetached(labels, frame.left, o.detached);
   const C = classNames.length;
   const inMask = maskPresent(labels, C);
   const inHead = e.presence.length ? headPresent(e.presence) : inMask;

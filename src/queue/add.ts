@@ -59,6 +59,7 @@ export async function addVideos(q: Queue, inputs: string[], o: AddOptions): Prom
     weights: o.weights,
     flip: o.flip,
     minArea: o.minArea,
+    ...(o.detached === null ? { detached: null } : {}),
     overlay: o.overlay,
     ...(o.color === false ? { color: false } : {}),
     engine: o.engine,

@@ -14,6 +14,8 @@ export interface ChunkSettings {
   weights?: number[];
   flip?: boolean;
   minArea?: number;
+  /** null: detached regions kept (--keep-detached); absent: the model's default. */
+  detached?: null;
   overlay?: boolean;
   /** false: index masks only (tds process --masks-only). */
   color?: boolean;

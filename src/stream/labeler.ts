@@ -5,11 +5,14 @@ import type { Frame, Image } from '../types.js';
 import { readTdsJson } from '../model/model-dir.js';
 import { resolveInference } from '../model/inference-defaults.js';
 import { createEnsemble, type EnsembleOptions } from '../model/ensemble.js';
+import type { DetachedOptions } from '../postprocess/detached.js';
 import { analyze, type FrameResult } from '../postprocess/analyze.js';
 
 export interface LabelerOptions extends EnsembleOptions {
   /** Remove foreground regions smaller than this many source pixels; default the model's, else 0. */
   minArea?: number;
+  /** Remove foreground regions that do not reach the edge of the view (null: off); default the model's. */
+  detached?: DetachedOptions | null;
 }
 
 export interface Labeler {
@@ -31,7 +34,7 @@ export async function createLabeler(modelDir: string, o: LabelerOptions = {}): P
   let lastPts = -Infinity;
   const run = async (frame: Frame) => {
     const e = await ens.segment(frame.left);
-    const r = analyze(frame, e, classes, scenes, { minArea: s.minArea });
+    const r = analyze(frame, e, classes, scenes, { minArea: s.minArea, detached: s.detached });
     e.release?.();
     return r;
   };

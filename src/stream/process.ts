@@ -11,6 +11,7 @@ import type { Frame, Image } from '../types.js';
 import { writePng, readRaw } from '../ingest/image-io.js';
 import { encodeVideo } from '../ingest/encode.js';
 import { packageVersions, readTdsJson } from '../model/model-dir.js';
+import type { DetachedOptions } from '../postprocess/detached.js';
 import { resolveInference } from '../model/inference-defaults.js';
 import type { EngineName, ExecutionProvider } from '../model/segmenter.js';
 import type { BackendName } from '../model/backend.js';
@@ -53,6 +54,9 @@ export interface ProcessOptions extends SourceOptions {
   roi?: RoiOptions | null;
   /** Keep only the largest region of these classes (one pass). Default the model's `inference.largest`. */
   largest?: number[] | null;
+  /** Remove foreground regions that do not reach the edge of the view (null: off). Default the model's
+   * `inference.detached`. */
+  detached?: DetachedOptions | null;
   /** Also write overlay.mp4. Default false. */
   overlay?: boolean;
   /** Also record frames, masks and labels as MCAP (Foxglove channels) to this file. Default none. */
@@ -102,6 +106,7 @@ function settingsOf(input: string, o: ProcessOptions, sizes: string[]) {
     // Only a two-stage model's runs carry it, so earlier runs' settings (and --resume) stay as they were.
     ...(o.roi ? { roi: o.roi } : {}),
     ...(o.largest?.length ? { largest: o.largest } : {}),
+    ...(o.detached ? { detached: o.detached } : {}),
     rate: o.rate ?? 'native',
     stereo: o.stereo ?? 'none',
     right: o.right ? resolve(o.right) : null,
@@ -248,7 +253,14 @@ async function processLocked(input: string, o: ProcessOptions): Promise<ProcessS
         }
         continue;
       }
-      const r: FrameResult = analyze(s.frame, s.result, classNames, sceneNames, { minArea: o.minArea! }, s.decodeMs);
+      const r: FrameResult = analyze(
+        s.frame,
+        s.result,
+        classNames,
+        sceneNames,
+        { minArea: o.minArea!, detached: o.detached },
+        s.decodeMs,
+      );
       s.result.release?.();
       const w0 = performance.now();
       // PNG encoding runs on libuv's threads: the loop goes on to the next frame meanwhile (a few frames in

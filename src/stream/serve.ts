@@ -13,6 +13,7 @@ import { openSource } from './source.js';
 import { log } from '../log.js';
 import { createEnsemble, type EnsembleOptions } from '../model/ensemble.js';
 import { readTdsJson } from '../model/model-dir.js';
+import type { DetachedOptions } from '../postprocess/detached.js';
 import { resolveInference } from '../model/inference-defaults.js';
 import { liveFrames, liveSegment, type LiveCounts, type LiveResult } from './live.js';
 import { from } from 'rxjs';
@@ -39,6 +40,9 @@ export interface ServeOptions extends SourceOptions, EnsembleOptions {
   allowOrigins?: string[];
   /** Remove foreground regions smaller than this many pixels. Default the model's `inference.minArea`, else 0. */
   minArea?: number;
+  /** Remove foreground regions that do not reach the edge of the view (null: off). Default the model's
+   * `inference.detached`. */
+  detached?: DetachedOptions | null;
   /** Adaptive ensemble: a frame slower than this drops the largest size; 0 = off. Default 0. */
   deadlineMs?: number;
   /** Restart a file source at its end. Default false. */
@@ -325,7 +329,7 @@ export async function serve(input: string, options: ServeOptions): Promise<Serve
     sizes: ens.sizes.length,
     classNames,
     sceneNames,
-    post: { minArea: o.minArea ?? 0 },
+    post: { minArea: o.minArea ?? 0, detached: o.detached },
     deadlineMs: o.deadlineMs,
   });
   let sub: Subscription | undefined;

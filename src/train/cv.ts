@@ -12,7 +12,7 @@ import { z } from 'zod';
 import { readConfigFile } from '../ingest/config-file.js';
 import { TdsError } from '../errors.js';
 import { imageScenes, scanFolder } from '../ingest/folders.js';
-import { readTdsJson, writeTdsJson } from '../model/model-dir.js';
+import { detachedSchema, readTdsJson, writeTdsJson } from '../model/model-dir.js';
 import type { EvalResult } from '../eval/metrics.js';
 import { summarizeRefuge, type RefugeImage, type RefugeResult } from '../eval/refuge.js';
 import { evaluateFolders } from '../eval/evaluate.js';
@@ -94,16 +94,18 @@ const variantSchema = z.object({
     .default(null),
   /** One pass keeping only the largest connected region of these classes. */
   largest: z.array(z.number().int().min(0)).min(1).nullable().default(null),
+  /** Remove foreground regions that do not reach the edge of the view (`{}`: the measured defaults). */
+  detached: detachedSchema.nullable().default(null),
 });
 export type Variant = z.infer<typeof variantSchema>;
 
 /** Default variants: the model's size alone, and the multi-size + flip ensemble, each with and without
  * small-region removal. */
 export const DEFAULT_VARIANTS: Variant[] = [
-  { name: 'single', sizes: [], flip: false, minArea: 0, roi: null, largest: null },
-  { name: 'single-minarea', sizes: [], flip: false, minArea: 150, roi: null, largest: null },
-  { name: 'ensemble', sizes: [], flip: true, minArea: 0, roi: null, largest: null },
-  { name: 'ensemble-minarea', sizes: [], flip: true, minArea: 150, roi: null, largest: null },
+  { name: 'single', sizes: [], flip: false, minArea: 0, roi: null, largest: null, detached: null },
+  { name: 'single-minarea', sizes: [], flip: false, minArea: 150, roi: null, largest: null, detached: null },
+  { name: 'ensemble', sizes: [], flip: true, minArea: 0, roi: null, largest: null, detached: null },
+  { name: 'ensemble-minarea', sizes: [], flip: true, minArea: 150, roi: null, largest: null, detached: null },
 ];
 
 const cvSchema = z
@@ -473,6 +475,7 @@ export async function crossValidate(o: CvOptions): Promise<CvReport> {
           minArea: v.minArea,
           roi: v.roi,
           largest: v.largest,
+          detached: v.detached,
           resume: existsSync(pred),
         });
       }
@@ -532,6 +535,7 @@ export async function crossValidate(o: CvOptions): Promise<CvReport> {
         minArea: chosen.minArea,
         ...(chosen.roi ? { roi: chosen.roi } : {}),
         ...(chosen.largest ? { largest: chosen.largest } : {}),
+        ...(chosen.detached ? { detached: chosen.detached } : {}),
         chosenBy: `tds cv: variant ${chosen.name}, the best mean ${means[chosen.name].refuge ? 'disc + cup Dice' : 'binary + class IoU'} over ${folds.length} cross-validation folds among those at >= ${minFps} fps engine-only${within} (${report.fps[chosen.name]} fps measured${chosen.roi ? ', one pass' : ''})`,
       },
     });

@@ -437,7 +437,7 @@ describe("the final model's default variant", () => {
 describe('inference defaults from the model folder', () => {
   it('the caller wins, then tds.json inference, then the input size alone', () => {
     const meta = readTdsJson(join(root, 'models', 'demo'));
-    const none = { roi: null, largest: null };
+    const none = { roi: null, largest: null, detached: null };
     expect(resolveInference(meta, {})).toEqual({ sizes: [meta.inputSize], flip: false, minArea: 0, ...none });
     const withInf = {
       ...meta,
@@ -466,6 +466,11 @@ describe('inference defaults from the model folder', () => {
     const twoStage = { ...meta, inference: { ...withInf.inference, roi: { classes: [1, 2], scale: 2.5 } } };
     expect(resolveInference(twoStage, {}).roi).toEqual({ classes: [1, 2], scale: 2.5 });
     expect(resolveInference(twoStage, { roi: null }).roi).toBeNull();
+    // Detached-region removal (EndoVis): the model's setting unless the caller turns it off (--keep-detached).
+    const detached = { dark: 32, reach: 0.02, keepArea: 0.05 };
+    const edgeModel = { ...meta, inference: { ...withInf.inference, detached } };
+    expect(resolveInference(edgeModel, {}).detached).toEqual(detached);
+    expect(resolveInference(edgeModel, { detached: null }).detached).toBeNull();
   });
 });
 
