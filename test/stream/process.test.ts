@@ -1,7 +1,7 @@
 // tds process on real files: a stereo video, a ROBOT18 folder, an image; outputs, resume, bad input.
 import { describe, expect, it, beforeAll } from 'vitest';
 import { join } from 'node:path';
-import { existsSync, readFileSync, readdirSync, writeFileSync, unlinkSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, readdirSync, writeFileSync, unlinkSync } from 'node:fs';
 import { processInput } from '../../src/stream/process.js';
 import { createEnsemble, parseSizes, writeAveragedModel } from '../../src/model/ensemble.js';
 import { readTdsJson } from '../../src/model/model-dir.js';
@@ -10,7 +10,8 @@ import { initModel } from '../../src/model/init.js';
 import { useBackend } from '../../src/model/backend.js';
 import { writeSynthDataset } from '../../src/ingest/synth-write.js';
 import { loadPalette } from '../../src/ingest/palette.js';
-import { readRaw } from '../../src/ingest/image-io.js';
+import { readRaw, readRgb } from '../../src/ingest/image-io.js';
+import { removeDetached } from '../../src/postprocess/detached.js';
 import { probeVideo } from '../../src/ingest/probe.js';
 import { synthSequence } from '../../src/ingest/synth.js';
 import { TdsError } from '../../src/errors.js';
@@ -146,6 +147,38 @@ describe('tds process', () => {
         ).toBe(true);
     expect(JSON.parse(readFileSync(join(lean, 'run.json'), 'utf8')).settings.color).toBe(false);
     await expect(processInput(data, { model, out: lean, minArea: 5, resume: true })).rejects.toThrow(/different color/);
+  });
+
+  it("applies the model's detached-region removal by default, and --keep-detached turns it off", async () => {
+    const d = tmp();
+    const edgy = join(d, 'edgy');
+    // The demo model (trained on these synthetic scenes): its masks have regions inside the frame.
+    cpSync(join(root, 'models', 'demo'), edgy, { recursive: true });
+    // Every region that does not touch the frame's border goes (no dark surround, no reach, no size exemption).
+    const detached = { dark: 0, reach: 0, keepArea: 1 };
+    const meta = JSON.parse(readFileSync(join(edgy, 'tds.json'), 'utf8'));
+    writeFileSync(
+      join(edgy, 'tds.json'),
+      JSON.stringify({ ...meta, inference: { sizes: [meta.inputSize], detached } }),
+    );
+    const on = join(d, 'on');
+    const off = join(d, 'off');
+    expect(cli(['process', data, '--model', edgy, '--out', on, '--masks-only']).code).toBe(0);
+    expect(cli(['process', data, '--model', edgy, '--out', off, '--masks-only', '--keep-detached']).code).toBe(0);
+    expect(JSON.parse(readFileSync(join(on, 'run.json'), 'utf8')).settings.detached).toEqual(detached);
+    expect(JSON.parse(readFileSync(join(off, 'run.json'), 'utf8')).settings.detached).toBeUndefined();
+    let removed = 0;
+    for (const seq of ['seq_1', 'seq_2'])
+      for (const f of ['frame000', 'frame001', 'frame002']) {
+        const kept = await readRaw(join(off, 'masks', seq, `${f}.png`));
+        const img = await readRgb(join(data, seq, 'left_frames', `${f}.png`));
+        const want = removeDetached(new Uint8Array(kept.data), img, detached);
+        const got = await readRaw(join(on, 'masks', seq, `${f}.png`));
+        expect(Buffer.from(want).equals(got.data)).toBe(true);
+        removed += kept.data.reduce((a, v, i) => a + (v && !want[i] ? 1 : 0), 0);
+      }
+    // The rule had something to remove.
+    expect(removed).toBeGreaterThan(0);
   });
 
   it('a video that ends early: processes what decodes, reports where it failed, keeps what was written', async () => {
