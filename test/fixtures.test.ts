@@ -302,7 +302,7 @@ describe.skipIf(!FIX)("fixture tier: models/endovis15's kept fold models reprodu
           minArea: 150,
           roi: null,
           largest: null,
-          detached: { dark: 32, reach: 0.02, keepArea: 0.05 },
+          detached: { dark: 32, reach: 0.05, keepArea: 0.05 },
         },
       ],
     });
@@ -319,12 +319,12 @@ describe.skipIf(!FIX)("fixture tier: models/endovis15's kept fold models reprodu
     expect(Number(r.means['s224-minarea'].foregroundIoU.toFixed(3))).toBe(0.745);
     expect(Number(r.means['s224-minarea'].meanClassIoU.toFixed(3))).toBe(0.503);
     const e = r.scores.filter((x) => x.variant === 's224-minarea-detached');
-    expect(e.map((x) => Number(x.foregroundIoU.toFixed(3)))).toEqual([0.772, 0.76, 0.76]);
+    expect(e.map((x) => Number(x.foregroundIoU.toFixed(3)))).toEqual([0.773, 0.758, 0.759]);
     expect(Number(r.means['s224-minarea-detached'].foregroundIoU.toFixed(3))).toBe(0.764);
-    expect(Number(r.means['s224-minarea-detached'].meanClassIoU.toFixed(3))).toBe(0.514);
+    expect(Number(r.means['s224-minarea-detached'].meanClassIoU.toFixed(3))).toBe(0.513);
     expect(readTdsJson(join(root, 'models', 'endovis15')).inference?.detached).toEqual({
       dark: 32,
-      reach: 0.02,
+      reach: 0.05,
       keepArea: 0.05,
     });
   }, 600_000);

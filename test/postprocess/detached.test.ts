@@ -19,7 +19,7 @@ function rect(l: Uint8Array, x0: number, y0: number, x1: number, y1: number, v: 
   for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) l[y * W + x] = v;
 }
 const count = (l: Uint8Array, v: number) => l.reduce((a, b) => a + (b === v ? 1 : 0), 0);
-// reach 0.02 of the shorter side (80) rounds to 2 px; keepArea 0.05 of 8000 px is 400 px.
+// reach 0.05 of the shorter side (80) is 4 px; keepArea 0.05 of 8000 px is 400 px.
 const o = DETACHED_DEFAULTS;
 
 describe('removeDetached', () => {
@@ -52,11 +52,11 @@ describe('removeDetached', () => {
 
   it('a region within reach of the border counts as reaching it; one just beyond does not', () => {
     const l = new Uint8Array(W * H);
-    rect(l, 2, 10, 12, 14, 1); // 2 px from the left border: within reach (2 px)
-    rect(l, 3, 50, 13, 54, 1); // 3 px from it: beyond
+    rect(l, 4, 10, 12, 14, 1); // 4 px from the left border: within reach (4 px)
+    rect(l, 5, 50, 13, 54, 1); // 5 px from it: beyond
     removeDetached(l, frame(), o);
-    expect(l[12 * W + 5]).toBe(1);
-    expect(l[52 * W + 5]).toBe(0);
+    expect(l[12 * W + 6]).toBe(1);
+    expect(l[52 * W + 6]).toBe(0);
   });
 
   it('keeps a detached region of at least keepArea of the frame (an instrument whose shaft is hidden)', () => {

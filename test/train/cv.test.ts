@@ -467,7 +467,7 @@ describe('inference defaults from the model folder', () => {
     expect(resolveInference(twoStage, {}).roi).toEqual({ classes: [1, 2], scale: 2.5 });
     expect(resolveInference(twoStage, { roi: null }).roi).toBeNull();
     // Detached-region removal (EndoVis): the model's setting unless the caller turns it off (--keep-detached).
-    const detached = { dark: 32, reach: 0.02, keepArea: 0.05 };
+    const detached = { dark: 32, reach: 0.05, keepArea: 0.05 };
     const edgeModel = { ...meta, inference: { ...withInf.inference, detached } };
     expect(resolveInference(edgeModel, {}).detached).toEqual(detached);
     expect(resolveInference(edgeModel, { detached: null }).detached).toBeNull();
