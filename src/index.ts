@@ -31,6 +31,7 @@ export { createEnsemble, type Ensemble, type EnsembleOptions, type EnsembleResul
 export { createLabeler, type Labeler, type LabelerOptions } from './stream/labeler.js';
 export { analyze, type FrameResult } from './postprocess/analyze.js';
 export { removeSmallRegions } from './postprocess/small-regions.js';
+export { removeDetached, DETACHED_DEFAULTS, type DetachedOptions } from './postprocess/detached.js';
 export { roiRect, pasteRoi, type RoiOptions } from './model/roi.js';
 export { slidingWindow, type SlidingWindowOptions, type PatchPredictor } from './model/sliding-window.js';
 

@@ -9,8 +9,10 @@
 // the circle of a scope, or the black frame strip some recorders add: EndoVis OP1 has 3-7 px of it), widened by
 // `reach` so that a shaft fading into the dark strip still counts. Regions (8-connected, all foreground classes
 // together, so that a tip joined to its shaft goes with it) of at least `keepArea` of the frame are kept wherever
-// they are: a large instrument whose shaft is hidden behind tissue. Linear time: two floods and two sweeps.
+// they are: a large instrument whose shaft is hidden behind tissue. Linear time: a flood of the dark surround, its summed-area table (a run's widened rectangle is four reads), and
+// the run-based components of small-region removal.
 import type { Image } from '../types.js';
+import { find, labelRuns } from './small-regions.js';
 
 export interface DetachedOptions {
   /** A pixel is out of view when every channel is below this (0-255) and it is 4-connected to the border. */
@@ -28,82 +30,66 @@ export interface DetachedOptions {
  */
 export const DETACHED_DEFAULTS: DetachedOptions = { dark: 32, reach: 0.05, keepArea: 0.05 };
 
-/** 1 where a pixel is within `r` pixels (Chebyshev) of a set pixel along rows, then along columns. */
-function dilate(zone: Uint8Array, width: number, height: number, r: number): Uint8Array {
-  if (r <= 0) return zone;
-  const rows = new Uint8Array(zone.length);
+/** The edge of the view: the border and the dark surround 4-connected to it (1 in the returned mask). */
+export function viewEdge(image: Image, dark: number): Uint8Array {
+  const { width, height, channels: ch, data } = image;
+  const n = width * height;
+  const zone = new Uint8Array(n);
+  if (dark > 0) {
+    // The dark pixels' 4-connected runs (those of small-region removal); the ones joined to a run that touches
+    // the border are the surround. Run-based, so a scope's black third costs a few runs per row, not a flood.
+    const isDark = new Uint8Array(n);
+    if (ch === 3)
+      for (let p = 0, o = 0; p < n; p++, o += 3)
+        isDark[p] = +(data[o] < dark && data[o + 1] < dark && data[o + 2] < dark);
+    else
+      for (let p = 0, o = 0; p < n; p++, o += ch) {
+        let d = 1;
+        for (let k = 0; k < ch; k++) if (data[o + k] >= dark) d = 0;
+        isDark[p] = d;
+      }
+    const runs = labelRuns(isDark, width, height, 4);
+    const outer = new Uint8Array(runs.count);
+    for (let i = 0; i < runs.count; i++) {
+      const y = runs.row[i];
+      const x0 = runs.start[i] - y * width;
+      const x1 = runs.end[i] - y * width;
+      if (isDark[runs.start[i]] && (y === 0 || y === height - 1 || x0 === 0 || x1 === width))
+        outer[find(runs.parent, i)] = 1;
+    }
+    for (let i = 0; i < runs.count; i++)
+      if (isDark[runs.start[i]] && outer[find(runs.parent, i)]) zone.fill(1, runs.start[i], runs.end[i]);
+  }
+  zone.fill(1, 0, width);
+  zone.fill(1, n - width, n);
   for (let y = 0; y < height; y++) {
-    const o = y * width;
-    let last = -Infinity;
-    for (let x = 0; x < width; x++) {
-      if (zone[o + x]) last = x;
-      if (x - last <= r) rows[o + x] = 1;
-    }
-    last = Infinity;
-    for (let x = width - 1; x >= 0; x--) {
-      if (zone[o + x]) last = x;
-      if (last - x <= r) rows[o + x] = 1;
-    }
+    zone[y * width] = 1;
+    zone[y * width + width - 1] = 1;
   }
-  const out = new Uint8Array(zone.length);
-  for (let x = 0; x < width; x++) {
-    let last = -Infinity;
-    for (let y = 0; y < height; y++) {
-      if (rows[y * width + x]) last = y;
-      if (y - last <= r) out[y * width + x] = 1;
-    }
-    last = Infinity;
-    for (let y = height - 1; y >= 0; y--) {
-      if (rows[y * width + x]) last = y;
-      if (last - y <= r) out[y * width + x] = 1;
-    }
-  }
-  return out;
+  return zone;
 }
 
-/** The edge of the view: the border and the dark surround 4-connected to it, widened by r pixels. */
-export function viewEdge(image: Image, dark: number, r: number): Uint8Array {
-  const { width, height, channels: ch, data } = image;
-  const zone = new Uint8Array(width * height);
-  const isDark = (p: number) => {
-    for (let k = 0; k < ch; k++) if (data[p * ch + k] >= dark) return false;
-    return true;
-  };
-  const stack = new Int32Array(width * height);
-  let sp = 0;
-  const seed = (p: number) => {
-    if (zone[p]) return;
-    zone[p] = 1;
-    if (isDark(p)) stack[sp++] = p;
-  };
-  for (let x = 0; x < width; x++) {
-    seed(x);
-    seed((height - 1) * width + x);
-  }
+/** Summed-area table of a mask: (width+1) x (height+1), so any rectangle's count is four reads. */
+function summedArea(mask: Uint8Array, width: number, height: number): Int32Array {
+  const W1 = width + 1;
+  const t = new Int32Array(W1 * (height + 1));
   for (let y = 0; y < height; y++) {
-    seed(y * width);
-    seed(y * width + width - 1);
-  }
-  const visit = (q: number) => {
-    if (!zone[q] && isDark(q)) {
-      zone[q] = 1;
-      stack[sp++] = q;
+    let row = 0;
+    const o = y * width;
+    const a = y * W1;
+    const b = a + W1;
+    for (let x = 0; x < width; x++) {
+      row += mask[o + x];
+      t[b + x + 1] = t[a + x + 1] + row;
     }
-  };
-  while (sp) {
-    const p = stack[--sp];
-    const x = p % width;
-    if (x > 0) visit(p - 1);
-    if (x < width - 1) visit(p + 1);
-    if (p >= width) visit(p - width);
-    if (p < (height - 1) * width) visit(p + width);
   }
-  return dilate(zone, width, height, r);
+  return t;
 }
 
 /**
  * Sets to background (0) every foreground region of `labels` (width x height, the image's size) that does not
  * reach the edge of the view and is smaller than `keepArea` of the frame. Edits `labels` in place and returns it.
+ * Regions are the runs of small-region removal joined across rows (src/postprocess/small-regions.ts).
  */
 export function removeDetached(labels: Uint8Array, image: Image, o: DetachedOptions = DETACHED_DEFAULTS): Uint8Array {
   const { width, height } = image;
@@ -111,44 +97,38 @@ export function removeDetached(labels: Uint8Array, image: Image, o: DetachedOpti
     throw new Error(`removeDetached: ${labels.length} labels for a ${width}x${height} image`);
   if (!(o.dark >= 0 && o.reach >= 0 && o.keepArea >= 0))
     throw new Error(`removeDetached: dark, reach and keepArea must be non-negative, got ${JSON.stringify(o)}`);
-  const edge = viewEdge(image, o.dark, Math.round(o.reach * Math.min(width, height)));
-  // 0 unvisited foreground or background, 1 reaches the edge, 2 visited detached.
-  const state = new Uint8Array(labels.length);
-  const stack = new Int32Array(labels.length);
-  const region = new Int32Array(labels.length);
-  /** Floods the 8-connected foreground region of p with `mark`; returns its size (its pixels in `region`). */
-  const flood = (p: number, mark: number): number => {
-    let sp = 0;
-    let n = 0;
-    state[p] = mark;
-    stack[sp++] = p;
-    while (sp) {
-      const q = stack[--sp];
-      region[n++] = q;
-      const x = q % width;
-      const y = (q - x) / width;
-      for (let dy = -1; dy <= 1; dy++) {
-        const yy = y + dy;
-        if (yy < 0 || yy >= height) continue;
-        for (let dx = -1; dx <= 1; dx++) {
-          const xx = x + dx;
-          if (xx < 0 || xx >= width) continue;
-          const t = yy * width + xx;
-          if (labels[t] && !state[t]) {
-            state[t] = mark;
-            stack[sp++] = t;
-          }
-        }
-      }
+  const fg = new Uint8Array(labels.length);
+  let any = false;
+  for (let p = 0; p < labels.length; p++)
+    if (labels[p]) {
+      fg[p] = 1;
+      any = true;
     }
-    return n;
-  };
-  for (let p = 0; p < labels.length; p++) if (labels[p] && edge[p] && !state[p]) flood(p, 1);
+  if (!any) return labels;
+  // A run touches the widened edge when the rectangle it spans, grown by r, holds an edge pixel.
+  const r = Math.round(o.reach * Math.min(width, height));
+  const sat = summedArea(viewEdge(image, o.dark), width, height);
+  const W1 = width + 1;
+  const runs = labelRuns(fg, width, height, 8);
+  const touches = new Uint8Array(runs.count);
+  const area = new Float64Array(runs.count);
+  for (let i = 0; i < runs.count; i++) {
+    if (!fg[runs.start[i]]) continue;
+    const root = find(runs.parent, i);
+    area[root] += runs.end[i] - runs.start[i];
+    if (touches[root]) continue;
+    const y = runs.row[i];
+    const x0 = Math.max(0, runs.start[i] - y * width - r);
+    const x1 = Math.min(width, runs.end[i] - y * width + r);
+    const y0 = Math.max(0, y - r) * W1;
+    const y1 = Math.min(height, y + r + 1) * W1;
+    if (sat[y1 + x1] - sat[y0 + x1] - sat[y1 + x0] + sat[y0 + x0] > 0) touches[root] = 1;
+  }
   const keep = o.keepArea * labels.length;
-  for (let p = 0; p < labels.length; p++) {
-    if (!labels[p] || state[p]) continue;
-    const n = flood(p, 2);
-    if (n < keep) for (let i = 0; i < n; i++) labels[region[i]] = 0;
+  for (let i = 0; i < runs.count; i++) {
+    if (!fg[runs.start[i]]) continue;
+    const root = find(runs.parent, i);
+    if (!touches[root] && area[root] < keep) labels.fill(0, runs.start[i], runs.end[i]);
   }
   return labels;
 }

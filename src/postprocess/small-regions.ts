@@ -20,7 +20,7 @@ export interface SmallRegionOptions {
   inPlace?: boolean;
 }
 
-interface Runs {
+export interface Runs {
   count: number;
   start: Int32Array;
   end: Int32Array;
@@ -28,7 +28,7 @@ interface Runs {
   parent: Int32Array;
 }
 
-function find(parent: Int32Array, x: number): number {
+export function find(parent: Int32Array, x: number): number {
   while (parent[x] !== x) {
     parent[x] = parent[parent[x]];
     x = parent[x];
@@ -62,7 +62,7 @@ function runEnd(labels: Uint8Array, words: Uint32Array | undefined, x: number, l
 }
 
 /** Runs of equal labels per row, joined across rows by label and connectivity. */
-function labelRuns(labels: Uint8Array, width: number, height: number, connectivity: 4 | 8): Runs {
+export function labelRuns(labels: Uint8Array, width: number, height: number, connectivity: 4 | 8): Runs {
   const words =
     labels.byteOffset % 4 === 0 ? new Uint32Array(labels.buffer, labels.byteOffset, labels.length >> 2) : undefined;
   // Sized to the runs there are (a few thousand in a real mask), not one per pixel: four zeroed 5 MB arrays per

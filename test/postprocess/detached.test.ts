@@ -103,7 +103,7 @@ describe('removeDetached', () => {
   });
 
   it('viewEdge marks the border and the dark surround, not the lit inside', () => {
-    const e = viewEdge(frame(30), 32, 0);
+    const e = viewEdge(frame(30), 32);
     expect(e[0]).toBe(1);
     expect(e[40 * W + 5]).toBe(1); // outside the circle
     expect(e[40 * W + 50]).toBe(0); // centre
