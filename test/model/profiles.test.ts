@@ -104,9 +104,7 @@ describe('TDSNet profiles', () => {
       Array.from(variance.dataSync()).forEach((v) => expect(v).toBeCloseTo(1, 2));
       const relu = layer.apply(conv) as tf.Tensor;
       expect(tf.min(relu).dataSync()[0]).toBe(0);
-      expect(() =>
-        buildTdsNet({ profile: 'fast', numClasses: 3, numScenes: 1, height: 64, width: 96, instanceNormBlocks: 6 }),
-      ).toThrow(/instanceNormBlocks/);
+      expect(() => tinyFast({ instanceNormBlocks: 6 })).toThrow(/instanceNormBlocks/);
     } finally {
       m.dispose();
       base.dispose();
@@ -129,9 +127,7 @@ describe('TDSNet profiles', () => {
       expect(scene.shape).toEqual([1, 1]);
       tf.dispose([x, seg, cls, scene]);
       expect(m.countParams()).toBeGreaterThan(1.5 * base.countParams());
-      expect(() =>
-        buildTdsNet({ profile: 'fast', numClasses: 3, numScenes: 1, height: 64, width: 96, encoderWidth: 0 }),
-      ).toThrow(/encoderWidth/);
+      expect(() => tinyFast({ encoderWidth: 0 })).toThrow(/encoderWidth/);
     } finally {
       m.dispose();
       base.dispose();
